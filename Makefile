@@ -1,0 +1,113 @@
+# emotune -- plain make. `make` builds build/emotune; `make test` installs what is
+# missing, builds with -Werror and with ASan+UBSan, and runs every test;
+# `make bench` runs the benchmarks; `make fuzz` runs the fuzzers for a bounded time.
+
+CC      ?= cc
+PKGS    := libturbojpeg libpng libwebp libexif jansson
+DEPS_OK := build/.deps-ok
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+BASE    := -std=c11 -D_DEFAULT_SOURCE -Isrc $(WARN)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lopenblas -lm -lpthread
+
+OPT     := -O3 -march=native -g
+SAN     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+
+# Every module under src/ except the command line goes into one library.
+LIB_SRC := $(filter-out src/cli/%,$(wildcard src/*/*.c))
+CLI_SRC := $(wildcard src/cli/*.c)
+HDRS    := $(wildcard src/*/*.h)
+TESTS   := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
+TEST_SUPPORT := tests/support.c
+FUZZERS := $(patsubst fuzz/%.c,%,$(filter-out fuzz/replay.c,$(wildcard fuzz/fuzz_*.c)))
+MODELS  := tiny_face_detector_model-weights_manifest.json tiny_face_detector_model.bin \
+           face_expression_model-weights_manifest.json face_expression_model.bin
+MODEL_SRC := node_modules/@vladmandic/face-api/model
+
+.PHONY: all deps run test test-build bench fuzz clean models
+all: build/emotune models
+
+$(DEPS_OK): scripts/deps.sh package.json package-lock.json
+	scripts/deps.sh
+	@mkdir -p build && touch $@
+
+deps:
+	scripts/deps.sh
+	@mkdir -p build && touch $(DEPS_OK)
+
+# --- release build (build/) and sanitizer build (build/san/) ---------------
+build/obj/%.o: src/%.c $(HDRS) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) -c $< -o $@
+
+build/san/obj/%.o: src/%.c $(HDRS) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(SAN) $(PKG_CFLAGS) -c $< -o $@
+
+LIB_OBJ     := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC))
+LIB_OBJ_SAN := $(patsubst src/%.c,build/san/obj/%.o,$(LIB_SRC))
+CLI_OBJ     := $(patsubst src/%.c,build/obj/%.o,$(CLI_SRC))
+CLI_OBJ_SAN := $(patsubst src/%.c,build/san/obj/%.o,$(CLI_SRC))
+
+build/libemotune.a: $(LIB_OBJ)
+	ar rcs $@ $^
+build/san/libemotune.a: $(LIB_OBJ_SAN)
+	ar rcs $@ $^
+
+build/emotune: $(CLI_OBJ) build/libemotune.a
+	$(CC) $(OPT) $^ $(PKG_LIBS) -o $@
+build/san/emotune: $(CLI_OBJ_SAN) build/san/libemotune.a
+	$(CC) $(SAN) $^ $(PKG_LIBS) -o $@
+
+# The model files travel next to the binaries, where emotune looks by default.
+models: $(addprefix build/models/,$(MODELS)) $(addprefix build/san/models/,$(MODELS))
+build/models/%: $(MODEL_SRC)/% | $(DEPS_OK)
+	@mkdir -p $(dir $@) && cp $< $@
+build/san/models/%: $(MODEL_SRC)/% | $(DEPS_OK)
+	@mkdir -p $(dir $@) && cp $< $@
+$(MODEL_SRC)/%: | $(DEPS_OK)
+	@test -f $@ || { echo "missing $@: run make deps"; exit 1; }
+
+# --- tests ----------------------------------------------------------------
+build/tests/%: tests/%.c $(TEST_SUPPORT) tests/support.h build/libemotune.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) -Itests $< $(TEST_SUPPORT) build/libemotune.a $(PKG_LIBS) -lcmocka -o $@
+build/san/tests/%: tests/%.c $(TEST_SUPPORT) tests/support.h build/san/libemotune.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(SAN) $(PKG_CFLAGS) -Itests $< $(TEST_SUPPORT) build/san/libemotune.a $(PKG_LIBS) -lcmocka -o $@
+
+# Fuzz targets replayed on their corpora by a plain driver (no clang needed).
+build/san/replay/%: fuzz/%.c fuzz/replay.c build/san/libemotune.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(SAN) $(PKG_CFLAGS) $< fuzz/replay.c build/san/libemotune.a $(PKG_LIBS) -o $@
+
+test-build: build/emotune build/san/emotune models \
+	$(addprefix build/tests/,$(TESTS)) $(addprefix build/san/tests/,$(TESTS)) \
+	$(addprefix build/san/replay/,$(FUZZERS)) build/tests/dump_rgb
+
+build/tests/dump_rgb: tests/tools/dump_rgb.c build/libemotune.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
+
+test: $(DEPS_OK)
+	$(MAKE) test-build
+	scripts/run-tests.sh
+
+# --- fuzzing with libFuzzer (clang) ---------------------------------------
+FUZZ_SECONDS ?= 60
+build/fuzz/%: fuzz/%.c $(LIB_SRC) $(HDRS) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	clang $(BASE) -O1 -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) $< $(LIB_SRC) $(PKG_LIBS) -o $@
+fuzz: $(addprefix build/fuzz/,$(FUZZERS))
+	scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZERS)
+
+# --- run and bench --------------------------------------------------------
+run: $(DEPS_OK) all
+	build/emotune detect $(MODEL_SRC)/../demo/sample*.jpg
+
+bench: $(DEPS_OK) all build/tests/dump_rgb
+	bench/run.sh
+
+clean:
+	rm -rf build

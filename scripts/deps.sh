@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what emotune needs to build, test and benchmark on Debian 12:
+# Debian packages with apt-get, npm packages with `npm ci` (pinned in
+# package-lock.json). Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBS=(
+  build-essential pkg-config clang libclang-rt-14-dev
+  libturbojpeg0-dev libpng-dev libwebp-dev libexif-dev
+  libopenblas-dev libjansson-dev libcmocka-dev
+  nodejs npm time hyperfine
+)
+
+missing=()
+for p in "${DEBS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# nodejs may come from elsewhere than Debian; a working node and npm is enough.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  filtered=()
+  for p in "${missing[@]}"; do [[ $p == nodejs || $p == npm ]] || filtered+=("$p"); done
+  missing=("${filtered[@]+"${filtered[@]}"}")
+fi
+
+if ((${#missing[@]})); then
+  echo "deps: installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+if [[ ! -d node_modules/@vladmandic/face-api || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "deps: installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --ignore-scripts
+fi
+echo "deps: ok"

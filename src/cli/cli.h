@@ -1,0 +1,20 @@
+/* cli: the `emotune` command. Each subcommand is one function taking the
+ * arguments after its name and returning the process exit status. */
+#ifndef ET_CLI_H
+#define ET_CLI_H
+
+/* Exit statuses, documented in --help. */
+enum {
+    ET_EXIT_OK = 0,
+    ET_EXIT_FAILED = 1, /* some input could not be processed */
+    ET_EXIT_USAGE = 2,  /* bad command line */
+    ET_EXIT_SETUP = 3,  /* models or configuration missing or invalid */
+};
+
+int et_cli_detect(int argc, char **argv);
+
+/* The models folder: `option` if given, else $EMOTUNE_MODELS, else `models`
+ * next to the executable. Writes into buf (size len). */
+const char *et_cli_models_dir(const char *option, char *buf, unsigned long len);
+
+#endif

@@ -1,0 +1,232 @@
+/* emotune detect: faces and expressions of image files, as JSON lines or a
+ * table. An image that cannot be read is reported on its line and the others
+ * are still processed. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "image/image.h"
+#include "vision/vision.h"
+
+#define MAX_FACES 64
+
+static const char detect_usage[] =
+    "usage: emotune detect [OPTIONS] IMAGE...\n"
+    "\n"
+    "Finds the faces in each image (JPEG, PNG or WebP, recognised by content;\n"
+    "JPEG EXIF orientation applied) and reads each face's expression:\n"
+    "neutral, happy, sad, angry, fearful, disgusted, surprised.\n"
+    "\n"
+    "options:\n"
+    "  --json             one JSON object per image and line, in the order given:\n"
+    "                     {\"image\", \"width\", \"height\", \"faces\": [{\"box\": {x, y,\n"
+    "                     width, height}, \"score\", \"expressions\": {...}, \"expression\",\n"
+    "                     \"smiling\"}]}, or {\"image\", \"error\": {\"code\", \"message\"}}\n"
+    "  --input-size N     detector input size, a multiple of 32 from 128 to 608\n"
+    "                     (default 416; smaller is faster, larger finds smaller faces)\n"
+    "  --min-score S      keep faces whose detector score is above S, 0 < S < 1\n"
+    "                     (default 0.5)\n"
+    "  --face-crop        each image is already one cropped face: skip the detector,\n"
+    "                     report one face whose box is the whole image (score null)\n"
+    "  --max-pixels N     refuse images with more than N pixels (default 50000000)\n"
+    "  --models DIR       folder with the model files (default $EMOTUNE_MODELS, else\n"
+    "                     models/ next to the emotune executable)\n"
+    "  -h, --help         show this help\n"
+    "\n"
+    "Boxes are in pixels of the upright image; faces are sorted by box area,\n"
+    "largest first; \"smiling\" is true when happy is the top expression.\n"
+    "\n"
+    "exit status: 0 all images read, 1 some image could not be read,\n"
+    "             2 bad command line, 3 model files missing or invalid\n";
+
+typedef struct detect_args {
+    et_detect_opts opts;
+    et_image_limits limits;
+    const char *models;
+    int json;
+} detect_args;
+
+static int parse_number(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= lo && v <= hi))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Returns -1 on a usage error (message printed), 1 for --help, 0 to go on. */
+static int parse_args(int argc, char **argv, detect_args *a)
+{
+    enum { OPT_JSON = 1, OPT_SIZE, OPT_SCORE, OPT_CROP, OPT_MODELS, OPT_PIXELS };
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, OPT_JSON},
+        {"input-size", required_argument, NULL, OPT_SIZE},
+        {"min-score", required_argument, NULL, OPT_SCORE},
+        {"face-crop", no_argument, NULL, OPT_CROP},
+        {"models", required_argument, NULL, OPT_MODELS},
+        {"max-pixels", required_argument, NULL, OPT_PIXELS},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    double v;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_JSON: a->json = 1; break;
+        case OPT_CROP: a->opts.face_crop = true; break;
+        case OPT_MODELS: a->models = optarg; break;
+        case 'h': return 1;
+        case OPT_SIZE:
+            if (parse_number(optarg, 1, 1e6, &v) || v != (int)v) {
+                fprintf(stderr, "emotune detect: --input-size wants a whole number, got '%s'\n", optarg);
+                return -1;
+            }
+            a->opts.input_size = (int)v;
+            break;
+        case OPT_SCORE:
+            if (parse_number(optarg, -1e9, 1e9, &v)) {
+                fprintf(stderr, "emotune detect: --min-score wants a number, got '%s'\n", optarg);
+                return -1;
+            }
+            a->opts.min_score = v;
+            break;
+        case OPT_PIXELS:
+            if (parse_number(optarg, 1, 1e12, &v)) {
+                fprintf(stderr, "emotune detect: --max-pixels wants a positive number, got '%s'\n", optarg);
+                return -1;
+            }
+            a->limits.max_pixels = (uint64_t)v;
+            break;
+        default:
+            fprintf(stderr, "emotune detect: unknown or incomplete option '%s'\n", argv[optind - 1]);
+            return -1;
+        }
+    }
+    char err[ET_ERR_MAX];
+    if (et_vision_check_opts(&a->opts, err) != ET_OK) {
+        fprintf(stderr, "emotune detect: %s\n", err);
+        return -1;
+    }
+    if (optind == argc) {
+        fprintf(stderr, "emotune detect: no image given\n");
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *face_json(const et_face *f)
+{
+    json_t *expr = json_object();
+    for (int e = 0; e < ET_EXPR_COUNT; e++)
+        json_object_set_new(expr, et_vision_expression_name(e), json_real(f->expressions[e]));
+    return json_pack("{s:{s:f,s:f,s:f,s:f},s:o,s:o,s:s,s:b}", "box", "x", f->box.x, "y", f->box.y,
+                     "width", f->box.width, "height", f->box.height, "score",
+                     f->has_score ? json_real(f->score) : json_null(), "expressions", expr,
+                     "expression", et_vision_expression_name(f->top), "smiling", f->smiling);
+}
+
+static void print_json(json_t *obj)
+{
+    char *s = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(9));
+    if (s)
+        puts(s);
+    free(s);
+    json_decref(obj);
+}
+
+static void report_error_json(const char *path, et_status s, const char *msg)
+{
+    print_json(json_pack("{s:s,s:{s:s,s:s}}", "image", path, "error", "code", et_status_code(s),
+                         "message", msg));
+}
+
+static void report_faces_json(const char *path, const et_image *img, const et_face *faces,
+                              size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, face_json(&faces[i]));
+    print_json(json_pack("{s:s,s:i,s:i,s:o}", "image", path, "width", img->width, "height",
+                         img->height, "faces", arr));
+}
+
+static void report_faces_table(const char *path, const et_image *img, const et_face *faces,
+                               size_t n)
+{
+    printf("%s  %dx%d  %zu face%s\n", path, img->width, img->height, n, n == 1 ? "" : "s");
+    for (size_t i = 0; i < n; i++) {
+        const et_face *f = &faces[i];
+        char score[16] = "-";
+        if (f->has_score)
+            snprintf(score, sizeof score, "%.2f", f->score);
+        printf("  #%zu  box %4.0f,%-4.0f %4.0fx%-4.0f  score %-4s  %-9s %5.1f%%  %s\n", i + 1,
+               f->box.x, f->box.y, f->box.width, f->box.height, score,
+               et_vision_expression_name(f->top), 100.0 * f->expressions[f->top],
+               f->smiling ? "smiling" : "not smiling");
+    }
+}
+
+/* Processes one image; returns 0 on success, 1 if it could not be read. */
+static int detect_one(et_vision_ctx *ctx, const detect_args *a, const char *path)
+{
+    char err[ET_ERR_MAX];
+    et_image img = {0};
+    et_face faces[MAX_FACES];
+    size_t n = 0;
+    et_status s = et_image_load(path, &a->limits, &img, err);
+    if (s == ET_OK)
+        s = et_vision_detect(ctx, &img, &a->opts, faces, MAX_FACES, &n, err);
+    if (s != ET_OK) {
+        if (a->json)
+            report_error_json(path, s, err);
+        else
+            printf("%s  error: %s\n", path, err);
+        et_image_free(&img);
+        return 1;
+    }
+    if (n > MAX_FACES)
+        n = MAX_FACES;
+    if (a->json)
+        report_faces_json(path, &img, faces, n);
+    else
+        report_faces_table(path, &img, faces, n);
+    fflush(stdout);
+    et_image_free(&img);
+    return 0;
+}
+
+int et_cli_detect(int argc, char **argv)
+{
+    detect_args a = {.opts = et_vision_default_opts(), .limits = et_image_default_limits()};
+    int r = parse_args(argc, argv, &a);
+    if (r) {
+        fputs(detect_usage, r > 0 ? stdout : stderr);
+        return r > 0 ? ET_EXIT_OK : ET_EXIT_USAGE;
+    }
+    char buf[4096], err[ET_ERR_MAX];
+    const char *dir = et_cli_models_dir(a.models, buf, sizeof buf);
+    et_vision_models *models;
+    et_vision_ctx *ctx = NULL;
+    if (et_vision_models_load(dir, &models, err) != ET_OK) {
+        fprintf(stderr, "emotune detect: %s\n", err);
+        return ET_EXIT_SETUP;
+    }
+    if (et_vision_ctx_new(models, &ctx, err) != ET_OK) {
+        fprintf(stderr, "emotune detect: %s\n", err);
+        et_vision_models_free(models);
+        return ET_EXIT_SETUP;
+    }
+    int failed = 0;
+    for (int i = optind; i < argc; i++)
+        failed += detect_one(ctx, &a, argv[i]);
+    et_vision_ctx_free(ctx);
+    et_vision_models_free(models);
+    return failed ? ET_EXIT_FAILED : ET_EXIT_OK;
+}

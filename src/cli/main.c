@@ -1,0 +1,79 @@
+/* emotune: the command line entry point. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/core.h"
+#include "nn/nn.h"
+
+static const char usage[] =
+    "usage: emotune [--verbose] COMMAND [ARGS...]\n"
+    "\n"
+    "emotune reads the expression on a face and plays music that fits the mood.\n"
+    "\n"
+    "commands:\n"
+    "  detect    find faces in images and read their expressions\n"
+    "            (emotune detect --help for its options)\n"
+    "\n"
+    "options:\n"
+    "  -v, --verbose   log more to stderr\n"
+    "  -h, --help      show this help\n"
+    "  --version       show the version\n"
+    "\n"
+    "environment:\n"
+    "  EMOTUNE_MODELS  folder with the face-api model files (default: models/\n"
+    "                  next to the emotune executable)\n"
+    "\n"
+    "exit status: 0 success, 1 some input failed, 2 bad command line,\n"
+    "             3 models or configuration missing or invalid\n";
+
+const char *et_cli_models_dir(const char *option, char *buf, unsigned long len)
+{
+    if (option && *option)
+        return option;
+    const char *env = getenv("EMOTUNE_MODELS");
+    if (env && *env)
+        return env;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return "models";
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(buf, len, "%s/models", exe);
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(usage, stdout);
+            return ET_EXIT_OK;
+        } else if (!strcmp(argv[i], "--version")) {
+            puts("emotune 0.1.0");
+            return ET_EXIT_OK;
+        } else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
+            et_log_set_level(ET_LOG_DEBUG);
+        } else {
+            fprintf(stderr, "emotune: unknown option %s\n\n%s", argv[i], usage);
+            return ET_EXIT_USAGE;
+        }
+    }
+    if (i == argc) {
+        fputs(usage, stderr);
+        return ET_EXIT_USAGE;
+    }
+    /* One inference per thread; parallelism, where wanted, is across images. */
+    et_nn_set_blas_threads(1);
+    const char *cmd = argv[i];
+    if (!strcmp(cmd, "detect"))
+        return et_cli_detect(argc - i, argv + i);
+    fprintf(stderr, "emotune: unknown command '%s'\n\n%s", cmd, usage);
+    return ET_EXIT_USAGE;
+}

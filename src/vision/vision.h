@@ -1,0 +1,113 @@
+/*
+ * vision: faces and their expressions in a picture, computed as face-api
+ * 1.7.15 computes them -- TinyFaceDetector finds the faces, FaceExpressionNet
+ * reads seven expression probabilities from each face crop.
+ *
+ * Two objects: et_vision_models holds the weights (load once, read-only,
+ * shared by any number of threads); et_vision_ctx holds one inference's
+ * buffers (one per thread; it allocates on first use of an input size and then
+ * runs frame after frame without touching the heap).
+ */
+#ifndef ET_VISION_H
+#define ET_VISION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/core.h"
+#include "image/image.h"
+
+#define ET_DETECT_DEFAULT_INPUT_SIZE 416
+#define ET_DETECT_MIN_INPUT_SIZE 128
+#define ET_DETECT_MAX_INPUT_SIZE 608
+#define ET_DETECT_DEFAULT_MIN_SCORE 0.5
+#define ET_FACE_EXPR_INPUT 112
+
+/* The seven classes, in the network's output order. */
+typedef enum et_expression {
+    ET_EXPR_NEUTRAL = 0,
+    ET_EXPR_HAPPY,
+    ET_EXPR_SAD,
+    ET_EXPR_ANGRY,
+    ET_EXPR_FEARFUL,
+    ET_EXPR_DISGUSTED,
+    ET_EXPR_SURPRISED,
+    ET_EXPR_COUNT
+} et_expression;
+
+/* "neutral", "happy", ... ; NULL for a value out of range. */
+const char *et_vision_expression_name(et_expression e);
+
+/* The model files emotune needs, relative to a models folder. */
+#define ET_VISION_DETECTOR_MANIFEST "tiny_face_detector_model-weights_manifest.json"
+#define ET_VISION_EXPRESSION_MANIFEST "face_expression_model-weights_manifest.json"
+
+typedef struct et_vision_models et_vision_models;
+
+/*
+ * Loads both networks from `dir` (the two manifests above and their .bin
+ * files) and checks every tensor the graphs need is there with the right
+ * shape. Errors are ET_E_MODEL with the file and tensor named.
+ */
+et_status et_vision_models_load(const char *dir, et_vision_models **out, char *err);
+void et_vision_models_free(et_vision_models *m);
+
+typedef struct et_vision_ctx et_vision_ctx;
+
+/* A context bound to models (which must outlive it). ET_E_NOMEM on failure. */
+et_status et_vision_ctx_new(const et_vision_models *m, et_vision_ctx **out, char *err);
+void et_vision_ctx_free(et_vision_ctx *ctx);
+
+typedef struct et_detect_opts {
+    int input_size;   /* multiple of 32 in [128, 608] */
+    double min_score; /* a face's score must be above this, in (0, 1) */
+    bool face_crop;   /* the whole image is one face: skip the detector */
+} et_detect_opts;
+
+et_detect_opts et_vision_default_opts(void);
+
+/* ET_E_INVALID with a message when an option is out of range. */
+et_status et_vision_check_opts(const et_detect_opts *o, char *err);
+
+/* A box in pixels of the image (x, y is the top-left corner). */
+typedef struct et_box {
+    double x, y, width, height;
+} et_box;
+
+typedef struct et_face {
+    et_box box;
+    double score;         /* detector score; 1 and has_score=false with face_crop */
+    bool has_score;
+    float expressions[ET_EXPR_COUNT]; /* probabilities, sum 1 */
+    et_expression top;    /* the most probable expression */
+    bool smiling;         /* top == ET_EXPR_HAPPY */
+} et_face;
+
+/*
+ * Finds the faces in img and reads each one's expressions. Writes up to `cap`
+ * faces to faces[] sorted by box area, largest first, and the number found
+ * to *n (which may exceed cap: then the cap best-scoring faces are written).
+ * A box lying wholly outside the picture is dropped.
+ * Errors: ET_E_INVALID (options), ET_E_NOMEM (first use of an input size).
+ */
+et_status et_vision_detect(et_vision_ctx *ctx, const et_image *img, const et_detect_opts *opts,
+                           et_face *faces, size_t cap, size_t *n, char *err);
+
+/* The detector alone: boxes and scores in face-api's order (non-maximum
+ * suppression order, best score first), up to cap, count in *n. */
+et_status et_vision_find_faces(et_vision_ctx *ctx, const et_image *img, int input_size,
+                               double min_score, et_face *faces, size_t cap, size_t *n,
+                               char *err);
+
+/* The expression net alone on one region of img (padded to a square, centred,
+ * and resized to 112x112 as face-api does). */
+et_status et_vision_read_expressions(et_vision_ctx *ctx, const et_image *img,
+                                     et_image_rect region, float probs[ET_EXPR_COUNT],
+                                     char *err);
+
+/* The pixel region face-api crops for a detected box: the box clipped to the
+ * image and floored (face-api Box.clipAtImageBorders). width or height may be
+ * 0 when the box lies outside the image. */
+et_image_rect et_vision_face_region(et_box box, int img_width, int img_height);
+
+#endif

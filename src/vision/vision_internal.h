@@ -1,0 +1,98 @@
+/* Private to src/vision: the two graphs' parameters and their forward passes. */
+#ifndef ET_VISION_INTERNAL_H
+#define ET_VISION_INTERNAL_H
+
+#include "nn/nn.h"
+#include "vision/vision.h"
+
+/* A separable convolution: depthwise 3x3 [3,3,cin,1], pointwise [1,1,cin,cout], bias[cout]. */
+typedef struct et__sep_conv {
+    const float *depthwise, *pointwise, *bias;
+    int cin, cout;
+} et__sep_conv;
+
+/* TinyFaceDetector (face-api tinyFaceDetector/TinyFaceDetector.ts): conv0 is a
+ * full 3x3 conv 3->16, conv1..conv5 separable up to 512 channels, conv8 a 1x1
+ * conv to 5 anchors x (x, y, w, h, score). */
+#define ET__DET_SEP_LAYERS 5
+#define ET__DET_ANCHORS 5
+#define ET__DET_BOX_ENC 5
+#define ET__DET_CONV0_OUT 16
+typedef struct et__detector {
+    et_nn_weights *w;
+    const float *conv0_filters, *conv0_bias;
+    et__sep_conv sep[ET__DET_SEP_LAYERS];
+    const float *conv8_filters, *conv8_bias;
+    int head_cin;
+} et__detector;
+
+/* FaceExpressionNet (face-api faceFeatureExtractor/FaceFeatureExtractor.ts and
+ * denseBlock.ts): four dense blocks of four convolutions, the first of each
+ * with stride 2; dense0's first is a full 3x3 conv; then a 256x7 classifier. */
+#define ET__EXPR_BLOCKS 4
+#define ET__EXPR_FEATURES 256
+typedef struct et__dense_block {
+    const float *conv0_filters, *conv0_bias; /* dense0 only: full conv 3->32 */
+    et__sep_conv sep[4];                     /* sep[0] unused in dense0 */
+    int cin, cout;
+} et__dense_block;
+
+typedef struct et__expression_net {
+    et_nn_weights *w;
+    et__dense_block block[ET__EXPR_BLOCKS];
+    const float *fc_weights, *fc_bias;
+} et__expression_net;
+
+struct et_vision_models {
+    et__detector det;
+    et__expression_net expr;
+};
+
+/* Buffers of the detector for one input size. */
+typedef struct et__det_buffers {
+    int size;
+    float *input, *a, *b, *scratch;
+    size_t scratch_len;
+} et__det_buffers;
+
+typedef struct et__candidate {
+    double left, top, right, bottom; /* relative to the image, as face-api's BoundingBox */
+    double score;
+} et__candidate;
+
+#define ET__EXPR_BUFFERS 7
+struct et_vision_ctx {
+    const et_vision_models *m;
+    et__det_buffers det;
+    et__candidate *cand;   /* cells*cells*anchors of the largest size used */
+    size_t cand_cap;
+    int *order;            /* scratch for non-maximum suppression */
+    float *expr_input;     /* 112*112*3 */
+    float *expr_buf[ET__EXPR_BUFFERS];
+    float *expr_scratch;
+    size_t expr_scratch_len;
+};
+
+et_status et__detector_load(const char *dir, et__detector *d, char *err);
+et_status et__expression_load(const char *dir, et__expression_net *e, char *err);
+
+/* Allocates the detector buffers for `size` if they are not that size yet. */
+et_status et__detector_prepare(et_vision_ctx *ctx, int size, char *err);
+
+/* Frees the detector buffers. */
+void et__detector_release(et_vision_ctx *ctx);
+
+/* Runs the detector on ctx->det.input (normalised) and returns a pointer to
+ * the head output, cells*cells*25 floats; *cells receives size/32. */
+const float *et__detector_forward(et_vision_ctx *ctx, int *cells);
+
+/* Allocates the expression buffers once. */
+et_status et__expression_prepare(et_vision_ctx *ctx, char *err);
+
+/* Runs the expression net on ctx->expr_input (normalised); writes softmax. */
+void et__expression_forward(et_vision_ctx *ctx, float probs[ET_EXPR_COUNT]);
+
+/* Loads one manifest from dir with a message naming the file. */
+et_status et__load_weights(const char *dir, const char *manifest, et_nn_weights **w, char *err);
+
+#endif

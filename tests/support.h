@@ -1,0 +1,33 @@
+/* Helpers shared by the cmocka test programs. Tests run from the repository root. */
+#ifndef ET_TEST_SUPPORT_H
+#define ET_TEST_SUPPORT_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* Directory of ../shared/data/faces if present, else NULL (tests then skip
+ * with a message naming what is missing). */
+const char *ts_faces_dir(void);
+
+/* The model directory next to the binary under test (build/models or
+ * build/san/models); EMOTUNE_TEST_MODELS overrides. */
+const char *ts_models_dir(void);
+
+/* Path of the face-api demo images folder in node_modules. */
+const char *ts_demo_dir(void);
+
+/* A new empty temporary directory (mkdtemp under $TMPDIR); caller frees the
+ * string and removes the directory with ts_rmtree. */
+char *ts_tempdir(void);
+void ts_rmtree(const char *dir);
+
+/* Writes len bytes to path; fails the test on error. */
+void ts_write_file(const char *path, const void *data, size_t len);
+
+/* Prints a skip reason to stderr and skips the current test. */
+#define TS_SKIP(...) do { fprintf(stderr, "SKIP: " __VA_ARGS__); fputc('\n', stderr); skip(); } while (0)
+
+#endif
