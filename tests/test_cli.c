@@ -1,0 +1,360 @@
+/* `emotune detect` end to end: the built binary (EMOTUNE_TEST_BIN) run on
+ * real images -- the face-api demo JPEGs, the same picture as PNG and WebP,
+ * a JPEG stored sideways with an EXIF orientation tag, a picture with no
+ * face, and files it cannot read. */
+#include <jansson.h>
+#include <math.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <turbojpeg.h>
+#include <webp/encode.h>
+
+#include "image/image.h"
+#include "support.h"
+
+static const char *bin(void)
+{
+    const char *b = getenv("EMOTUNE_TEST_BIN");
+    return b && *b ? b : "build/emotune";
+}
+
+/* Runs a shell command; returns its exit status and its stdout (caller frees). */
+static int run(const char *cmd, char **out)
+{
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while ((got = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+        len += got;
+        if (cap - len < 1024)
+            buf = realloc(buf, cap *= 2);
+    }
+    buf[len] = '\0';
+    int st = pclose(p);
+    *out = buf;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *demo(int i)
+{
+    char *p = malloc(512);
+    snprintf(p, 512, "%s/sample%d.jpg", ts_demo_dir(), i);
+    return p;
+}
+
+/* Parses the JSON lines of `out` into an array. */
+static json_t *lines(const char *out)
+{
+    json_t *arr = json_array();
+    const char *s = out;
+    while (*s) {
+        const char *nl = strchr(s, '\n');
+        size_t n = nl ? (size_t)(nl - s) : strlen(s);
+        json_error_t e;
+        json_t *v = json_loadb(s, n, 0, &e);
+        if (!v)
+            fail_msg("not a JSON line: %.*s", (int)n, s);
+        json_array_append_new(arr, v);
+        s += n + (nl ? 1 : 0);
+    }
+    return arr;
+}
+
+static json_t *detect_json(const char *args, int *status)
+{
+    char cmd[4096], *out;
+    snprintf(cmd, sizeof cmd, "%s detect --json %s", bin(), args);
+    *status = run(cmd, &out);
+    json_t *l = lines(out);
+    free(out);
+    return l;
+}
+
+static void demo_images_give_faces_in_order_with_all_fields(void **state)
+{
+    (void)state;
+    char args[4096] = "";
+    for (int i = 1; i <= 6; i++) {
+        char *p = demo(i);
+        strcat(args, p);
+        strcat(args, " ");
+        free(p);
+    }
+    int st;
+    json_t *l = detect_json(args, &st);
+    assert_int_equal(st, 0);
+    assert_int_equal(json_array_size(l), 6);
+    /* Faces per demo image as face-api itself finds them (TinyFaceDetector
+     * 416, score 0.5): 3, 1, 3, 3, 5, 5 -- see build/parity/detect.jsonl. */
+    static const size_t want[6] = {3, 1, 3, 3, 5, 5};
+    for (size_t i = 0; i < 6; i++) {
+        json_t *img = json_array_get(l, i);
+        char *p = demo((int)i + 1);
+        assert_string_equal(json_string_value(json_object_get(img, "image")), p);
+        free(p);
+        json_t *faces = json_object_get(img, "faces");
+        assert_int_equal(json_array_size(faces), want[i]);
+        double prev_area = INFINITY;
+        size_t k;
+        json_t *f;
+        json_array_foreach(faces, k, f) {
+            json_t *box = json_object_get(f, "box");
+            double area = json_number_value(json_object_get(box, "width")) *
+                          json_number_value(json_object_get(box, "height"));
+            assert_true(area <= prev_area); /* largest first */
+            prev_area = area;
+            json_t *e = json_object_get(f, "expressions");
+            assert_int_equal(json_object_size(e), 7);
+            double sum = 0, top = -1;
+            const char *key, *top_name = NULL;
+            json_t *v;
+            json_object_foreach(e, key, v) {
+                sum += json_number_value(v);
+                if (json_number_value(v) > top) {
+                    top = json_number_value(v);
+                    top_name = key;
+                }
+            }
+            assert_float_equal(sum, 1.0, 1e-4);
+            assert_string_equal(json_string_value(json_object_get(f, "expression")), top_name);
+            assert_int_equal(json_is_true(json_object_get(f, "smiling")),
+                             strcmp(top_name, "happy") == 0);
+            double score = json_number_value(json_object_get(f, "score"));
+            assert_true(score > 0.5 && score < 1);
+        }
+    }
+    json_decref(l);
+}
+
+/* Decodes a demo image with our decoder, for re-encoding in other formats. */
+static et_image load_demo(int i)
+{
+    char *p = demo(i);
+    et_image img = {0};
+    char err[ET_ERR_MAX];
+    assert_int_equal(et_image_load(p, NULL, &img, err), ET_OK);
+    free(p);
+    return img;
+}
+
+static void write_png(const et_image *img, const char *path)
+{
+    png_image pi = {.version = PNG_IMAGE_VERSION, .width = (png_uint_32)img->width,
+                    .height = (png_uint_32)img->height, .format = PNG_FORMAT_RGB};
+    assert_true(png_image_write_to_file(&pi, path, 0, img->rgb, img->width * 3, NULL));
+}
+
+static void write_webp(const et_image *img, const char *path)
+{
+    uint8_t *out;
+    size_t n = WebPEncodeLosslessRGB(img->rgb, img->width, img->height, img->width * 3, &out);
+    assert_true(n > 0);
+    ts_write_file(path, out, n);
+    WebPFree(out);
+}
+
+/* Box lists of two JSON lines agree within tol pixels, face for face. */
+static void assert_same_faces(json_t *a, json_t *b, double tol)
+{
+    json_t *fa = json_object_get(a, "faces"), *fb = json_object_get(b, "faces");
+    assert_int_equal(json_array_size(fa), json_array_size(fb));
+    for (size_t i = 0; i < json_array_size(fa); i++) {
+        json_t *ba = json_object_get(json_array_get(fa, i), "box");
+        json_t *bb = json_object_get(json_array_get(fb, i), "box");
+        static const char *k[] = {"x", "y", "width", "height"};
+        for (int j = 0; j < 4; j++)
+            assert_float_equal(json_number_value(json_object_get(ba, k[j])),
+                               json_number_value(json_object_get(bb, k[j])), tol);
+    }
+}
+
+static void png_and_webp_of_a_demo_image_give_its_faces(void **state)
+{
+    (void)state;
+    char *dir = ts_tempdir(), png[1024], webp[1024], args[4096];
+    et_image img = load_demo(1);
+    snprintf(png, sizeof png, "%s/sample1.png", dir);
+    snprintf(webp, sizeof webp, "%s/sample1.webp.jpg", dir); /* name lies: content decides */
+    write_png(&img, png);
+    write_webp(&img, webp);
+    et_image_free(&img);
+    char *jpg = demo(1);
+    snprintf(args, sizeof args, "%s %s %s", jpg, png, webp);
+    free(jpg);
+    int st;
+    json_t *l = detect_json(args, &st);
+    assert_int_equal(st, 0);
+    assert_int_equal(json_array_size(l), 3);
+    /* Lossless formats of the same decoded pixels: identical results. */
+    assert_same_faces(json_array_get(l, 0), json_array_get(l, 1), 1e-9);
+    assert_same_faces(json_array_get(l, 0), json_array_get(l, 2), 1e-9);
+    json_decref(l);
+    ts_rmtree(dir);
+    free(dir);
+}
+
+/* A JPEG APP1 Exif segment holding only Orientation = o (TIFF, little-endian). */
+static size_t exif_segment(uint8_t *seg, int o)
+{
+    static const uint8_t tmpl[] = {
+        0xFF, 0xE1, 0x00, 0x22, 'E', 'x', 'i', 'f', 0, 0,     /* APP1, length 34 */
+        'I', 'I', 0x2A, 0x00, 0x08, 0x00, 0x00, 0x00,         /* TIFF header, IFD at 8 */
+        0x01, 0x00,                                           /* one entry */
+        0x12, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00,       /* 0x0112 SHORT x1 */
+        0x00, 0x00, 0x00, 0x00,                               /* value, set below */
+        0x00, 0x00, 0x00, 0x00,                               /* no next IFD */
+    };
+    memcpy(seg, tmpl, sizeof tmpl);
+    seg[28] = (uint8_t)o; /* 10 bytes APP1 header + 8 TIFF + 2 count + 8 of the entry */
+    return sizeof tmpl;
+}
+
+static void sideways_jpeg_with_exif_orientation_is_turned_upright(void **state)
+{
+    (void)state;
+    /* Store demo 1 rotated 90 degrees counter-clockwise and tag it with
+     * Orientation 6 ("rotate 90 CW to display"), as a phone held sideways
+     * does. emotune must turn it upright and find the same faces. */
+    et_image img = load_demo(1);
+    int w = img.width, h = img.height;
+    uint8_t *rot = malloc((size_t)w * h * 3);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) /* CCW: (x, y) -> (y, w-1-x) in an h-wide image */
+            memcpy(rot + ((size_t)(w - 1 - x) * h + y) * 3, img.rgb + ((size_t)y * w + x) * 3, 3);
+    tjhandle tj = tjInitCompress();
+    unsigned char *jpeg = NULL;
+    unsigned long jlen = 0;
+    assert_int_equal(tjCompress2(tj, rot, h, 0, w, TJPF_RGB, &jpeg, &jlen, TJSAMP_444, 98, 0), 0);
+    uint8_t seg[64];
+    size_t slen = exif_segment(seg, 6);
+    uint8_t *tagged = malloc(jlen + slen);
+    memcpy(tagged, jpeg, 2); /* SOI */
+    memcpy(tagged + 2, seg, slen);
+    memcpy(tagged + 2 + slen, jpeg + 2, jlen - 2);
+    char *dir = ts_tempdir(), path[1024], args[2048];
+    snprintf(path, sizeof path, "%s/phone.jpg", dir);
+    ts_write_file(path, tagged, jlen + slen);
+    char *jpg = demo(1);
+    snprintf(args, sizeof args, "%s %s", jpg, path);
+    free(jpg);
+    int st;
+    json_t *l = detect_json(args, &st);
+    assert_int_equal(st, 0);
+    json_t *up = json_array_get(l, 1);
+    assert_int_equal(json_integer_value(json_object_get(up, "width")), w);
+    assert_int_equal(json_integer_value(json_object_get(up, "height")), h);
+    /* Re-encoding at quality 98 moves boxes by a few pixels at most. */
+    assert_same_faces(json_array_get(l, 0), up, 6.0);
+    json_decref(l);
+    tjFree(jpeg);
+    tjDestroy(tj);
+    free(tagged);
+    free(rot);
+    et_image_free(&img);
+    ts_rmtree(dir);
+    free(dir);
+}
+
+static void no_face_is_an_empty_list_and_bad_files_are_reported_per_line(void **state)
+{
+    (void)state;
+    char *dir = ts_tempdir(), sky[1024], text[1024], args[4096];
+    /* A smooth blue gradient: no face. */
+    et_image img = {.width = 320, .height = 240};
+    img.rgb = malloc(320 * 240 * 3);
+    for (int i = 0; i < 320 * 240; i++) {
+        img.rgb[i * 3] = 90;
+        img.rgb[i * 3 + 1] = (uint8_t)(120 + (i / 320) / 4);
+        img.rgb[i * 3 + 2] = 230;
+    }
+    snprintf(sky, sizeof sky, "%s/sky.png", dir);
+    write_png(&img, sky);
+    free(img.rgb);
+    snprintf(text, sizeof text, "%s/notes.jpg", dir);
+    ts_write_file(text, "just some text\n", 15);
+    char *jpg = demo(2);
+    snprintf(args, sizeof args, "%s %s %s/missing.png %s", sky, text, dir, jpg);
+    free(jpg);
+    int st;
+    json_t *l = detect_json(args, &st);
+    assert_int_equal(st, 1); /* some image could not be read */
+    assert_int_equal(json_array_size(l), 4);
+    assert_int_equal(json_array_size(json_object_get(json_array_get(l, 0), "faces")), 0);
+    assert_non_null(json_object_get(json_array_get(l, 0), "faces"));
+    json_t *e1 = json_object_get(json_array_get(l, 1), "error");
+    assert_string_equal(json_string_value(json_object_get(e1, "code")), "unsupported_format");
+    assert_non_null(strstr(json_string_value(json_object_get(e1, "message")), "notes.jpg"));
+    json_t *e2 = json_object_get(json_array_get(l, 2), "error");
+    assert_string_equal(json_string_value(json_object_get(e2, "code")), "io_error");
+    /* the image after the bad ones is still processed */
+    assert_int_equal(json_array_size(json_object_get(json_array_get(l, 3), "faces")), 1);
+    json_decref(l);
+    ts_rmtree(dir);
+    free(dir);
+}
+
+static void face_crop_gives_one_face_covering_the_image(void **state)
+{
+    (void)state;
+    char *jpg = demo(3);
+    int st;
+    json_t *l = detect_json(jpg, &st);
+    json_decref(l);
+    char args[1024];
+    snprintf(args, sizeof args, "--face-crop %s", jpg);
+    l = detect_json(args, &st);
+    free(jpg);
+    assert_int_equal(st, 0);
+    json_t *faces = json_object_get(json_array_get(l, 0), "faces");
+    assert_int_equal(json_array_size(faces), 1);
+    json_t *box = json_object_get(json_array_get(faces, 0), "box");
+    assert_float_equal(json_number_value(json_object_get(box, "width")), 1920, 0);
+    assert_true(json_is_null(json_object_get(json_array_get(faces, 0), "score")));
+    json_decref(l);
+}
+
+static void usage_errors_and_missing_models_have_their_exit_codes(void **state)
+{
+    (void)state;
+    char cmd[2048], *out;
+    snprintf(cmd, sizeof cmd, "%s detect --help", bin());
+    assert_int_equal(run(cmd, &out), 0);
+    assert_non_null(strstr(out, "usage: emotune detect"));
+    assert_non_null(strstr(out, "--face-crop"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s detect --input-size 100 x.jpg 2>&1", bin());
+    assert_int_equal(run(cmd, &out), 2);
+    assert_non_null(strstr(out, "multiple of 32"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s detect --min-score 1.5 x.jpg 2>&1", bin());
+    assert_int_equal(run(cmd, &out), 2);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s detect 2>&1", bin());
+    assert_int_equal(run(cmd, &out), 2);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s detect --models /nonexistent x.jpg 2>&1", bin());
+    assert_int_equal(run(cmd, &out), 3);
+    assert_non_null(strstr(out, "/nonexistent/tiny_face_detector_model-weights_manifest.json"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s frobnicate 2>&1", bin());
+    assert_int_equal(run(cmd, &out), 2);
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(demo_images_give_faces_in_order_with_all_fields),
+        cmocka_unit_test(png_and_webp_of_a_demo_image_give_its_faces),
+        cmocka_unit_test(sideways_jpeg_with_exif_orientation_is_turned_upright),
+        cmocka_unit_test(no_face_is_an_empty_list_and_bad_files_are_reported_per_line),
+        cmocka_unit_test(face_crop_gives_one_face_covering_the_image),
+        cmocka_unit_test(usage_errors_and_missing_models_have_their_exit_codes),
+    };
+    return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
+}
