@@ -92,12 +92,11 @@ et_nn_conv_geom et_nn_geom(int h, int w, int stride, et_nn_pad py, et_nn_pad px)
 /*
  * Full 3x3 convolution, cin -> cout channels, filter HWIO [3][3][cin][cout]
  * (tfjs layout), plus bias[cout] (may be NULL). in: h*w*cin, out: oh*ow*cout.
- * scratch must hold et_nn_conv3x3_scratch(g, cin) floats: the image is
- * unfolded a band of rows at a time and multiplied with cblas_sgemm.
+ * Direct (no unfolding): it serves the networks' first layers, with 3 input
+ * channels, where a matrix product would be mostly copying.
  */
-size_t et_nn_conv3x3_scratch(const et_nn_conv_geom *g, int cin);
 void et_nn_conv3x3(const float *in, const et_nn_conv_geom *g, int cin, const float *filter,
-                   const float *bias, int cout, float *scratch, float *out);
+                   const float *bias, int cout, float *out);
 
 /* Depthwise 3x3 convolution with channel multiplier 1: filter [3][3][c]
  * (tfjs [3,3,c,1]); no bias. in: h*w*c, out: oh*ow*c. Vectorised over c. */

@@ -30,68 +30,138 @@ et_nn_conv_geom et_nn_geom(int h, int w, int stride, et_nn_pad py, et_nn_pad px)
     };
 }
 
-/* Output rows unfolded per band: keeps the scratch near 1 MB whatever the
- * image size, so the 416x416 first layer does not need an 18 MB buffer. */
-static int band_rows(const et_nn_conv_geom *g, int cin)
+/* Pointers to the 9 input pixels of a 3x3 window (ky, kx order), with rows
+ * and columns outside the image pointing at `zeros` (the zero padding). */
+static void window(const float *in, const et_nn_conv_geom *g, int c, int oy, int ox,
+                   const float *zeros, const float *taps[9])
 {
-    size_t per_row = (size_t)g->ow * 9 * (size_t)cin;
-    size_t rows = ((size_t)1 << 18) / (per_row ? per_row : 1);
-    if (rows < 1)
-        rows = 1;
-    if (rows > (size_t)g->oh)
-        rows = (size_t)g->oh;
-    return (int)rows;
+    for (int ky = 0; ky < 3; ky++) {
+        int iy = oy * g->stride + ky - g->py.before;
+        for (int kx = 0; kx < 3; kx++) {
+            int ix = ox * g->stride + kx - g->px.before;
+            int inside = iy >= 0 && iy < g->h && ix >= 0 && ix < g->w;
+            taps[ky * 3 + kx] = inside ? in + ((size_t)iy * g->w + ix) * c : zeros;
+        }
+    }
 }
 
-size_t et_nn_conv3x3_scratch(const et_nn_conv_geom *g, int cin)
-{
-    return (size_t)band_rows(g, cin) * (size_t)g->ow * 9 * (size_t)cin;
-}
+/* Zeros for padded taps: the widest activation of emotune's networks has 512
+ * channels; wider tensors take the slower bounded path below. */
+#define ZEROS_MAX 1024
+static const float zeros[ZEROS_MAX];
 
-/* Writes the 3x3 neighbourhoods of output rows [oy0, oy1) as rows of 9*cin
- * values ordered (ky, kx, ci), the order of the HWIO filter. */
-static void unfold_rows(const float *in, const et_nn_conv_geom *g, int cin, int oy0, int oy1,
-                        float *cols)
+#define CONV_ACC_MAX 64
+
+/* One output pixel of the full 3x3 convolution. Always inlined so that calls
+ * with a constant cout (16, 32) keep the accumulators in vector registers. */
+static inline __attribute__((always_inline)) void
+conv3x3_pixel(const float *in, const et_nn_conv_geom *g, int cin, const float *filter,
+              const float *bias, int cout, int oy, int ox, float *restrict o)
 {
-    size_t k = 9 * (size_t)cin;
-    for (int oy = oy0; oy < oy1; oy++) {
-        for (int ox = 0; ox < g->ow; ox++) {
-            float *row = cols + ((size_t)(oy - oy0) * g->ow + ox) * k;
-            for (int ky = 0; ky < 3; ky++) {
-                int iy = oy * g->stride + ky - g->py.before;
-                for (int kx = 0; kx < 3; kx++) {
-                    int ix = ox * g->stride + kx - g->px.before;
-                    float *dst = row + (size_t)(ky * 3 + kx) * cin;
-                    if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
-                        memset(dst, 0, (size_t)cin * sizeof *dst);
-                    else
-                        memcpy(dst, in + ((size_t)iy * g->w + ix) * cin, (size_t)cin * sizeof *dst);
-                }
+    for (int co = 0; co < cout; co++)
+        o[co] = bias ? bias[co] : 0.0f;
+    for (int ky = 0; ky < 3; ky++) {
+        int iy = oy * g->stride + ky - g->py.before;
+        if (iy < 0 || iy >= g->h)
+            continue;
+        for (int kx = 0; kx < 3; kx++) {
+            int ix = ox * g->stride + kx - g->px.before;
+            if (ix < 0 || ix >= g->w)
+                continue;
+            const float *restrict x = in + ((size_t)iy * g->w + ix) * cin;
+            const float *restrict f = filter + (size_t)(ky * 3 + kx) * cin * cout;
+            for (int ci = 0; ci < cin; ci++, f += cout) {
+                float xv = x[ci];
+#pragma omp simd
+                for (int co = 0; co < cout; co++)
+                    o[co] += xv * f[co];
             }
         }
     }
 }
 
-void et_nn_conv3x3(const float *in, const et_nn_conv_geom *g, int cin, const float *filter,
-                   const float *bias, int cout, float *scratch, float *out)
+static void conv3x3_rows(const float *in, const et_nn_conv_geom *g, int cin,
+                         const float *filter, const float *bias, int cout, float *out)
 {
-    int band = band_rows(g, cin);
-    for (int oy0 = 0; oy0 < g->oh; oy0 += band) {
-        int oy1 = oy0 + band < g->oh ? oy0 + band : g->oh;
-        unfold_rows(in, g, cin, oy0, oy1, scratch);
-        int m = (oy1 - oy0) * g->ow;
-        et_nn_pointwise(scratch, m, 9 * cin, filter, bias, cout,
-                        out + (size_t)oy0 * g->ow * cout);
+    for (int oy = 0; oy < g->oh; oy++)
+        for (int ox = 0; ox < g->ow; ox++)
+            conv3x3_pixel(in, g, cin, filter, bias, cout, oy, ox,
+                          out + ((size_t)oy * g->ow + ox) * cout);
+}
+
+void et_nn_conv3x3(const float *in, const et_nn_conv_geom *g, int cin, const float *filter,
+                   const float *bias, int cout, float *out)
+{
+    /* Direct: with 3 input channels an unfolded matrix product would spend
+     * more time copying than multiplying. The inner loop runs over the output
+     * channels, contiguous in both the HWIO filter and the NHWC output; the
+     * networks' widths (16, 32) get their own compiled copies. */
+    if (cout == 16) {
+        conv3x3_rows(in, g, cin, filter, bias, 16, out);
+    } else if (cout == 32) {
+        conv3x3_rows(in, g, cin, filter, bias, 32, out);
+    } else {
+        for (int co0 = 0; co0 < cout; co0 += CONV_ACC_MAX) {
+            /* Wide outputs in slices of CONV_ACC_MAX channels. */
+            int n = cout - co0 < CONV_ACC_MAX ? cout - co0 : CONV_ACC_MAX;
+            float acc[CONV_ACC_MAX];
+            for (int oy = 0; oy < g->oh; oy++)
+                for (int ox = 0; ox < g->ow; ox++) {
+                    float *o = out + ((size_t)oy * g->ow + ox) * cout + co0;
+                    for (int co = 0; co < n; co++)
+                        acc[co] = bias ? bias[co0 + co] : 0.0f;
+                    for (int ky = 0; ky < 3; ky++) {
+                        int iy = oy * g->stride + ky - g->py.before;
+                        for (int kx = 0; kx < 3; kx++) {
+                            int ix = ox * g->stride + kx - g->px.before;
+                            if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
+                                continue;
+                            const float *x = in + ((size_t)iy * g->w + ix) * cin;
+                            for (int ci = 0; ci < cin; ci++) {
+                                const float *f =
+                                    filter + ((size_t)(ky * 3 + kx) * cin + ci) * cout + co0;
+                                for (int co = 0; co < n; co++)
+                                    acc[co] += x[ci] * f[co];
+                            }
+                        }
+                    }
+                    memcpy(o, acc, (size_t)n * sizeof *o);
+                }
+        }
     }
 }
 
-/* out[ch] += in[ch] * f[ch] over c channels: the inner loop of the depthwise
- * convolution, written so the compiler vectorises it. */
-static inline void mul_add(float *restrict out, const float *restrict in,
-                           const float *restrict f, int c)
+/* out[ch] = sum over the 9 taps of tap[ch] * f[ch], one pass over c: the
+ * inner loop of the depthwise convolution, written so the compiler
+ * vectorises it. */
+static void depthwise_pixel(float *restrict o, const float *const taps[9],
+                            const float *restrict f, int c)
 {
+    const float *t0 = taps[0], *t1 = taps[1], *t2 = taps[2], *t3 = taps[3], *t4 = taps[4],
+                *t5 = taps[5], *t6 = taps[6], *t7 = taps[7], *t8 = taps[8];
     for (int ch = 0; ch < c; ch++)
-        out[ch] += in[ch] * f[ch];
+        o[ch] = t0[ch] * f[ch] + t1[ch] * f[c + ch] + t2[ch] * f[2 * c + ch] +
+                t3[ch] * f[3 * c + ch] + t4[ch] * f[4 * c + ch] + t5[ch] * f[5 * c + ch] +
+                t6[ch] * f[6 * c + ch] + t7[ch] * f[7 * c + ch] + t8[ch] * f[8 * c + ch];
+}
+
+/* The same for channel counts wider than the zero row. */
+static void depthwise_pixel_bounded(float *o, const float *in, const et_nn_conv_geom *g, int c,
+                                    int oy, int ox, const float *filter)
+{
+    memset(o, 0, (size_t)c * sizeof *o);
+    for (int ky = 0; ky < 3; ky++) {
+        int iy = oy * g->stride + ky - g->py.before;
+        for (int kx = 0; kx < 3; kx++) {
+            int ix = ox * g->stride + kx - g->px.before;
+            if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
+                continue;
+            const float *x = in + ((size_t)iy * g->w + ix) * c;
+            const float *f = filter + (ky * 3 + kx) * c;
+            for (int ch = 0; ch < c; ch++)
+                o[ch] += x[ch] * f[ch];
+        }
+    }
 }
 
 void et_nn_depthwise3x3(const float *in, const et_nn_conv_geom *g, int c, const float *filter,
@@ -100,18 +170,13 @@ void et_nn_depthwise3x3(const float *in, const et_nn_conv_geom *g, int c, const 
     for (int oy = 0; oy < g->oh; oy++) {
         for (int ox = 0; ox < g->ow; ox++) {
             float *o = out + ((size_t)oy * g->ow + ox) * c;
-            memset(o, 0, (size_t)c * sizeof *o);
-            for (int ky = 0; ky < 3; ky++) {
-                int iy = oy * g->stride + ky - g->py.before;
-                if (iy < 0 || iy >= g->h)
-                    continue;
-                for (int kx = 0; kx < 3; kx++) {
-                    int ix = ox * g->stride + kx - g->px.before;
-                    if (ix < 0 || ix >= g->w)
-                        continue;
-                    mul_add(o, in + ((size_t)iy * g->w + ix) * c, filter + (ky * 3 + kx) * c, c);
-                }
+            if (c > ZEROS_MAX) {
+                depthwise_pixel_bounded(o, in, g, c, oy, ox, filter);
+                continue;
             }
+            const float *taps[9];
+            window(in, g, c, oy, ox, zeros, taps);
+            depthwise_pixel(o, taps, filter, c);
         }
     }
 }

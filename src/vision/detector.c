@@ -13,7 +13,6 @@ static void free_det_buffers(et__det_buffers *b)
     free(b->input);
     free(b->a);
     free(b->b);
-    free(b->scratch);
     *b = (et__det_buffers){0};
 }
 
@@ -24,15 +23,11 @@ et_status et__detector_prepare(et_vision_ctx *ctx, int size, char *err)
         return ET_OK;
     free_det_buffers(b);
     size_t px = (size_t)size * size;
-    et_nn_pad none = {0, 0};
-    et_nn_conv_geom g0 = et_nn_geom(size, size, 1, none, none);
-    b->scratch_len = et_nn_conv3x3_scratch(&g0, 3);
     /* The largest activation is conv0's output: size*size*16; every later
      * layer has a quarter of the pixels and at most twice the channels. */
     b->input = malloc(px * 3 * sizeof(float));
     b->a = malloc(px * ET__DET_CONV0_OUT * sizeof(float));
     b->b = malloc(px * ET__DET_CONV0_OUT * sizeof(float));
-    b->scratch = malloc(b->scratch_len * sizeof(float));
     size_t cells = (size_t)(size / 32) * (size / 32) * ET__DET_ANCHORS;
     if (cells > ctx->cand_cap) {
         free(ctx->cand);
@@ -41,7 +36,7 @@ et_status et__detector_prepare(et_vision_ctx *ctx, int size, char *err)
         ctx->order = malloc(cells * sizeof *ctx->order);
         ctx->cand_cap = ctx->cand && ctx->order ? cells : 0;
     }
-    if (!b->input || !b->a || !b->b || !b->scratch || !ctx->cand_cap) {
+    if (!b->input || !b->a || !b->b || !ctx->cand_cap) {
         free_det_buffers(b);
         return et_fail(err, ET_E_NOMEM, "out of memory for the detector at input size %d", size);
     }
@@ -69,8 +64,7 @@ const float *et__detector_forward(et_vision_ctx *ctx, int *cells)
     et_nn_pad none = {0, 0};
     et_nn_conv_geom g0 = et_nn_geom(b->size, b->size, 1, none, none);
     int n = g0.oh;
-    et_nn_conv3x3(b->input, &g0, 3, d->conv0_filters, d->conv0_bias, ET__DET_CONV0_OUT,
-                  b->scratch, b->a);
+    et_nn_conv3x3(b->input, &g0, 3, d->conv0_filters, d->conv0_bias, ET__DET_CONV0_OUT, b->a);
     et_nn_leaky(b->a, (size_t)n * n * ET__DET_CONV0_OUT);
     et_nn_maxpool2x2(b->a, n, n, ET__DET_CONV0_OUT, 2, b->b);
     n = (n + 1) / 2; /* 'same' pooling: ceil(n / 2) */

@@ -17,13 +17,8 @@ et_status et__expression_prepare(et_vision_ctx *ctx, char *err)
 {
     if (ctx->expr_input)
         return ET_OK;
-    et_nn_conv_geom g = et_nn_geom(ET_FACE_EXPR_INPUT, ET_FACE_EXPR_INPUT, 2,
-                                   et_nn_same_padding(ET_FACE_EXPR_INPUT, 3, 2),
-                                   et_nn_same_padding(ET_FACE_EXPR_INPUT, 3, 2));
-    ctx->expr_scratch_len = et_nn_conv3x3_scratch(&g, 3);
-    ctx->expr_scratch = malloc(ctx->expr_scratch_len * sizeof(float));
     ctx->expr_input = malloc((size_t)ET_FACE_EXPR_INPUT * ET_FACE_EXPR_INPUT * 3 * sizeof(float));
-    int ok = ctx->expr_scratch && ctx->expr_input;
+    int ok = ctx->expr_input != NULL;
     for (int i = 0; i < ET__EXPR_BUFFERS; i++) {
         ctx->expr_buf[i] = malloc(EXPR_BUF_FLOATS * sizeof(float));
         ok = ok && ctx->expr_buf[i];
@@ -66,8 +61,7 @@ static int dense_block(et_vision_ctx *ctx, const et__dense_block *blk, int first
     if (first) {
         et_nn_pad p = et_nn_same_padding(n, 3, 2);
         et_nn_conv_geom g = et_nn_geom(n, n, 2, p, p);
-        et_nn_conv3x3(x, &g, blk->cin, blk->conv0_filters, blk->conv0_bias, blk->cout,
-                      ctx->expr_scratch, buf[OUT1]);
+        et_nn_conv3x3(x, &g, blk->cin, blk->conv0_filters, blk->conv0_bias, blk->cout, buf[OUT1]);
         on = g.oh;
     } else {
         sep_same(&blk->sep[0], x, n, 2, buf[TMP], buf[OUT1], &on);

@@ -66,7 +66,6 @@ void et_vision_ctx_free(et_vision_ctx *ctx)
     free(ctx->cand);
     free(ctx->order);
     free(ctx->expr_input);
-    free(ctx->expr_scratch);
     for (int i = 0; i < ET__EXPR_BUFFERS; i++)
         free(ctx->expr_buf[i]);
     free(ctx);

@@ -51,8 +51,7 @@ struct et_vision_models {
 /* Buffers of the detector for one input size. */
 typedef struct et__det_buffers {
     int size;
-    float *input, *a, *b, *scratch;
-    size_t scratch_len;
+    float *input, *a, *b;
 } et__det_buffers;
 
 typedef struct et__candidate {
@@ -69,8 +68,6 @@ struct et_vision_ctx {
     int *order;            /* scratch for non-maximum suppression */
     float *expr_input;     /* 112*112*3 */
     float *expr_buf[ET__EXPR_BUFFERS];
-    float *expr_scratch;
-    size_t expr_scratch_len;
 };
 
 et_status et__detector_load(const char *dir, et__detector *d, char *err);

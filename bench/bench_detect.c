@@ -1,0 +1,152 @@
+/* Times emotune's vision on one core, per image: decode + detect + expressions
+ * (what `emotune detect` does per image), decode alone, the detector alone and
+ * the expression net alone on one 112x112 face, each the median of R runs
+ * after one warm-up. Also measures this core's practical single-precision
+ * peak (a large cblas_sgemm) and counts the networks' FLOPs, to report the
+ * share of peak each network reaches. One JSON line per measurement.
+ *
+ * usage: bench_detect [--repeat R] [--models DIR] IMAGE... */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image/image.h"
+#include "nn/nn.h"
+#include "vision/vision.h"
+
+#define MAX_FACES 64
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return v[n / 2];
+}
+
+/* Multiply-adds x 2 of the detector at input size s (face-api TinyFaceDetector:
+ * conv0 3x3 valid 3->16, five separable 3x3 with 'same' pools, 1x1 to 25). */
+static double detector_flops(int s)
+{
+    double n = s - 2, f = n * n * 27 * 16 * 2;
+    int cin = 16;
+    n = (double)(((int)n + 1) / 2); /* 'same' 2x2 pool, stride 2 */
+    for (int i = 0; i < 5; i++, cin *= 2) {
+        f += n * n * cin * 9 * 2 + n * n * cin * (2.0 * cin) * 2;
+        if (i < 4)
+            n = (double)(((int)n + 1) / 2);
+    }
+    return f + n * n * cin * 25 * 2;
+}
+
+/* FaceExpressionNet: four dense blocks (first conv stride 2), then 256x7. */
+static double expression_flops(void)
+{
+    static const int ch[5] = {3, 32, 64, 128, 256};
+    double f = 0, n = 112;
+    for (int b = 0; b < 4; b++) {
+        n /= 2;
+        int cin = ch[b], cout = ch[b + 1];
+        f += b == 0 ? n * n * 27 * cout * 2 : n * n * cin * 9 * 2 + n * n * cin * cout * 2.0;
+        f += 3 * (n * n * cout * 9 * 2 + n * n * (double)cout * cout * 2);
+    }
+    return f + 256 * 7 * 2;
+}
+
+static double sgemm_gflops(void)
+{
+    enum { N = 1024 };
+    float *a = malloc(sizeof(float) * N * N), *b = malloc(sizeof(float) * N * N),
+          *c = malloc(sizeof(float) * N * N);
+    for (int i = 0; i < N * N; i++)
+        a[i] = b[i] = (float)(i % 7) * 0.1f;
+    double best = 1e9;
+    for (int r = 0; r < 5; r++) {
+        double t = et_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1, a, N, b, N, 0, c, N);
+        t = et_now() - t;
+        best = t < best ? t : best;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return 2.0 * N * N * N / best / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+    int repeat = 20, i = 1;
+    const char *models = "build/models";
+    for (; i < argc && argv[i][0] == '-'; i += 2) {
+        if (i + 1 >= argc)
+            break;
+        if (!strcmp(argv[i], "--repeat"))
+            repeat = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--models"))
+            models = argv[i + 1];
+    }
+    if (repeat < 1 || i >= argc) {
+        fprintf(stderr, "usage: bench_detect [--repeat R] [--models DIR] IMAGE...\n");
+        return 2;
+    }
+    et_nn_set_blas_threads(1);
+    char err[ET_ERR_MAX];
+    et_vision_models *m;
+    et_vision_ctx *ctx;
+    if (et_vision_models_load(models, &m, err) || et_vision_ctx_new(m, &ctx, err)) {
+        fprintf(stderr, "bench_detect: %s\n", err);
+        return 3;
+    }
+    printf("{\"sgemm_gflops\": %.2f, \"detector_gflop\": %.4f, \"expression_gflop\": %.4f}\n",
+           sgemm_gflops(), detector_flops(416) / 1e9, expression_flops() / 1e9);
+    et_detect_opts opts = et_vision_default_opts();
+    et_image face = {.width = 112, .height = 112, .rgb = calloc(112 * 112, 3)};
+    double *t_all = malloc(sizeof(double) * repeat), *t_dec = malloc(sizeof(double) * repeat),
+           *t_det = malloc(sizeof(double) * repeat), *t_expr = malloc(sizeof(double) * repeat);
+    for (; i < argc; i++) {
+        et_face faces[MAX_FACES];
+        size_t n;
+        float probs[ET_EXPR_COUNT];
+        for (int r = -1; r < repeat; r++) { /* r = -1: warm-up */
+            double t0 = et_now();
+            et_image img = {0};
+            if (et_image_load(argv[i], NULL, &img, err) != ET_OK) {
+                fprintf(stderr, "bench_detect: %s\n", err);
+                return 1;
+            }
+            double t1 = et_now();
+            et_vision_detect(ctx, &img, &opts, faces, MAX_FACES, &n, err);
+            double t2 = et_now();
+            et_vision_find_faces(ctx, &img, opts.input_size, opts.min_score, faces, MAX_FACES, &n,
+                                 err);
+            double t3 = et_now();
+            et_vision_read_expressions(ctx, &face, (et_image_rect){0, 0, 112, 112}, probs, err);
+            double t4 = et_now();
+            et_image_free(&img);
+            if (r >= 0) {
+                t_all[r] = (t2 - t0) * 1e3;
+                t_dec[r] = (t1 - t0) * 1e3;
+                t_det[r] = (t3 - t2) * 1e3;
+                t_expr[r] = (t4 - t3) * 1e3;
+            }
+        }
+        printf("{\"image\": \"%s\", \"faces\": %zu, \"ms\": %.3f, \"ms_decode\": %.3f, "
+               "\"ms_detector\": %.3f, \"ms_expression\": %.3f}\n",
+               argv[i], n, median(t_all, repeat), median(t_dec, repeat), median(t_det, repeat),
+               median(t_expr, repeat));
+        fflush(stdout);
+    }
+    free(face.rgb);
+    free(t_all);
+    free(t_dec);
+    free(t_det);
+    free(t_expr);
+    et_vision_ctx_free(ctx);
+    et_vision_models_free(m);
+    return 0;
+}

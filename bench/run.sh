@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# emotune benchmarks for the vision core, each against the reference measured
+# in the same run on the same input (face-api 1.7.15, tfjs 4.22 wasm backend,
+# one thread, SIMD). Both pinned to one core with taskset. Writes a Markdown
+# report to build/bench/report.md and prints it.
+#   1. speed per image on the six face-api demo images (decode + detect +
+#      expressions; each network alone) and share of the core's sgemm peak
+#   2. peak memory (max RSS) of `emotune detect` on a 1920x1280 JPEG
+#   3. accuracy on ../shared/data/faces with --face-crop, next to the reference
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=build/bench
+mkdir -p "$out/ppm"
+REPEAT=${REPEAT:-20}
+CORE=${BENCH_CORE:-1}
+pin() { taskset -c "$CORE" "$@"; }
+
+LIBS="$(pkg-config --libs libturbojpeg libpng libwebp libexif jansson) -lopenblas -lm -lpthread"
+cc -std=c11 -D_DEFAULT_SOURCE -Isrc -Wall -Wextra -Werror -O3 -march=native \
+  bench/bench_detect.c build/libemotune.a $LIBS -o "$out/bench_detect"
+
+demo=node_modules/@vladmandic/face-api/demo
+: > "$out/demo.tsv"
+for i in 1 2 3 4 5 6; do
+  build/tests/dump_rgb "$demo/sample$i.jpg" "$out/ppm/sample$i.ppm"
+  printf '%s\t%s\n' "$demo/sample$i.jpg" "$out/ppm/sample$i.ppm" >> "$out/demo.tsv"
+done
+
+echo "bench: speed, $REPEAT runs per image, core $CORE" >&2
+pin "$out/bench_detect" --repeat "$REPEAT" "$demo"/sample{1,2,3,4,5,6}.jpg > "$out/emotune.jsonl"
+pin node scripts/reference.js --bench "$REPEAT" "$out/demo.tsv" > "$out/reference.jsonl"
+
+echo "bench: memory" >&2
+rss_kb=$( { /usr/bin/time -f '%M' build/emotune detect --json "$demo/sample1.jpg" > /dev/null; } 2>&1 | tail -1)
+
+{
+  echo "## Speed (median of $REPEAT runs, one core, same run)"
+  echo
+  node - "$out/emotune.jsonl" "$out/reference.jsonl" <<'JS'
+const fs = require('fs');
+const [e, r] = process.argv.slice(2).map((f) => fs.readFileSync(f, 'utf8').trim().split('\n').map(JSON.parse));
+const head = e.shift();
+const f = (x) => x.toFixed(1);
+console.log('| image | faces | emotune ms (decode + detect + expressions) | reference ms (detect + expressions, decode not counted) | speed-up |');
+console.log('|---|---|---|---|---|');
+let se = 0; let sr = 0; let sd = 0; let srd = 0; let sx = 0; let srx = 0;
+e.forEach((x, i) => {
+  const y = r[i];
+  console.log(`| ${x.image.split('/').pop()} | ${x.faces} | ${f(x.ms)} | ${f(y.ms)} | ${(y.ms / x.ms).toFixed(1)}x |`);
+  se += x.ms; sr += y.ms; sd += x.ms_detector; srd += y.ms_detector; sx += x.ms_expression; srx += y.ms_expression;
+});
+const n = e.length;
+console.log(`| **all six** | | ${f(se / n)} | ${f(sr / n)} | **${(sr / se).toFixed(1)}x** |`);
+console.log('');
+console.log('| network alone | emotune ms | reference ms | speed-up | emotune GFLOP/s | share of this core\'s sgemm peak |');
+console.log('|---|---|---|---|---|---|');
+const peak = head.sgemm_gflops;
+const gd = head.detector_gflop / (sd / n / 1e3); const gx = head.expression_gflop / (sx / n / 1e3);
+console.log(`| TinyFaceDetector 416 (${head.detector_gflop.toFixed(3)} GFLOP) | ${f(sd / n)} | ${f(srd / n)} | ${(srd / sd).toFixed(1)}x | ${gd.toFixed(1)} | ${(100 * gd / peak).toFixed(0)}% |`);
+console.log(`| FaceExpressionNet 112 (${head.expression_gflop.toFixed(3)} GFLOP) | ${(sx / n).toFixed(2)} | ${(srx / n).toFixed(2)} | ${(srx / sx).toFixed(1)}x | ${gx.toFixed(1)} | ${(100 * gx / peak).toFixed(0)}% |`);
+console.log('');
+console.log(`Core peak measured as OpenBLAS sgemm 1024x1024x1024 on one thread: ${peak.toFixed(1)} GFLOP/s.`);
+JS
+  echo
+  echo "## Memory"
+  echo
+  echo "Max RSS of \`emotune detect --json sample1.jpg\` (1920x1280 JPEG): $((rss_kb / 1024)) MB ($rss_kb kB)."
+} > "$out/report.md"
+
+faces=${EMOTUNE_FACES_DIR:-../shared/data/faces}
+if [[ -f $faces/labels.csv ]]; then
+  echo "bench: accuracy on $faces" >&2
+  : > "$out/faces.tsv"
+  tail -n +2 "$faces/labels.csv" | cut -d, -f1 | while read -r name; do
+    ppm="$out/ppm/$name.ppm"
+    [[ -s $ppm ]] || build/tests/dump_rgb "$faces/images/$name" "$ppm" || continue
+    printf '%s\t%s\n' "$faces/images/$name" "$ppm" >> "$out/faces.tsv"
+  done
+  cut -f1 "$out/faces.tsv" | xargs build/emotune detect --face-crop --json > "$out/faces-emotune.jsonl" || true
+  node scripts/reference.js --face-crop "$out/faces.tsv" > "$out/faces-reference.jsonl"
+  {
+    echo
+    echo "## Accuracy on ../shared/data/faces (--face-crop)"
+    echo
+    node bench/accuracy.js "$faces/labels.csv" "emotune=$out/faces-emotune.jsonl" "face-api reference=$out/faces-reference.jsonl"
+  } >> "$out/report.md"
+else
+  echo "bench: $faces not found, accuracy skipped" | tee -a "$out/report.md" >&2
+fi
+cat "$out/report.md"
