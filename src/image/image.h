@@ -57,6 +57,16 @@ const char *et_image_format_name(et_image_format f);
  * Errors: ET_E_UNSUPPORTED (not JPEG/PNG/WebP), ET_E_CORRUPT (truncated,
  * malformed), ET_E_TOO_LARGE (pixel count over limits->max_pixels, checked from
  * the header before allocating), ET_E_NOMEM. limits may be NULL for defaults.
+ *
+ * Details: the format is recognised by its magic bytes only. JPEG is the
+ * accurate libjpeg-turbo decode (no fast DCT or upsampling); any libjpeg
+ * warning (truncated file, corrupt entropy data) is ET_E_CORRUPT rather than a
+ * partly grey picture; CMYK JPEG is ET_E_UNSUPPORTED; malformed EXIF is
+ * ignored (orientation 1). PNG alpha and tRNS are dropped without compositing,
+ * 16-bit samples keep their high byte, gamma and ICC profiles are ignored, and
+ * a file cut anywhere before IEND is ET_E_CORRUPT. WebP alpha is dropped too;
+ * animated WebP is ET_E_UNSUPPORTED. Width and height above 65535 are
+ * ET_E_TOO_LARGE whatever the limits; a zero side is ET_E_CORRUPT.
  */
 et_status et_image_decode(const uint8_t *data, size_t len, const et_image_limits *limits,
                           et_image *out, char *err);
@@ -83,7 +93,10 @@ typedef struct et_image_rect {
  * center=true it is split, round(diff/2) after and the rest before, as
  * padToSquare(isCenterImage). When the padded square already has the target
  * size, the pixels are copied unchanged. The region must lie inside the image
- * and have positive size (ET_E_INVALID otherwise).
+ * and have positive size, and size must be in 1..65535 (ET_E_INVALID
+ * otherwise). The result is bit for bit what tfjs-backend-wasm 4.22.0 computes
+ * (float32 arithmetic, see square.c). ET_E_NOMEM if the small per-call column
+ * table cannot be allocated.
  */
 et_status et_image_to_square_tensor(const et_image *img, et_image_rect region, int size,
                                     bool center, float *dst, char *err);
