@@ -95,8 +95,8 @@ typedef struct et_image_rect {
  * size, the pixels are copied unchanged. The region must lie inside the image
  * and have positive size, and size must be in 1..65535 (ET_E_INVALID
  * otherwise). The result is bit for bit what tfjs-backend-wasm 4.22.0 computes
- * (float32 arithmetic, see square.c). ET_E_NOMEM if the small per-call column
- * table cannot be allocated.
+ * (float32 arithmetic, see square.c). It does not allocate for sizes up
+ * to 1024; above, ET_E_NOMEM if its column table cannot be allocated.
  */
 et_status et_image_to_square_tensor(const et_image *img, et_image_rect region, int size,
                                     bool center, float *dst, char *err);

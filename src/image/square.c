@@ -117,11 +117,16 @@ static void lerp_pixel(const uint8_t *tl, const uint8_t *tr, const uint8_t *bl,
     }
 }
 
+#define SQUARE_STACK_TAPS 1024
+
 /* The scale is the same on both axes: the square's side over the output's. */
 static et_status resize_square(const et_image *img, et_image_rect r, const axis *ax,
                                const axis *ay, int size, float *dst, char *err)
 {
-    tap *xtaps = malloc(sizeof *xtaps * (size_t)size);
+    /* The networks' sizes (112, up to 608) use a table on the stack, so a
+     * frame costs no heap allocation; only unusual sizes go to the heap. */
+    tap stack_taps[SQUARE_STACK_TAPS];
+    tap *xtaps = size <= SQUARE_STACK_TAPS ? stack_taps : malloc(sizeof *xtaps * (size_t)size);
     if (!xtaps)
         return et_fail(err, ET_E_NOMEM, "square tensor: cannot allocate %d column taps", size);
     float scale = (float)ax->side / (float)size;
@@ -137,7 +142,8 @@ static et_status resize_square(const et_image *img, et_image_rect r, const axis 
                        pixel(bottom, tx->hi), tx->alpha, ty.alpha, dst);
         }
     }
-    free(xtaps);
+    if (xtaps != stack_taps)
+        free(xtaps);
     return ET_OK;
 }
 
