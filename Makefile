@@ -11,8 +11,8 @@ BASE    := -std=c11 -D_DEFAULT_SOURCE -Isrc $(WARN)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lopenblas -lm -lpthread
 
-OPT     := -O3 -march=native -fopenmp-simd -g
-SAN     := -O1 -fopenmp-simd -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+OPT     := -O3 -march=native -g
+SAN     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 # Every module under src/ except the command line goes into one library.
 LIB_SRC := $(filter-out src/cli/%,$(wildcard src/*/*.c))

@@ -82,6 +82,34 @@ static void conv3x3_stride2_same_pads_after(void **state)
     assert_float_equal(out[3], 4, 1e-6);
 }
 
+/* The vectorised paths (16 channels at a time, 4 pixels at a time inside the
+ * image) must give what the plain path gives one output channel at a time. */
+static void conv3x3_wide_paths_equal_one_channel_at_a_time(void **state)
+{
+    (void)state;
+    enum { H = 9, W = 11, CIN = 3, COUT = 32 };
+    float in[H * W * CIN], filter[9 * CIN * COUT], bias[COUT];
+    float one_filter[9 * CIN], wide[H * W * COUT], narrow[H * W];
+    for (int i = 0; i < H * W * CIN; i++)
+        in[i] = (float)((i * 37) % 23) / 7.0f - 1.5f;
+    for (int i = 0; i < 9 * CIN * COUT; i++)
+        filter[i] = (float)((i * 11) % 17) / 9.0f - 0.9f;
+    for (int i = 0; i < COUT; i++)
+        bias[i] = (float)i / 10.0f;
+    for (int stride = 1; stride <= 2; stride++) {
+        et_nn_pad py = et_nn_same_padding(H, 3, stride), px = et_nn_same_padding(W, 3, stride);
+        et_nn_conv_geom g = et_nn_geom(H, W, stride, py, px);
+        et_nn_conv3x3(in, &g, CIN, filter, bias, COUT, wide);
+        for (int co = 0; co < COUT; co++) {
+            for (int t = 0; t < 9 * CIN; t++)
+                one_filter[t] = filter[t * COUT + co];
+            et_nn_conv3x3(in, &g, CIN, one_filter, &bias[co], 1, narrow);
+            for (int p = 0; p < g.oh * g.ow; p++)
+                assert_float_equal(wide[p * COUT + co], narrow[p], 1e-5);
+        }
+    }
+}
+
 static void depthwise_keeps_channels_apart(void **state)
 {
     (void)state;
@@ -303,6 +331,7 @@ int main(void)
         cmocka_unit_test(conv3x3_sums_neighbourhoods_with_zero_padding),
         cmocka_unit_test(conv3x3_orders_filter_as_hwio),
         cmocka_unit_test(conv3x3_stride2_same_pads_after),
+        cmocka_unit_test(conv3x3_wide_paths_equal_one_channel_at_a_time),
         cmocka_unit_test(depthwise_keeps_channels_apart),
         cmocka_unit_test(depthwise_vector_width_does_not_matter),
         cmocka_unit_test(pointwise_is_a_matrix_product_plus_bias),

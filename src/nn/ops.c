@@ -50,16 +50,26 @@ static void window(const float *in, const et_nn_conv_geom *g, int c, int oy, int
 #define ZEROS_MAX 1024
 static const float zeros[ZEROS_MAX];
 
-#define CONV_ACC_MAX 64
+/* 16 floats, one AVX-512 register (two AVX ones): the accumulator of 16
+ * output channels of the direct convolution, kept in registers rather than
+ * memory (a GCC/Clang vector extension; plain loops over a local array were
+ * compiled to scalars). */
+typedef float v16f __attribute__((vector_size(64)));
+#define V16 16
 
-/* One output pixel of the full 3x3 convolution. Always inlined so that calls
- * with a constant cout (16, 32) keep the accumulators in vector registers. */
-static inline __attribute__((always_inline)) void
-conv3x3_pixel(const float *in, const et_nn_conv_geom *g, int cin, const float *filter,
-              const float *bias, int cout, int oy, int ox, float *restrict o)
+static inline v16f v16_load(const float *p)
 {
-    for (int co = 0; co < cout; co++)
-        o[co] = bias ? bias[co] : 0.0f;
+    v16f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Output channels [co0, co0+16) of one pixel of the full 3x3 convolution. */
+static inline void conv3x3_pixel16(const float *in, const et_nn_conv_geom *g, int cin,
+                                   const float *filter, const float *bias, int cout, int co0,
+                                   int oy, int ox, float *o)
+{
+    v16f acc = bias ? v16_load(bias + co0) : (v16f){0};
     for (int ky = 0; ky < 3; ky++) {
         int iy = oy * g->stride + ky - g->py.before;
         if (iy < 0 || iy >= g->h)
@@ -68,65 +78,101 @@ conv3x3_pixel(const float *in, const et_nn_conv_geom *g, int cin, const float *f
             int ix = ox * g->stride + kx - g->px.before;
             if (ix < 0 || ix >= g->w)
                 continue;
-            const float *restrict x = in + ((size_t)iy * g->w + ix) * cin;
-            const float *restrict f = filter + (size_t)(ky * 3 + kx) * cin * cout;
-            for (int ci = 0; ci < cin; ci++, f += cout) {
-                float xv = x[ci];
-#pragma omp simd
+            const float *x = in + ((size_t)iy * g->w + ix) * cin;
+            const float *f = filter + (size_t)(ky * 3 + kx) * cin * cout + co0;
+            for (int ci = 0; ci < cin; ci++, f += cout)
+                acc += x[ci] * v16_load(f);
+        }
+    }
+    memcpy(o + co0, &acc, sizeof acc);
+}
+
+/* Any channel count: accumulates in the output itself. */
+static void conv3x3_pixel_any(const float *in, const et_nn_conv_geom *g, int cin,
+                              const float *filter, const float *bias, int cout, int oy, int ox,
+                              float *o)
+{
+    for (int co = 0; co < cout; co++)
+        o[co] = bias ? bias[co] : 0.0f;
+    for (int ky = 0; ky < 3; ky++) {
+        int iy = oy * g->stride + ky - g->py.before;
+        for (int kx = 0; kx < 3; kx++) {
+            int ix = ox * g->stride + kx - g->px.before;
+            if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
+                continue;
+            const float *x = in + ((size_t)iy * g->w + ix) * cin;
+            const float *f = filter + (size_t)(ky * 3 + kx) * cin * cout;
+            for (int ci = 0; ci < cin; ci++, f += cout)
                 for (int co = 0; co < cout; co++)
-                    o[co] += xv * f[co];
-            }
+                    o[co] += x[ci] * f[co];
         }
     }
 }
 
-static void conv3x3_rows(const float *in, const et_nn_conv_geom *g, int cin,
-                         const float *filter, const float *bias, int cout, float *out)
+/* Four horizontally adjacent output pixels (ox .. ox+3), channels [co0,
+ * co0+16), whose windows all lie inside the image horizontally. Four
+ * independent accumulators hide the latency of the additions, while each
+ * pixel still sums its terms in the same order as conv3x3_pixel16. */
+static inline void conv3x3_quad16(const float *in, const et_nn_conv_geom *g, int cin,
+                                  const float *filter, const float *bias, int cout, int co0,
+                                  int oy, int ox, float *out)
 {
-    for (int oy = 0; oy < g->oh; oy++)
-        for (int ox = 0; ox < g->ow; ox++)
-            conv3x3_pixel(in, g, cin, filter, bias, cout, oy, ox,
-                          out + ((size_t)oy * g->ow + ox) * cout);
+    v16f b = bias ? v16_load(bias + co0) : (v16f){0};
+    v16f a0 = b, a1 = b, a2 = b, a3 = b;
+    size_t step = (size_t)g->stride * cin;
+    for (int ky = 0; ky < 3; ky++) {
+        int iy = oy * g->stride + ky - g->py.before;
+        if (iy < 0 || iy >= g->h)
+            continue;
+        for (int kx = 0; kx < 3; kx++) {
+            int ix = ox * g->stride + kx - g->px.before;
+            const float *x0 = in + ((size_t)iy * g->w + ix) * cin, *x1 = x0 + step,
+                        *x2 = x1 + step, *x3 = x2 + step;
+            const float *f = filter + (size_t)(ky * 3 + kx) * cin * cout + co0;
+            for (int ci = 0; ci < cin; ci++, f += cout) {
+                v16f fv = v16_load(f);
+                a0 += x0[ci] * fv;
+                a1 += x1[ci] * fv;
+                a2 += x2[ci] * fv;
+                a3 += x3[ci] * fv;
+            }
+        }
+    }
+    float *o = out + ((size_t)oy * g->ow + ox) * cout + co0;
+    memcpy(o, &a0, sizeof a0);
+    memcpy(o + cout, &a1, sizeof a1);
+    memcpy(o + 2 * (size_t)cout, &a2, sizeof a2);
+    memcpy(o + 3 * (size_t)cout, &a3, sizeof a3);
+}
+
+/* Whether output columns ox .. ox+3 read only columns inside the image. */
+static int quad_inside(const et_nn_conv_geom *g, int ox)
+{
+    return ox + 3 < g->ow && ox * g->stride - g->px.before >= 0 &&
+           (ox + 3) * g->stride + 2 - g->px.before < g->w;
 }
 
 void et_nn_conv3x3(const float *in, const et_nn_conv_geom *g, int cin, const float *filter,
                    const float *bias, int cout, float *out)
 {
     /* Direct: with 3 input channels an unfolded matrix product would spend
-     * more time copying than multiplying. The inner loop runs over the output
-     * channels, contiguous in both the HWIO filter and the NHWC output; the
-     * networks' widths (16, 32) get their own compiled copies. */
-    if (cout == 16) {
-        conv3x3_rows(in, g, cin, filter, bias, 16, out);
-    } else if (cout == 32) {
-        conv3x3_rows(in, g, cin, filter, bias, 32, out);
-    } else {
-        for (int co0 = 0; co0 < cout; co0 += CONV_ACC_MAX) {
-            /* Wide outputs in slices of CONV_ACC_MAX channels. */
-            int n = cout - co0 < CONV_ACC_MAX ? cout - co0 : CONV_ACC_MAX;
-            float acc[CONV_ACC_MAX];
-            for (int oy = 0; oy < g->oh; oy++)
-                for (int ox = 0; ox < g->ow; ox++) {
-                    float *o = out + ((size_t)oy * g->ow + ox) * cout + co0;
-                    for (int co = 0; co < n; co++)
-                        acc[co] = bias ? bias[co0 + co] : 0.0f;
-                    for (int ky = 0; ky < 3; ky++) {
-                        int iy = oy * g->stride + ky - g->py.before;
-                        for (int kx = 0; kx < 3; kx++) {
-                            int ix = ox * g->stride + kx - g->px.before;
-                            if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
-                                continue;
-                            const float *x = in + ((size_t)iy * g->w + ix) * cin;
-                            for (int ci = 0; ci < cin; ci++) {
-                                const float *f =
-                                    filter + ((size_t)(ky * 3 + kx) * cin + ci) * cout + co0;
-                                for (int co = 0; co < n; co++)
-                                    acc[co] += x[ci] * f[co];
-                            }
-                        }
-                    }
-                    memcpy(o, acc, (size_t)n * sizeof *o);
-                }
+     * more time copying than multiplying. Channels go 16 at a time when the
+     * count allows (the networks' 16 and 32), pixels 4 at a time inside. */
+    for (int oy = 0; oy < g->oh; oy++) {
+        for (int ox = 0; ox < g->ow;) {
+            float *o = out + ((size_t)oy * g->ow + ox) * cout;
+            if (cout % V16 != 0) {
+                conv3x3_pixel_any(in, g, cin, filter, bias, cout, oy, ox, o);
+                ox++;
+            } else if (quad_inside(g, ox)) {
+                for (int co0 = 0; co0 < cout; co0 += V16)
+                    conv3x3_quad16(in, g, cin, filter, bias, cout, co0, oy, ox, out);
+                ox += 4;
+            } else {
+                for (int co0 = 0; co0 < cout; co0 += V16)
+                    conv3x3_pixel16(in, g, cin, filter, bias, cout, co0, oy, ox, o);
+                ox++;
+            }
         }
     }
 }
