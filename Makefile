@@ -12,7 +12,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lopenblas -lm -lpthread
 
 OPT     := -O3 -march=native -g
-SAN     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+SAN     := -O1 -march=native -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 # Every module under src/ except the command line goes into one library.
 LIB_SRC := $(filter-out src/cli/%,$(wildcard src/*/*.c))
@@ -98,7 +98,7 @@ test: $(DEPS_OK)
 FUZZ_SECONDS ?= 60
 build/fuzz/%: fuzz/%.c $(LIB_SRC) $(HDRS) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	clang $(BASE) -O1 -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) $< $(LIB_SRC) $(PKG_LIBS) -o $@
+	clang $(BASE) -O1 -march=native -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) $< $(LIB_SRC) $(PKG_LIBS) -o $@
 fuzz: $(addprefix build/fuzz/,$(FUZZERS))
 	scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZERS)
 
