@@ -106,7 +106,11 @@ fuzz: $(addprefix build/fuzz/,$(FUZZERS))
 run: $(DEPS_OK) all
 	build/emotune detect $(MODEL_SRC)/../demo/sample*.jpg
 
-bench: $(DEPS_OK) all build/tests/dump_rgb
+build/bench/bench_detect: bench/bench_detect.c build/libemotune.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
+
+bench: $(DEPS_OK) all build/tests/dump_rgb build/bench/bench_detect
 	bench/run.sh
 
 clean:

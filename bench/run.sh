@@ -15,9 +15,7 @@ REPEAT=${REPEAT:-20}
 CORE=${BENCH_CORE:-1}
 pin() { taskset -c "$CORE" "$@"; }
 
-LIBS="$(pkg-config --libs libturbojpeg libpng libwebp libexif jansson) -lopenblas -lm -lpthread"
-cc -std=c11 -D_DEFAULT_SOURCE -Isrc -Wall -Wextra -Werror -O3 -march=native \
-  bench/bench_detect.c build/libemotune.a $LIBS -o "$out/bench_detect"
+# build/bench/bench_detect and build/tests/dump_rgb are built by `make bench`.
 
 demo=node_modules/@vladmandic/face-api/demo
 : > "$out/demo.tsv"
@@ -27,7 +25,7 @@ for i in 1 2 3 4 5 6; do
 done
 
 echo "bench: speed, $REPEAT runs per image, core $CORE" >&2
-pin "$out/bench_detect" --repeat "$REPEAT" "$demo"/sample{1,2,3,4,5,6}.jpg > "$out/emotune.jsonl"
+pin build/bench/bench_detect --repeat "$REPEAT" "$demo"/sample{1,2,3,4,5,6}.jpg > "$out/emotune.jsonl"
 pin node scripts/reference.js --bench "$REPEAT" "$out/demo.tsv" > "$out/reference.jsonl"
 
 echo "bench: memory" >&2
