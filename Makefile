@@ -3,7 +3,7 @@
 # `make bench` runs the benchmarks; `make fuzz` runs the fuzzers for a bounded time.
 
 CC      ?= cc
-PKGS    := libturbojpeg libpng libwebp libexif jansson
+PKGS    := libturbojpeg libpng libwebp libexif jansson lmdb hiredis
 DEPS_OK := build/.deps-ok
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -110,8 +110,13 @@ build/bench/bench_detect: bench/bench_detect.c build/libemotune.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
 
-bench: $(DEPS_OK) all build/tests/dump_rgb build/bench/bench_detect
+build/bench/bench_store: bench/bench_store.c build/libemotune.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
+
+bench: $(DEPS_OK) all build/tests/dump_rgb build/bench/bench_detect build/bench/bench_store
 	bench/run.sh
+	bench/store.sh
 
 clean:
 	rm -rf build

@@ -53,3 +53,94 @@ void ts_write_file(const char *path, const void *data, size_t len)
     assert_int_equal(fwrite(data, 1, len, f), len);
     assert_int_equal(fclose(f), 0);
 }
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+/* One PING over a fresh connection: 1 when the answer is +PONG. */
+static int redis_pings(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    char buf[64] = "";
+    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+             write(fd, "PING\r\n", 6) == 6 && read(fd, buf, sizeof buf - 1) > 0 &&
+             strncmp(buf, "+PONG", 5) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+int ts_redis_start(ts_redis *r)
+{
+    if (!r->dir)
+        r->dir = ts_tempdir();
+    if (!r->port)
+        r->port = free_port();
+    char port[16], log[600];
+    snprintf(port, sizeof port, "%d", r->port);
+    snprintf(log, sizeof log, "%s/redis.log", r->dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir",
+               r->dir, "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+               "--logfile", log, "--daemonize", "no", (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0)
+        return -1;
+    r->pid = pid;
+    for (int i = 0; i < 200; i++) { /* up to 10 s */
+        if (redis_pings(r->port))
+            return 0;
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            fprintf(stderr, "redis-server exited at start (is it installed? see %s)\n", log);
+            r->pid = 0;
+            return -1;
+        }
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "redis-server on port %d did not answer PING\n", r->port);
+    return -1;
+}
+
+void ts_redis_stop(ts_redis *r, int sig)
+{
+    if (!r->pid)
+        return;
+    kill(r->pid, sig);
+    waitpid(r->pid, NULL, 0);
+    r->pid = 0;
+}
+
+void ts_redis_cleanup(ts_redis *r)
+{
+    ts_redis_stop(r, SIGTERM);
+    if (r->dir) {
+        ts_rmtree(r->dir);
+        free(r->dir);
+        r->dir = NULL;
+    }
+}

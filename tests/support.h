@@ -31,3 +31,20 @@ void ts_write_file(const char *path, const void *data, size_t len);
 #define TS_SKIP(...) do { fprintf(stderr, "SKIP: " __VA_ARGS__); fputc('\n', stderr); skip(); } while (0)
 
 #endif
+
+/* A real redis-server for the store tests, on a free loopback port, with its
+ * own temporary directory and append-only persistence (fsync always). */
+#include <sys/types.h>
+typedef struct ts_redis {
+    int port;   /* chosen by the first ts_redis_start, kept on restart */
+    pid_t pid;  /* 0 when stopped */
+    char *dir;
+} ts_redis;
+
+/* Starts (or restarts) the server and waits until it answers PING; returns
+ * 0, or -1 with a message on stderr. */
+int ts_redis_start(ts_redis *r);
+/* Stops it with `sig` (SIGTERM: clean shutdown; SIGKILL: a crash). */
+void ts_redis_stop(ts_redis *r, int sig);
+/* Stops it and removes its directory. */
+void ts_redis_cleanup(ts_redis *r);

@@ -346,6 +346,47 @@ static void usage_errors_and_missing_models_have_their_exit_codes(void **state)
     free(out);
 }
 
+static void store_import_export_copy_and_check_from_the_command_line(void **state)
+{
+    (void)state;
+    char *dir = ts_tempdir(), cmd[4096], *out;
+    const char *lines = "{\"collection\":\"tracks\",\"id\":\"t1\",\"doc\":{\"title\":\"A\"}}\n"
+                        "{\"collection\":\"feedback\",\"id\":\"alice/1\",\"doc\":[1,2.50]}\n";
+    char path[600];
+    snprintf(path, sizeof path, "%s/backup.jsonl", dir);
+    ts_write_file(path, lines, strlen(lines));
+    snprintf(cmd, sizeof cmd, "%s store --store lmdb:%s/a import %s 2>&1", bin(), dir, path);
+    assert_int_equal(run(cmd, &out), 0);
+    assert_non_null(strstr(out, "imported 2 documents"));
+    free(out);
+    /* EMOTUNE_STORE names the store too; copy to a second one and export it */
+    snprintf(cmd, sizeof cmd, "%s store copy lmdb:%s/a lmdb:%s/b 2>/dev/null && "
+             "EMOTUNE_STORE=lmdb:%s/b %s store export 2>/dev/null", bin(), dir, dir, dir, bin());
+    assert_int_equal(run(cmd, &out), 0);
+    /* export orders collections and ids; the documents keep their exact text */
+    assert_string_equal(out, "{\"collection\":\"feedback\",\"id\":\"alice/1\",\"doc\":[1,2.50]}\n"
+                             "{\"collection\":\"tracks\",\"id\":\"t1\",\"doc\":{\"title\":\"A\"}}\n");
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s store --store lmdb:%s/b check", bin(), dir);
+    assert_int_equal(run(cmd, &out), 0);
+    assert_non_null(strstr(out, "2 documents in 2 collections, 0 problems"));
+    free(out);
+    /* a bad line: exit 1, its line number, nothing after the last batch written */
+    snprintf(cmd, sizeof cmd, "printf '{\"collection\":\"Bad\",\"id\":\"x\",\"doc\":1}\\n' | "
+             "%s store --store lmdb:%s/b import 2>&1", bin(), dir);
+    assert_int_equal(run(cmd, &out), 1);
+    assert_non_null(strstr(out, "line 1"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s store --store nosuch:x check 2>&1", bin());
+    assert_int_equal(run(cmd, &out), 3);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s store frob 2>&1", bin());
+    assert_int_equal(run(cmd, &out), 2);
+    free(out);
+    ts_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -355,6 +396,7 @@ int main(void)
         cmocka_unit_test(no_face_is_an_empty_list_and_bad_files_are_reported_per_line),
         cmocka_unit_test(face_crop_gives_one_face_covering_the_image),
         cmocka_unit_test(usage_errors_and_missing_models_have_their_exit_codes),
+        cmocka_unit_test(store_import_export_copy_and_check_from_the_command_line),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }

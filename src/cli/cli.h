@@ -12,6 +12,11 @@ enum {
 };
 
 int et_cli_detect(int argc, char **argv);
+int et_cli_store(int argc, char **argv);
+
+/* The store URI: `option` if given, else $EMOTUNE_STORE, else the default
+ * LMDB directory. Writes into buf (size len) when needed. */
+const char *et_cli_store_uri(const char *option, char *buf, unsigned long len);
 
 /* The models folder: `option` if given, else $EMOTUNE_MODELS, else `models`
  * next to the executable. Writes into buf (size len). */

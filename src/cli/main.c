@@ -16,6 +16,8 @@ static const char usage[] =
     "commands:\n"
     "  detect    find faces in images and read their expressions\n"
     "            (emotune detect --help for its options)\n"
+    "  store     export, import, copy and check the document store\n"
+    "            (emotune store --help)\n"
     "\n"
     "options:\n"
     "  -v, --verbose   log more to stderr\n"
@@ -23,6 +25,9 @@ static const char usage[] =
     "  --version       show the version\n"
     "\n"
     "environment:\n"
+    "  EMOTUNE_STORE   the store: lmdb:DIR (default lmdb:$XDG_DATA_HOME/emotune,\n"
+    "                  else lmdb:~/.local/share/emotune) or\n"
+    "                  redis://[:PASSWORD@]HOST:PORT[/DB]\n"
     "  EMOTUNE_MODELS  folder with the face-api model files (default: models/\n"
     "                  next to the emotune executable)\n"
     "\n"
@@ -74,6 +79,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[i];
     if (!strcmp(cmd, "detect"))
         return et_cli_detect(argc - i, argv + i);
+    if (!strcmp(cmd, "store"))
+        return et_cli_store(argc - i, argv + i);
     fprintf(stderr, "emotune: unknown command '%s'\n\n%s", cmd, usage);
     return ET_EXIT_USAGE;
 }

@@ -19,6 +19,10 @@ static const struct {
     [ET_E_CORRUPT] = {"corrupt_data", "corrupt or truncated data"},
     [ET_E_TOO_LARGE] = {"too_large", "input exceeds a configured limit"},
     [ET_E_MODEL] = {"model_error", "model file missing or invalid"},
+    [ET_E_NOT_FOUND] = {"not_found", "not found"},
+    [ET_E_UNAVAILABLE] = {"unavailable", "server unavailable"},
+    [ET_E_VERSION] = {"version_mismatch", "written by a newer version"},
+    [ET_E_CONFLICT] = {"conflict", "concurrent update conflict"},
 };
 
 const char *et_status_code(et_status s)

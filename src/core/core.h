@@ -24,6 +24,10 @@ typedef enum et_status {
     ET_E_CORRUPT,      /* data that does not parse: truncated, malformed */
     ET_E_TOO_LARGE,    /* over a configured limit (pixels, bytes) */
     ET_E_MODEL,        /* a model file is missing or does not match the graph */
+    ET_E_NOT_FOUND,    /* no such document, track, ... */
+    ET_E_UNAVAILABLE,  /* a server (Redis) cannot be reached, after retries */
+    ET_E_VERSION,      /* data written by a newer emotune */
+    ET_E_CONFLICT,     /* a concurrent change won every retry */
     ET_E__COUNT
 } et_status;
 

@@ -1,0 +1,310 @@
+/* The store's front: checks every name, id and document, picks the backend
+ * from the URI, records and checks the schema version. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_internal.h"
+
+struct et_store {
+    const et__store_ops *ops;
+    void *impl;
+    et_store_opts opts;
+};
+
+et_store_opts et_store_default_opts(void)
+{
+    return (et_store_opts){
+        .max_doc_bytes = ET_STORE_DEFAULT_MAX_DOC,
+        .timeout_ms = 1000,
+        .retries = 3,
+    };
+}
+
+const char *et_store_default_uri(char *buf, size_t len)
+{
+    const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg)
+        snprintf(buf, len, "lmdb:%s/emotune", xdg);
+    else
+        snprintf(buf, len, "lmdb:%s/.local/share/emotune", home && *home ? home : ".");
+    return buf;
+}
+
+const char *et_store_backend(const et_store *s) { return s->ops->name; }
+
+et_status et_store_check_collection(const char *c, char *err)
+{
+    size_t n = c ? strlen(c) : 0;
+    if (n == 0 || n > ET_STORE_MAX_COLLECTION)
+        return et_fail(err, ET_E_INVALID, "collection name must have 1 to %d characters",
+                       ET_STORE_MAX_COLLECTION);
+    if (c[0] < 'a' || c[0] > 'z')
+        return et_fail(err, ET_E_INVALID, "collection name '%s' must start with a letter a-z", c);
+    for (size_t i = 0; i < n; i++)
+        if (!((c[i] >= 'a' && c[i] <= 'z') || (c[i] >= '0' && c[i] <= '9') || c[i] == '_'))
+            return et_fail(err, ET_E_INVALID,
+                           "collection name '%s' may hold only a-z, 0-9 and _", c);
+    return ET_OK;
+}
+
+static int id_char_ok(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch && strchr("._~:@+=/-", ch));
+}
+
+et_status et_store_check_id(const char *id, char *err)
+{
+    size_t n = id ? strlen(id) : 0;
+    if (n == 0 || n > ET_STORE_MAX_ID)
+        return et_fail(err, ET_E_INVALID, "id must have 1 to %d bytes", ET_STORE_MAX_ID);
+    for (size_t i = 0; i < n; i++)
+        if (!id_char_ok((unsigned char)id[i]))
+            return et_fail(err, ET_E_INVALID,
+                           "id has a character outside A-Z a-z 0-9 . _ ~ : @ + = / - at byte %zu",
+                           i);
+    if (strstr(id, ".."))
+        return et_fail(err, ET_E_INVALID, "id must not contain '..'");
+    return ET_OK;
+}
+
+et_status et_store_check_doc(const et_store *s, const char *json, size_t len, char *err)
+{
+    size_t max = s ? s->opts.max_doc_bytes : ET_STORE_DEFAULT_MAX_DOC;
+    if (!json)
+        return et_fail(err, ET_E_INVALID, "no document");
+    if (len > max)
+        return et_fail(err, ET_E_TOO_LARGE, "document of %zu bytes is over the limit of %zu",
+                       len, max);
+    json_error_t jerr;
+    json_t *v = json_loadb(json, len, JSON_DECODE_ANY, &jerr);
+    if (!v)
+        return et_fail(err, ET_E_INVALID, "document is not valid JSON (at byte %d: %s)",
+                       jerr.position, jerr.text);
+    json_decref(v);
+    return ET_OK;
+}
+
+static et_status check_key(const char *coll, const char *id, char *err)
+{
+    et_status s = et_store_check_collection(coll, err);
+    return s == ET_OK ? et_store_check_id(id, err) : s;
+}
+
+/* The URI for messages: credentials before an '@' become "***". */
+static const char *redacted(const char *uri, char *buf, size_t len)
+{
+    const char *scheme = uri ? strstr(uri, "://") : NULL;
+    const char *at = scheme ? strchr(scheme, '@') : NULL;
+    if (!at)
+        return uri ? uri : "";
+    snprintf(buf, len, "%.*s***%s", (int)(scheme + 3 - uri), uri, at);
+    return buf;
+}
+
+/* Schema: a new store gets the current version; an older one (or one with
+ * documents but no version: written before versions existed) is migrated;
+ * a newer one is refused. Version 1 is the first, so migration is only the
+ * recording of the version for now. */
+static et_status check_schema(et_store *s, const char *uri, char *err)
+{
+    int v;
+    et_status st = s->ops->get_version(s->impl, &v, err);
+    if (st != ET_OK)
+        return st;
+    char shown[600];
+    uri = redacted(uri, shown, sizeof shown);
+    if (v > ET_STORE_SCHEMA_VERSION)
+        return et_fail(err, ET_E_VERSION,
+                       "%s was written by a newer emotune (schema %d, this one knows %d): "
+                       "upgrade emotune to open it",
+                       uri, v, ET_STORE_SCHEMA_VERSION);
+    if (v < ET_STORE_SCHEMA_VERSION) {
+        if (v > 0)
+            et_log(ET_LOG_INFO, "%s: migrating schema %d to %d", uri, v, ET_STORE_SCHEMA_VERSION);
+        return s->ops->set_version(s->impl, ET_STORE_SCHEMA_VERSION, err);
+    }
+    return ET_OK;
+}
+
+et_status et_store_open(const char *uri, const et_store_opts *opts, et_store **out, char *err)
+{
+    *out = NULL;
+    const et__store_ops *ops;
+    const char *location;
+    if (uri && !strncmp(uri, "lmdb:", 5) && uri[5]) {
+        ops = &et__store_lmdb;
+        location = uri + 5;
+    } else if (uri && !strncmp(uri, "redis://", 8)) {
+        ops = &et__store_redis;
+        location = uri;
+    } else {
+        char shown[600];
+        return et_fail(err, ET_E_INVALID,
+                       "store URI '%s' must be lmdb:DIR or redis://[:PASSWORD@]HOST:PORT[/DB]",
+                       redacted(uri, shown, sizeof shown));
+    }
+    et_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return et_fail(err, ET_E_NOMEM, "out of memory opening the store");
+    s->ops = ops;
+    s->opts = opts ? *opts : et_store_default_opts();
+    et_status st = ops->open(location, &s->opts, &s->impl, err);
+    if (st == ET_OK)
+        st = check_schema(s, uri, err);
+    if (st != ET_OK) {
+        et_store_close(s);
+        return st;
+    }
+    *out = s;
+    return ET_OK;
+}
+
+void et_store_close(et_store *s)
+{
+    if (!s)
+        return;
+    if (s->impl)
+        s->ops->close(s->impl);
+    free(s);
+}
+
+et_status et_store_put(et_store *s, const char *coll, const char *id, const char *json,
+                       size_t len, char *err)
+{
+    et_status st = check_key(coll, id, err);
+    if (st == ET_OK)
+        st = et_store_check_doc(s, json, len, err);
+    return st == ET_OK ? s->ops->put(s->impl, coll, id, json, len, err) : st;
+}
+
+et_status et_store_get(et_store *s, const char *coll, const char *id, char **json, size_t *len,
+                       char *err)
+{
+    *json = NULL;
+    size_t dummy;
+    et_status st = check_key(coll, id, err);
+    return st == ET_OK ? s->ops->get(s->impl, coll, id, json, len ? len : &dummy, err) : st;
+}
+
+et_status et_store_del(et_store *s, const char *coll, const char *id, char *err)
+{
+    et_status st = check_key(coll, id, err);
+    return st == ET_OK ? s->ops->del(s->impl, coll, id, err) : st;
+}
+
+et_status et_store_iterate(et_store *s, const char *coll, const char *from, size_t limit,
+                           et_store_visit_fn fn, void *user, char *err)
+{
+    et_status st = et_store_check_collection(coll, err);
+    if (st == ET_OK && from && *from)
+        st = et_store_check_id(from, err);
+    return st == ET_OK ? s->ops->iterate(s->impl, coll, from && *from ? from : NULL, limit, fn,
+                                         user, err)
+                       : st;
+}
+
+et_status et_store_count(et_store *s, const char *coll, size_t *n, char *err)
+{
+    *n = 0;
+    et_status st = et_store_check_collection(coll, err);
+    return st == ET_OK ? s->ops->count(s->impl, coll, n, err) : st;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+et_status et_store_collections(et_store *s, char ***names, size_t *n, char *err)
+{
+    *names = NULL;
+    *n = 0;
+    et_status st = s->ops->collections(s->impl, names, n, err);
+    if (st == ET_OK && *n > 1)
+        qsort(*names, *n, sizeof **names, cmp_names);
+    return st;
+}
+
+void et_store_free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+et_status et__store_names_add(char ***names, size_t *n, size_t *cap, const char *name,
+                              size_t len, char *err)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 8;
+        char **grown = realloc(*names, nc * sizeof *grown);
+        if (!grown)
+            return et_fail(err, ET_E_NOMEM, "out of memory listing collections");
+        *names = grown;
+        *cap = nc;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return et_fail(err, ET_E_NOMEM, "out of memory listing collections");
+    memcpy(copy, name, len);
+    copy[len] = '\0';
+    (*names)[(*n)++] = copy;
+    return ET_OK;
+}
+
+et_status et_store_batch(et_store *s, const et_store_op *ops, size_t n, char *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        char why[ET_ERR_MAX];
+        et_status st = check_key(ops[i].collection, ops[i].id, why);
+        if (st == ET_OK && ops[i].kind == ET_STORE_OP_PUT)
+            st = et_store_check_doc(s, ops[i].json, ops[i].len, why);
+        else if (st == ET_OK && ops[i].kind != ET_STORE_OP_DEL)
+            st = et_fail(why, ET_E_INVALID, "unknown operation kind %d", (int)ops[i].kind);
+        if (st != ET_OK)
+            return et_fail(err, st, "batch operation %zu: %s (nothing was written)", i, why);
+    }
+    return n ? s->ops->batch(s->impl, ops, n, err) : ET_OK;
+}
+
+/* Wraps the caller's update function so the backend only ever writes a
+ * checked document. */
+typedef struct checked_update {
+    et_store *s;
+    et_store_update_fn fn;
+    void *user;
+} checked_update;
+
+static et_status run_checked(void *user, const char *old, size_t old_len, char **out,
+                             size_t *out_len, char *err)
+{
+    checked_update *c = user;
+    *out = NULL;
+    *out_len = 0;
+    et_status st = c->fn(c->user, old, old_len, out, out_len, err);
+    if (st == ET_OK && *out)
+        st = et_store_check_doc(c->s, *out, *out_len, err);
+    if (st != ET_OK) {
+        free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+et_status et_store_update(et_store *s, const char *coll, const char *id, et_store_update_fn fn,
+                          void *user, char *err)
+{
+    et_status st = check_key(coll, id, err);
+    if (st != ET_OK)
+        return st;
+    checked_update c = {s, fn, user};
+    return s->ops->update(s->impl, coll, id, run_checked, &c, err);
+}
+
+et_status et_store_schema_version(et_store *s, int *version, char *err)
+{
+    return s->ops->get_version(s->impl, version, err);
+}

@@ -1,0 +1,162 @@
+/*
+ * store: emotune's state as JSON documents, by collection and id, in LMDB
+ * (embedded, the default) or Redis (several servers sharing one state). The
+ * code above never asks which backend it has.
+ *
+ * Names: a collection is 1..ET_STORE_MAX_COLLECTION characters of [a-z0-9_],
+ * starting with a letter. An id is 1..ET_STORE_MAX_ID bytes of
+ * [A-Za-z0-9._~:@+=/-], without "..". An id of the form "LISTENER/REST"
+ * belongs to listener LISTENER: on Redis its key carries LISTENER as a hash
+ * tag ({LISTENER}) so that one listener's documents share a slot. Note that
+ * each write also touches the collection's id index, so a sharded Redis
+ * Cluster is not supported yet: use one Redis server (or a replicated
+ * primary) for several emotune servers.
+ * Documents: any JSON text that parses (checked on every write), at most
+ * opts.max_doc_bytes (default 1 MB). A refused write changes nothing.
+ *
+ * Every function returns ET_OK or an error with a message in err:
+ * ET_E_INVALID (bad name, id, URI or JSON), ET_E_TOO_LARGE, ET_E_NOT_FOUND,
+ * ET_E_IO (an LMDB error, or a Redis server refusal: OOM, WRONGPASS, ...),
+ * ET_E_UNAVAILABLE (Redis unreachable after retries, in bounded time),
+ * ET_E_VERSION (store written by a newer emotune),
+ * ET_E_CONFLICT (an update lost every retry), ET_E_NOMEM.
+ *
+ * Thread-safety: an et_store is used by one thread at a time; open one per
+ * thread or process. Several processes may open the same store at once.
+ */
+#ifndef ET_STORE_H
+#define ET_STORE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "core/core.h"
+
+#define ET_STORE_MAX_COLLECTION 64
+#define ET_STORE_MAX_ID 256
+#define ET_STORE_DEFAULT_MAX_DOC ((size_t)1 << 20)
+#define ET_STORE_SCHEMA_VERSION 1
+
+typedef struct et_store et_store;
+
+typedef struct et_store_opts {
+    size_t max_doc_bytes; /* larger documents: ET_E_TOO_LARGE */
+    int timeout_ms;       /* Redis: connect and command timeout */
+    int retries;          /* Redis: connection attempts per call before ET_E_UNAVAILABLE;
+                           * worst case about timeout * (1 + retries) plus back-off
+                           * (50 ms doubling), 4.2 s with the defaults */
+} et_store_opts;
+
+et_store_opts et_store_default_opts(void);
+
+/*
+ * The default URI: "lmdb:" + $XDG_DATA_HOME/emotune, else
+ * ~/.local/share/emotune. Writes into buf (len bytes) and returns it.
+ */
+const char *et_store_default_uri(char *buf, size_t len);
+
+/*
+ * Opens a store by URI: "lmdb:DIR" (the directory is created if missing) or
+ * "redis://[:PASSWORD@]HOST:PORT[/DB]". Records the schema version in a new
+ * store, migrates an older one, refuses a newer one (ET_E_VERSION).
+ * opts may be NULL for defaults. *out is closed with et_store_close.
+ */
+et_status et_store_open(const char *uri, const et_store_opts *opts, et_store **out, char *err);
+void et_store_close(et_store *s);
+
+/* "lmdb" or "redis". */
+const char *et_store_backend(const et_store *s);
+
+/* Checks a collection name, an id, a document (ET_E_INVALID/ET_E_TOO_LARGE),
+ * exactly as the writes do. */
+et_status et_store_check_collection(const char *collection, char *err);
+et_status et_store_check_id(const char *id, char *err);
+et_status et_store_check_doc(const et_store *s, const char *json, size_t len, char *err);
+
+/* Stores a document (replacing any). */
+et_status et_store_put(et_store *s, const char *collection, const char *id, const char *json,
+                       size_t len, char *err);
+
+/* Reads a document into a new NUL-terminated buffer (caller frees); *len
+ * may be NULL. ET_E_NOT_FOUND when absent. */
+et_status et_store_get(et_store *s, const char *collection, const char *id, char **json,
+                       size_t *len, char *err);
+
+/* Deletes a document; ET_E_NOT_FOUND when absent (and nothing changes). */
+et_status et_store_del(et_store *s, const char *collection, const char *id, char *err);
+
+/* Called for each document in id order (bytewise); return non-zero to stop.
+ * The strings are valid during the call only. */
+typedef int (*et_store_visit_fn)(void *user, const char *id, const char *json, size_t len);
+
+/* Visits the documents of a collection whose id is >= from (NULL: from the
+ * first), in id order, at most limit of them (0: all). To page, start the
+ * next page from the last id seen and skip that first document. LMDB visits
+ * a snapshot; Redis reads in pages, so a document deleted meanwhile is
+ * skipped. */
+et_status et_store_iterate(et_store *s, const char *collection, const char *from, size_t limit,
+                           et_store_visit_fn fn, void *user, char *err);
+
+/* Number of documents in a collection. */
+et_status et_store_count(et_store *s, const char *collection, size_t *n, char *err);
+
+/* Names of the collections that hold documents, sorted; free with
+ * et_store_free_names. */
+et_status et_store_collections(et_store *s, char ***names, size_t *n, char *err);
+void et_store_free_names(char **names, size_t n);
+
+typedef enum et_store_op_kind { ET_STORE_OP_PUT, ET_STORE_OP_DEL } et_store_op_kind;
+
+typedef struct et_store_op {
+    et_store_op_kind kind;
+    const char *collection;
+    const char *id;
+    const char *json; /* PUT only */
+    size_t len;
+} et_store_op;
+
+/* Applies all operations or none. Every operation is validated before
+ * anything is written. A DEL of an absent document is not an error here. */
+et_status et_store_batch(et_store *s, const et_store_op *ops, size_t n, char *err);
+
+/*
+ * Read-modify-write of one document, atomic against other writers (other
+ * processes and servers included): fn receives the current document (NULL,
+ * 0 when absent) and sets *out to a new malloc'd document (which the store
+ * frees) or NULL to delete it. fn may be called more than once (Redis retries
+ * on conflict, LMDB when its map grows); it returns ET_OK or an error that
+ * aborts the update. fn must not use the same store handle.
+ */
+typedef et_status (*et_store_update_fn)(void *user, const char *old, size_t old_len, char **out,
+                                        size_t *out_len, char *err);
+et_status et_store_update(et_store *s, const char *collection, const char *id,
+                          et_store_update_fn fn, void *user, char *err);
+
+/* The schema version recorded in the store. */
+et_status et_store_schema_version(et_store *s, int *version, char *err);
+
+
+/* ---- whole-store tools (store_tools.c) -------------------------------- */
+
+/*
+ * Writes every document as one JSON line, collections and ids in order:
+ * {"collection": C, "id": I, "doc": DOC}. DOC is the stored text when it is
+ * on one line, else its compact re-serialisation. *count gets the number of
+ * lines (may be NULL).
+ */
+et_status et_store_export(et_store *s, FILE *out, size_t *count, char *err);
+
+/*
+ * Reads lines written by et_store_export and stores them in batches of
+ * `batch` documents (0: 1000). Lines in export's own layout give back the
+ * exact document text; other valid lines store the compact form of "doc". A malformed line stops the import with its
+ * line number; the batches before it stay written. *count (may be NULL)
+ * gets the number of documents stored.
+ */
+et_status et_store_import(et_store *s, FILE *in, size_t batch, size_t *count, char *err);
+
+/* Copies every document of src into dst (same collections and ids) in
+ * batches; *count (may be NULL) gets the number copied. */
+et_status et_store_copy(et_store *src, et_store *dst, size_t *count, char *err);
+
+#endif

@@ -1,0 +1,690 @@
+/* The store's contract, one suite run twice: on LMDB (a temporary directory)
+ * and on a real redis-server started on a free loopback port. Nothing is
+ * mocked. Then what only one backend can show: crashes (SIGKILL of a writer,
+ * and of the Redis server), Redis going away and coming back, and copies
+ * between the two giving identical exports. */
+#include <hiredis/hiredis.h>
+#include <lmdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "support.h"
+
+typedef struct backend {
+    const char *name;
+    ts_redis redis;   /* redis only */
+    char *dir;        /* lmdb only: parent of each test's store */
+    int serial;
+    char uri[700];
+} backend;
+
+/* ---- fixtures ---- */
+
+static int lmdb_group_setup(void **state)
+{
+    backend *b = calloc(1, sizeof *b);
+    b->name = "lmdb";
+    b->dir = ts_tempdir();
+    *state = b;
+    return 0;
+}
+
+static int redis_group_setup(void **state)
+{
+    backend *b = calloc(1, sizeof *b);
+    b->name = "redis";
+    if (ts_redis_start(&b->redis) != 0)
+        return -1;
+    *state = b;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    backend *b = *state;
+    ts_redis_cleanup(&b->redis);
+    if (b->dir) {
+        ts_rmtree(b->dir);
+        free(b->dir);
+    }
+    free(b);
+    return 0;
+}
+
+static void redis_command(int port, const char *cmd)
+{
+    redisContext *c = redisConnect("127.0.0.1", port);
+    assert_true(c && !c->err);
+    redisReply *r = redisCommand(c, cmd);
+    assert_non_null(r);
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+/* A fresh, empty store for each test. */
+static int fresh_store(void **state)
+{
+    backend *b = *state;
+    if (b->dir) {
+        snprintf(b->uri, sizeof b->uri, "lmdb:%s/t%d", b->dir, b->serial++);
+    } else {
+        snprintf(b->uri, sizeof b->uri, "redis://127.0.0.1:%d/0", b->redis.port);
+        redis_command(b->redis.port, "FLUSHALL");
+    }
+    return 0;
+}
+
+static et_store *open_store(const backend *b)
+{
+    et_store *s;
+    char err[ET_ERR_MAX] = "";
+    et_status st = et_store_open(b->uri, NULL, &s, err);
+    if (st != ET_OK)
+        fail_msg("open %s: %s", b->uri, err);
+    return s;
+}
+
+/* The whole store as export text (caller frees): what "unchanged" means. */
+static char *export_all(et_store *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    char err[ET_ERR_MAX];
+    assert_int_equal(et_store_export(s, f, NULL, err), ET_OK);
+    fclose(f);
+    return buf;
+}
+
+static void put_str(et_store *s, const char *c, const char *id, const char *json)
+{
+    char err[ET_ERR_MAX];
+    et_status st = et_store_put(s, c, id, json, strlen(json), err);
+    if (st != ET_OK)
+        fail_msg("put %s/%s: %s", c, id, err);
+}
+
+/* ---- the contract ---- */
+
+static void odd_ids_and_large_documents_round_trip(void **state)
+{
+    backend *b = *state;
+    et_store *s = open_store(b);
+    char err[ET_ERR_MAX];
+    char long_id[ET_STORE_MAX_ID + 1];
+    memset(long_id, 'z', ET_STORE_MAX_ID);
+    long_id[ET_STORE_MAX_ID] = '\0';
+    const char *ids[] = {"a", "alice/42", "A.b_c~d:e@f+g=h-i", "0", "x/y/z", long_id};
+    for (size_t i = 0; i < sizeof ids / sizeof *ids; i++) {
+        char doc[64];
+        snprintf(doc, sizeof doc, "{\"n\": %zu, \"s\": \"\\u00e9t\\u00e9\"}", i);
+        put_str(s, "tracks", ids[i], doc);
+        char *got;
+        size_t len;
+        assert_int_equal(et_store_get(s, "tracks", ids[i], &got, &len, err), ET_OK);
+        assert_int_equal(len, strlen(doc));
+        assert_string_equal(got, doc);
+        free(got);
+    }
+    /* a document of exactly the limit: a JSON string of 1 MB */
+    size_t n = ET_STORE_DEFAULT_MAX_DOC;
+    char *big = malloc(n + 1);
+    memset(big, 'x', n);
+    big[0] = '"';
+    big[n - 1] = '"';
+    big[n] = '\0';
+    assert_int_equal(et_store_put(s, "tracks", "big", big, n, err), ET_OK);
+    char *got;
+    size_t len;
+    assert_int_equal(et_store_get(s, "tracks", "big", &got, &len, err), ET_OK);
+    assert_int_equal(len, n);
+    assert_memory_equal(got, big, n);
+    free(got);
+    free(big);
+    size_t count;
+    assert_int_equal(et_store_count(s, "tracks", &count, err), ET_OK);
+    assert_int_equal(count, 7);
+    et_store_close(s);
+}
+
+static void missing_documents_are_not_found_and_deletes_are_final(void **state)
+{
+    et_store *s = open_store(*state);
+    char err[ET_ERR_MAX], *got = (char *)1;
+    assert_int_equal(et_store_get(s, "tracks", "nope", &got, NULL, err), ET_E_NOT_FOUND);
+    assert_null(got);
+    assert_int_equal(et_store_del(s, "tracks", "nope", err), ET_E_NOT_FOUND);
+    put_str(s, "tracks", "t1", "{}");
+    assert_int_equal(et_store_del(s, "tracks", "t1", err), ET_OK);
+    assert_int_equal(et_store_get(s, "tracks", "t1", &got, NULL, err), ET_E_NOT_FOUND);
+    char **names;
+    size_t n;
+    assert_int_equal(et_store_collections(s, &names, &n, err), ET_OK);
+    assert_int_equal(n, 0); /* an emptied collection is no longer listed */
+    et_store_free_names(names, n);
+    et_store_close(s);
+}
+
+typedef struct pager {
+    char last[ET_STORE_MAX_ID + 1];
+    int skip_first, seen, in_order;
+    char prev[ET_STORE_MAX_ID + 1];
+} pager;
+
+static int page_visit(void *user, const char *id, const char *json, size_t len)
+{
+    pager *p = user;
+    (void)json, (void)len;
+    if (p->skip_first) {
+        p->skip_first = 0;
+        return 0;
+    }
+    if (p->prev[0] && strcmp(p->prev, id) >= 0)
+        p->in_order = 0;
+    snprintf(p->prev, sizeof p->prev, "%s", id);
+    snprintf(p->last, sizeof p->last, "%s", id);
+    p->seen++;
+    return 0;
+}
+
+static void paging_walks_the_whole_collection_in_id_order(void **state)
+{
+    et_store *s = open_store(*state);
+    char err[ET_ERR_MAX];
+    enum { N = 1234, PAGE = 100 };
+    et_store_op *ops = calloc(N, sizeof *ops);
+    char (*ids)[16] = calloc(N, 16);
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], 16, "t%05d", (i * 7919) % N); /* written out of order */
+        ops[i] = (et_store_op){ET_STORE_OP_PUT, "tracks", ids[i], "{\"k\":1}", 7};
+    }
+    assert_int_equal(et_store_batch(s, ops, N, err), ET_OK);
+    put_str(s, "profiles", "alice", "{}"); /* another collection must not leak in */
+    pager p = {.in_order = 1};
+    int pages = 0;
+    for (;;) {
+        int before = p.seen;
+        p.skip_first = pages > 0;
+        assert_int_equal(et_store_iterate(s, "tracks", pages ? p.last : NULL, PAGE + (pages > 0),
+                                          page_visit, &p, err),
+                         ET_OK);
+        pages++;
+        if (p.seen == before)
+            break;
+    }
+    assert_int_equal(p.seen, N);
+    assert_true(p.in_order);
+    assert_string_equal(p.last, "t01233");
+    assert_int_equal(pages, N / PAGE + 2);
+    char **names;
+    size_t n;
+    assert_int_equal(et_store_collections(s, &names, &n, err), ET_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(names[0], "profiles");
+    assert_string_equal(names[1], "tracks");
+    et_store_free_names(names, n);
+    free(ops);
+    free(ids);
+    et_store_close(s);
+}
+
+static void a_batch_is_all_or_nothing(void **state)
+{
+    et_store *s = open_store(*state);
+    char err[ET_ERR_MAX];
+    put_str(s, "tracks", "keep", "{\"v\":1}");
+    put_str(s, "tracks", "gone", "{\"v\":2}");
+    char *before = export_all(s);
+    et_store_op bad[] = {
+        {ET_STORE_OP_PUT, "tracks", "n1", "{}", 2},
+        {ET_STORE_OP_DEL, "tracks", "gone", NULL, 0},
+        {ET_STORE_OP_PUT, "tracks", "n2", "{\"broken\":", 10},
+    };
+    assert_int_equal(et_store_batch(s, bad, 3, err), ET_E_INVALID);
+    assert_non_null(strstr(err, "batch operation 2"));
+    char *after = export_all(s);
+    assert_string_equal(before, after);
+    free(after);
+    et_store_op good[] = {
+        {ET_STORE_OP_PUT, "tracks", "n1", "{}", 2},
+        {ET_STORE_OP_DEL, "tracks", "gone", NULL, 0},
+        {ET_STORE_OP_DEL, "tracks", "never-was", NULL, 0},
+        {ET_STORE_OP_PUT, "feedback", "alice/1", "[1,2]", 5},
+    };
+    assert_int_equal(et_store_batch(s, good, 4, err), ET_OK);
+    char *got;
+    assert_int_equal(et_store_get(s, "tracks", "gone", &got, NULL, err), ET_E_NOT_FOUND);
+    assert_int_equal(et_store_get(s, "feedback", "alice/1", &got, NULL, err), ET_OK);
+    assert_string_equal(got, "[1,2]");
+    free(got);
+    free(before);
+    et_store_close(s);
+}
+
+static void bad_names_sizes_and_json_are_refused_and_change_nothing(void **state)
+{
+    et_store *s = open_store(*state);
+    char err[ET_ERR_MAX];
+    put_str(s, "tracks", "t1", "{\"v\":1}");
+    char *before = export_all(s);
+    static const char *bad_colls[] = {"", "Tracks", "1tracks", "tr acks", "tr/acks", "_x",
+                                      "tracks:x", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    for (size_t i = 0; i < sizeof bad_colls / sizeof *bad_colls; i++)
+        assert_int_equal(et_store_put(s, bad_colls[i], "x", "{}", 2, err), ET_E_INVALID);
+    char long_id[ET_STORE_MAX_ID + 2];
+    memset(long_id, 'a', sizeof long_id - 1);
+    long_id[sizeof long_id - 1] = '\0';
+    static const char *bad_ids[] = {"", "a b", "../etc", "a/../b", "{tag}", "a\"b", "tab\t",
+                                    "\xc3\xa9", "back\\slash", "new\nline"};
+    for (size_t i = 0; i < sizeof bad_ids / sizeof *bad_ids; i++)
+        assert_int_equal(et_store_put(s, "tracks", bad_ids[i], "{}", 2, err), ET_E_INVALID);
+    assert_int_equal(et_store_put(s, "tracks", long_id, "{}", 2, err), ET_E_INVALID);
+    static const char *bad_docs[] = {"", "{", "{\"a\":}", "nul", "{\"a\":1}x", "[1,2,,]",
+                                     "\"unterminated"};
+    for (size_t i = 0; i < sizeof bad_docs / sizeof *bad_docs; i++)
+        assert_int_equal(et_store_put(s, "tracks", "t1", bad_docs[i], strlen(bad_docs[i]), err),
+                         ET_E_INVALID);
+    size_t n = ET_STORE_DEFAULT_MAX_DOC + 1;
+    char *big = malloc(n);
+    memset(big, ' ', n);
+    big[0] = '0';
+    assert_int_equal(et_store_put(s, "tracks", "t1", big, n, err), ET_E_TOO_LARGE);
+    free(big);
+    char *after = export_all(s);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    et_store_close(s);
+}
+
+static et_status increment(void *user, const char *old, size_t old_len, char **out,
+                           size_t *out_len, char *err)
+{
+    (void)user, (void)err;
+    long n = 0;
+    if (old) {
+        char buf[64] = "";
+        memcpy(buf, old, old_len < 63 ? old_len : 63);
+        sscanf(buf, "{\"n\":%ld}", &n);
+    }
+    *out = malloc(64);
+    *out_len = (size_t)snprintf(*out, 64, "{\"n\":%ld}", n + 1);
+    return ET_OK;
+}
+
+static void two_processes_incrementing_lose_no_update(void **state)
+{
+    backend *b = *state;
+    enum { EACH = 1000 };
+    pid_t kids[2];
+    for (int k = 0; k < 2; k++) {
+        kids[k] = fork();
+        if (kids[k] == 0) {
+            et_store *s;
+            char err[ET_ERR_MAX];
+            if (et_store_open(b->uri, NULL, &s, err) != ET_OK)
+                _exit(2);
+            for (int i = 0; i < EACH; i++)
+                if (et_store_update(s, "profiles", "alice/plays", increment, NULL, err) != ET_OK)
+                    _exit(3);
+            et_store_close(s);
+            _exit(0);
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        int st;
+        assert_int_equal(waitpid(kids[k], &st, 0), kids[k]);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    et_store *s = open_store(b);
+    char *got, err[ET_ERR_MAX];
+    assert_int_equal(et_store_get(s, "profiles", "alice/plays", &got, NULL, err), ET_OK);
+    assert_string_equal(got, "{\"n\":2000}");
+    free(got);
+    et_store_close(s);
+}
+
+static et_status delete_it(void *user, const char *old, size_t old_len, char **out,
+                           size_t *out_len, char *err)
+{
+    (void)user, (void)old, (void)old_len, (void)out_len, (void)err;
+    *out = NULL;
+    return ET_OK;
+}
+
+static et_status refuse(void *user, const char *old, size_t old_len, char **out,
+                        size_t *out_len, char *err)
+{
+    (void)user, (void)old, (void)old_len, (void)out, (void)out_len;
+    return et_fail(err, ET_E_INVALID, "refused by the caller");
+}
+
+static et_status write_garbage(void *user, const char *old, size_t old_len, char **out,
+                               size_t *out_len, char *err)
+{
+    (void)user, (void)old, (void)old_len, (void)err;
+    *out = strdup("{not json");
+    *out_len = 9;
+    return ET_OK;
+}
+
+static void updates_can_delete_and_a_failed_update_changes_nothing(void **state)
+{
+    et_store *s = open_store(*state);
+    char err[ET_ERR_MAX], *got;
+    put_str(s, "profiles", "bob", "{\"n\":5}");
+    assert_int_equal(et_store_update(s, "profiles", "bob", refuse, NULL, err), ET_E_INVALID);
+    assert_int_equal(et_store_update(s, "profiles", "bob", write_garbage, NULL, err),
+                     ET_E_INVALID);
+    assert_int_equal(et_store_get(s, "profiles", "bob", &got, NULL, err), ET_OK);
+    assert_string_equal(got, "{\"n\":5}");
+    free(got);
+    assert_int_equal(et_store_update(s, "profiles", "bob", increment, NULL, err), ET_OK);
+    assert_int_equal(et_store_get(s, "profiles", "bob", &got, NULL, err), ET_OK);
+    assert_string_equal(got, "{\"n\":6}");
+    free(got);
+    assert_int_equal(et_store_update(s, "profiles", "bob", delete_it, NULL, err), ET_OK);
+    assert_int_equal(et_store_get(s, "profiles", "bob", &got, NULL, err), ET_E_NOT_FOUND);
+    et_store_close(s);
+}
+
+/* Writes a schema version behind the store's back, as another emotune would. */
+static void set_raw_version(const backend *b, const char *version)
+{
+    if (b->dir) {
+        MDB_env *env;
+        MDB_txn *txn;
+        MDB_dbi dbi;
+        assert_int_equal(mdb_env_create(&env), 0);
+        assert_int_equal(mdb_env_open(env, b->uri + 5, 0, 0644), 0);
+        assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+        assert_int_equal(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+        MDB_val k = {7, "\0schema"}, v = {strlen(version), (void *)version};
+        assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+        assert_int_equal(mdb_txn_commit(txn), 0);
+        mdb_env_close(env);
+    } else {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "SET emotune:~meta:schema %s", version);
+        redis_command(b->redis.port, cmd);
+    }
+}
+
+static void schema_is_recorded_older_migrated_newer_refused(void **state)
+{
+    backend *b = *state;
+    et_store *s = open_store(b);
+    char err[ET_ERR_MAX];
+    int v;
+    assert_int_equal(et_store_schema_version(s, &v, err), ET_OK);
+    assert_int_equal(v, ET_STORE_SCHEMA_VERSION);
+    put_str(s, "tracks", "t", "{}");
+    et_store_close(s);
+    set_raw_version(b, "0");
+    s = open_store(b);
+    assert_int_equal(et_store_schema_version(s, &v, err), ET_OK);
+    assert_int_equal(v, ET_STORE_SCHEMA_VERSION);
+    et_store_close(s);
+    set_raw_version(b, "99");
+    assert_int_equal(et_store_open(b->uri, NULL, &s, err), ET_E_VERSION);
+    assert_non_null(strstr(err, "newer emotune"));
+}
+
+static void bad_uris_are_refused(void **state)
+{
+    (void)state;
+    static const char *bad[] = {"", "lmdb:", "postgres://x", "redis://", "redis://host",
+                                "redis://127.0.0.1:99999", "redis://127.0.0.1:6379/abc"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        et_store *s = (void *)1;
+        char err[ET_ERR_MAX] = "";
+        assert_int_equal(et_store_open(bad[i], NULL, &s, err), ET_E_INVALID);
+        assert_null(s);
+        assert_true(strlen(err) > 5);
+    }
+}
+
+#define CONTRACT(f) cmocka_unit_test_setup(f, fresh_store)
+static const struct CMUnitTest contract[] = {
+    CONTRACT(odd_ids_and_large_documents_round_trip),
+    CONTRACT(missing_documents_are_not_found_and_deletes_are_final),
+    CONTRACT(paging_walks_the_whole_collection_in_id_order),
+    CONTRACT(a_batch_is_all_or_nothing),
+    CONTRACT(bad_names_sizes_and_json_are_refused_and_change_nothing),
+    CONTRACT(two_processes_incrementing_lose_no_update),
+    CONTRACT(updates_can_delete_and_a_failed_update_changes_nothing),
+    CONTRACT(schema_is_recorded_older_migrated_newer_refused),
+    CONTRACT(bad_uris_are_refused),
+};
+
+/* ---- what one backend alone can show ---- */
+
+enum { CRASH_BATCH = 50 };
+
+/* Writes batches k, k+1, ... of CRASH_BATCH documents {"batch": k} until killed. */
+static void crash_writer(const char *uri, int first)
+{
+    et_store *s;
+    char err[ET_ERR_MAX];
+    if (et_store_open(uri, NULL, &s, err) != ET_OK)
+        _exit(2);
+    static char ids[CRASH_BATCH][32], docs[CRASH_BATCH][32];
+    et_store_op ops[CRASH_BATCH];
+    for (int k = first;; k++) {
+        for (int i = 0; i < CRASH_BATCH; i++) {
+            snprintf(ids[i], 32, "b%06d-%02d", k, i);
+            int len = snprintf(docs[i], 32, "{\"batch\":%d}", k);
+            ops[i] = (et_store_op){ET_STORE_OP_PUT, "feedback", ids[i], docs[i], (size_t)len};
+        }
+        if (et_store_batch(s, ops, CRASH_BATCH, err) != ET_OK)
+            _exit(3);
+    }
+}
+
+typedef struct batch_count {
+    int counts[100000];
+    int max;
+} batch_count;
+
+static int count_batch(void *user, const char *id, const char *json, size_t len)
+{
+    batch_count *c = user;
+    (void)json, (void)len;
+    int k = atoi(id + 1);
+    if (k >= 0 && k < 100000) {
+        c->counts[k]++;
+        c->max = k > c->max ? k : c->max;
+    }
+    return 0;
+}
+
+/* Every batch is there completely or not at all; returns the number of whole batches. */
+static int assert_whole_batches(const char *uri)
+{
+    et_store *s;
+    char err[ET_ERR_MAX];
+    if (et_store_open(uri, NULL, &s, err) != ET_OK)
+        fail_msg("reopen after the crash: %s", err);
+    batch_count *c = calloc(1, sizeof *c);
+    assert_int_equal(et_store_iterate(s, "feedback", NULL, 0, count_batch, c, err), ET_OK);
+    int whole = 0;
+    for (int k = 0; k <= c->max; k++) {
+        if (c->counts[k] != 0 && c->counts[k] != CRASH_BATCH)
+            fail_msg("batch %d has %d of %d documents", k, c->counts[k], CRASH_BATCH);
+        whole += c->counts[k] == CRASH_BATCH;
+    }
+    free(c);
+    et_store_close(s);
+    return whole;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Kills a writer at random moments, `rounds` times; `after_kill` may crash
+ * the server too. */
+static void crash_rounds(backend *b, int rounds, void (*after_kill)(backend *))
+{
+    unsigned seed = (unsigned)time(NULL);
+    fprintf(stderr, "crash test on %s, seed %u\n", b->name, seed);
+    srand(seed);
+    int whole = 0;
+    for (int r = 0; r < rounds; r++) {
+        pid_t pid = fork();
+        if (pid == 0)
+            crash_writer(b->uri, (r + 1) * 1000);
+        sleep_ms(30 + rand() % 250);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        if (after_kill)
+            after_kill(b);
+        int now = assert_whole_batches(b->uri);
+        assert_true(now >= whole);
+        whole = now;
+    }
+    assert_true(whole > 0); /* the writers did get batches in */
+}
+
+static void lmdb_writer_killed_at_random_leaves_whole_batches(void **state)
+{
+    crash_rounds(*state, 6, NULL);
+}
+
+static void crash_redis_too(backend *b)
+{
+    ts_redis_stop(&b->redis, SIGKILL);
+    assert_int_equal(ts_redis_start(&b->redis), 0);
+}
+
+static void redis_writer_and_server_killed_leave_whole_batches(void **state)
+{
+    crash_rounds(*state, 4, crash_redis_too);
+}
+
+static void redis_down_fails_in_bounded_time_and_recovers(void **state)
+{
+    backend *b = *state;
+    et_store *s = open_store(b);
+    char err[ET_ERR_MAX], *got;
+    put_str(s, "tracks", "t1", "{\"v\":1}");
+    ts_redis_stop(&b->redis, SIGTERM);
+    double t0 = et_now();
+    assert_int_equal(et_store_get(s, "tracks", "t1", &got, NULL, err), ET_E_UNAVAILABLE);
+    double took = et_now() - t0;
+    fprintf(stderr, "redis down: '%s' after %.2f s\n", err, took);
+    assert_true(took < 8.0);
+    assert_int_equal(et_store_put(s, "tracks", "t2", "{}", 2, err), ET_E_UNAVAILABLE);
+    assert_int_equal(ts_redis_start(&b->redis), 0);
+    /* the same handle works again, and the data survived (append-only file) */
+    assert_int_equal(et_store_get(s, "tracks", "t1", &got, NULL, err), ET_OK);
+    assert_string_equal(got, "{\"v\":1}");
+    free(got);
+    put_str(s, "tracks", "t2", "{}");
+    et_store_close(s);
+}
+
+/* Fills a store with a mix of collections, listener ids and documents. */
+static void fill_assorted(et_store *s)
+{
+    char id[64], doc[128];
+    for (int i = 0; i < 300; i++) {
+        snprintf(id, sizeof id, "track-%03d", i);
+        snprintf(doc, sizeof doc, "{\"title\":\"Song %d\",\"valence\":%.3f,\"tags\":[\"a\",%d]}",
+                 i, (i % 200) / 100.0 - 1.0, i);
+        put_str(s, "tracks", id, doc);
+    }
+    for (int i = 0; i < 200; i++) {
+        snprintf(id, sizeof id, "%s/%04d", i % 2 ? "alice" : "bob", i);
+        put_str(s, "feedback", id, i % 3 ? "{\"like\":true}" : "{\"skip\":12.5}");
+    }
+    put_str(s, "profiles", "alice", "{\"policy\":\"lift\"}");
+}
+
+static void copies_between_lmdb_and_redis_give_identical_exports(void **state)
+{
+    backend *b = *state; /* the redis group */
+    char *dir = ts_tempdir(), lmdb1[600], lmdb2[600], err[ET_ERR_MAX];
+    snprintf(lmdb1, sizeof lmdb1, "lmdb:%s/one", dir);
+    snprintf(lmdb2, sizeof lmdb2, "lmdb:%s/two", dir);
+    et_store *a, *r, *c;
+    assert_int_equal(et_store_open(lmdb1, NULL, &a, err), ET_OK);
+    fill_assorted(a);
+    r = open_store(b);
+    assert_int_equal(et_store_open(lmdb2, NULL, &c, err), ET_OK);
+    size_t n1, n2;
+    assert_int_equal(et_store_copy(a, r, &n1, err), ET_OK);
+    assert_int_equal(et_store_copy(r, c, &n2, err), ET_OK);
+    assert_int_equal(n1, 501);
+    assert_int_equal(n2, 501);
+    char *ea = export_all(a), *er = export_all(r), *ec = export_all(c);
+    assert_string_equal(ea, er);
+    assert_string_equal(ea, ec);
+    free(ea), free(er), free(ec);
+    et_store_close(a), et_store_close(r), et_store_close(c);
+    ts_rmtree(dir);
+    free(dir);
+}
+
+static void export_then_import_restores_the_store(void **state)
+{
+    backend *b = *state; /* the lmdb group */
+    et_store *a = open_store(b), *c;
+    char err[ET_ERR_MAX], uri[700];
+    fill_assorted(a);
+    char *ea = export_all(a);
+    snprintf(uri, sizeof uri, "lmdb:%s/restored", b->dir);
+    if (et_store_open(uri, NULL, &c, err) != ET_OK)
+        fail_msg("open %s: %s", uri, err);
+    FILE *in = fmemopen(ea, strlen(ea), "r");
+    size_t n;
+    assert_int_equal(et_store_import(c, in, 64, &n, err), ET_OK);
+    fclose(in);
+    assert_int_equal(n, 501);
+    char *ec = export_all(c);
+    assert_string_equal(ea, ec);
+    /* a broken line stops the import and names its line */
+    const char *bad = "{\"collection\":\"tracks\",\"id\":\"ok\",\"doc\":{}}\n"
+                      "{\"collection\":\"tracks\",\"id\":\"../x\",\"doc\":{}}\n";
+    in = fmemopen((void *)bad, strlen(bad), "r");
+    assert_int_equal(et_store_import(c, in, 0, &n, err), ET_E_INVALID);
+    fclose(in);
+    assert_non_null(strstr(err, "line 2"));
+    free(ea), free(ec);
+    et_store_close(a), et_store_close(c);
+}
+
+static int run_backend_specific_tests(void)
+{
+    const struct CMUnitTest lmdb_only[] = {
+        cmocka_unit_test_setup(lmdb_writer_killed_at_random_leaves_whole_batches, fresh_store),
+        cmocka_unit_test_setup(export_then_import_restores_the_store, fresh_store),
+    };
+    const struct CMUnitTest redis_only[] = {
+        cmocka_unit_test_setup(redis_writer_and_server_killed_leave_whole_batches, fresh_store),
+        cmocka_unit_test_setup(redis_down_fails_in_bounded_time_and_recovers, fresh_store),
+        cmocka_unit_test_setup(copies_between_lmdb_and_redis_give_identical_exports, fresh_store),
+    };
+    int failed = cmocka_run_group_tests_name("store on lmdb only", lmdb_only, lmdb_group_setup,
+                                             group_teardown);
+    return failed + cmocka_run_group_tests_name("store on redis only", redis_only,
+                                                redis_group_setup, group_teardown);
+}
+
+int main(void)
+{
+    int failed = cmocka_run_group_tests_name("store contract on lmdb", contract, lmdb_group_setup,
+                                             group_teardown);
+    failed += cmocka_run_group_tests_name("store contract on redis", contract, redis_group_setup,
+                                          group_teardown);
+    failed += run_backend_specific_tests();
+    return failed;
+}
