@@ -3,7 +3,7 @@
 # `make bench` runs the benchmarks; `make fuzz` runs the fuzzers for a bounded time.
 
 CC      ?= cc
-PKGS    := libturbojpeg libpng libwebp libexif jansson lmdb hiredis
+PKGS    := libturbojpeg libpng libwebp libexif jansson yajl lmdb hiredis
 DEPS_OK := build/.deps-ok
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes

@@ -9,7 +9,7 @@ DEBS=(
   build-essential pkg-config clang libclang-rt-14-dev
   libturbojpeg0-dev libpng-dev libwebp-dev libexif-dev
   libopenblas-dev libjansson-dev libcmocka-dev
-  liblmdb-dev libhiredis-dev redis-server redis-tools
+  liblmdb-dev libhiredis-dev libyajl-dev redis-server redis-tools
   nodejs npm time hyperfine
 )
 

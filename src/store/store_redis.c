@@ -320,6 +320,24 @@ static et_status get_reply(redis_store *r, redisReply **out, char *err)
     return ET_OK;
 }
 
+/* Writes out everything appended so far without waiting for replies, so the
+ * server works on one chunk while the next is being prepared and sent. Safe
+ * from deadlock: Redis buffers its replies instead of blocking on them, and
+ * a batch has only a few replies per thousand documents. */
+static et_status flush_out(redis_store *r, char *err)
+{
+    if (!r->c)
+        return conn_failed(r, 0, err);
+    pipe_guard g;
+    pipe_block(&g);
+    int done = 0, rc = REDIS_OK;
+    while (!done && rc == REDIS_OK)
+        rc = redisBufferWrite(r->c, &done);
+    int saved_errno = errno;
+    pipe_restore(&g);
+    return rc == REDIS_OK ? ET_OK : conn_failed(r, saved_errno, err);
+}
+
 static et_status reply_failed(const redis_store *r, const redisReply *rep, const char *what,
                               char *err)
 {
@@ -757,28 +775,108 @@ typedef struct batch_ctx {
  * the whole pipeline in one buffer; Redis applies nothing before EXEC and
  * discards the transaction if the connection drops first.
  */
+/* Scratch for one run of same-kind operations on one collection: the
+ * argument vectors of MSET/ZADD (puts) or DEL/ZREM (deletes). */
+typedef struct run_args {
+    const char **a1, **a2;
+    size_t *l1, *l2;
+    char *keys; /* RS_RUN_MAX keys of RS_KEY_MAX bytes */
+} run_args;
+
+enum { RS_RUN_MAX = 512 }; /* operations per multi-key command */
+
+static void run_args_free(run_args *ra)
+{
+    free(ra->a1), free(ra->a2), free(ra->l1), free(ra->l2), free(ra->keys);
+}
+
+static int run_args_alloc(run_args *ra)
+{
+    size_t n = 2 * RS_RUN_MAX + 3;
+    ra->a1 = malloc(n * sizeof *ra->a1);
+    ra->a2 = malloc(n * sizeof *ra->a2);
+    ra->l1 = malloc(n * sizeof *ra->l1);
+    ra->l2 = malloc(n * sizeof *ra->l2);
+    ra->keys = malloc((size_t)RS_RUN_MAX * RS_KEY_MAX);
+    return ra->a1 && ra->a2 && ra->l1 && ra->l2 && ra->keys;
+}
+
+/* How many operations from ops[0] share kind and collection (at most
+ * RS_RUN_MAX, and about RS_CHUNK_BYTES of documents). */
+static size_t run_length(const et_store_op *ops, size_t n)
+{
+    size_t k = 1, bytes = ops[0].len;
+    while (k < n && k < RS_RUN_MAX && ops[k].kind == ops[0].kind &&
+           strcmp(ops[k].collection, ops[0].collection) == 0 && bytes < RS_CHUNK_BYTES)
+        bytes += ops[k++].len;
+    return k;
+}
+
+/* Appends one run as two multi-key commands: MSET + ZADD for puts, DEL +
+ * ZREM for deletes. Keeps the order of the batch: runs are consecutive. */
+static et_status append_run(redis_store *r, run_args *ra, const et_store_op *ops, size_t k,
+                            char *err)
+{
+    char idx[RS_KEY_MAX];
+    size_t idx_len = idx_key(idx, ops[0].collection), n1 = 0, n2 = 0;
+    int put = ops[0].kind == ET_STORE_OP_PUT;
+    ra->a1[n1] = put ? "MSET" : "DEL", ra->l1[n1] = strlen(ra->a1[n1]), n1++;
+    ra->a2[n2] = put ? "ZADD" : "ZREM", ra->l2[n2] = 4, n2++;
+    ra->a2[n2] = idx, ra->l2[n2++] = idx_len;
+    for (size_t i = 0; i < k; i++) {
+        char *key = ra->keys + i * RS_KEY_MAX;
+        ra->a1[n1] = key, ra->l1[n1++] = doc_key(key, ops[i].collection, ops[i].id);
+        if (put)
+            ra->a1[n1] = ops[i].json, ra->l1[n1++] = ops[i].len;
+        if (put)
+            ra->a2[n2] = "0", ra->l2[n2++] = 1;
+        ra->a2[n2] = ops[i].id, ra->l2[n2++] = strlen(ops[i].id);
+    }
+    et_status st = cmd_argv(r, (int)n1, ra->a1, ra->l1, err);
+    return st == ET_OK ? cmd_argv(r, (int)n2, ra->a2, ra->l2, err) : st;
+}
+
+/*
+ * One transaction for the whole batch. Consecutive operations of one kind
+ * on one collection go as one MSET + ZADD (or DEL + ZREM), so the server does
+ * a few commands per thousand documents, not three per document. Big batches
+ * are written out in chunks of about RS_CHUNK_BYTES as they are built, so the
+ * client never holds the whole batch in its output buffer; the few QUEUED
+ * replies are read at the end. Redis applies nothing before EXEC and
+ * discards the transaction if the connection drops first.
+ */
 static et_status batch_op(redis_store *r, void *ctx, int rerun, char *err)
 {
     batch_ctx *b = ctx;
     size_t pending = 1, bytes = 0; /* replies to read: MULTI's so far */
-    const char *sadded = NULL;     /* collection just recorded */
-    (void)rerun;                   /* SET and DEL are idempotent */
+    const char *sadded = NULL;     /* collection last recorded */
+    (void)rerun;                   /* MSET and DEL are idempotent */
+    run_args ra = {0};
+    if (!run_args_alloc(&ra)) {
+        run_args_free(&ra);
+        return et_fail(err, ET_E_NOMEM, "out of memory for a batch");
+    }
     et_status st = cmd(r, err, "MULTI");
-    for (size_t i = 0; i < b->n && st == ET_OK; i++) {
+    for (size_t i = 0; i < b->n && st == ET_OK;) {
         const et_store_op *op = &b->ops[i];
-        if (op->kind == ET_STORE_OP_PUT) {
-            int sadd = !sadded || strcmp(sadded, op->collection) != 0;
-            st = append_put(r, op->collection, op->id, op->json, op->len, sadd, &pending, err);
+        size_t k = run_length(op, b->n - i);
+        st = append_run(r, &ra, op, k, err);
+        pending += 2;
+        if (st == ET_OK && op->kind == ET_STORE_OP_PUT &&
+            (!sadded || strcmp(sadded, op->collection) != 0)) {
+            st = cmd(r, err, "SADD " RS_COLLECTIONS " %s", op->collection);
             sadded = op->collection;
-            bytes += op->len;
-        } else {
-            st = append_del(r, op->collection, op->id, &pending, err);
+            pending++;
         }
-        if (st == ET_OK && (pending >= RS_CHUNK_CMDS || bytes >= RS_CHUNK_BYTES)) {
-            st = read_acks(r, pending, "batch", err);
-            pending = bytes = 0;
+        for (size_t j = 0; j < k; j++)
+            bytes += op[j].len;
+        i += k;
+        if (st == ET_OK && bytes >= RS_CHUNK_BYTES) {
+            st = flush_out(r, err);
+            bytes = 0;
         }
     }
+    run_args_free(&ra);
     redisReply *exec;
     if (st == ET_OK)
         st = cmd(r, err, "EXEC");
