@@ -70,6 +70,80 @@ et_status et_store_check_id(const char *id, char *err)
     return ET_OK;
 }
 
+/* JSON validation with yajl's streaming parser: no tree is built, several
+ * times faster than parsing into jansson values, which matters on the write
+ * path of every document. yajl checks UTF-8 and refuses comments; the number
+ * callbacks make it refuse numbers out of range (1e999, 2^63) as jansson,
+ * which reads the documents back, does. The callbacks also note where the
+ * top-level value ends, because yajl accepts a complete value followed by an
+ * unterminated string ("null\"", found by fuzzing): anything but white space
+ * after the value is refused here. */
+typedef struct json_check {
+    yajl_handle h;
+    int depth, done, completing;
+    size_t end; /* bytes up to the end of the top-level value */
+} json_check;
+
+static int value_done(json_check *c)
+{
+    if (c->depth > 0)
+        return 1;
+    if (c->done)
+        return 0; /* a second top-level value */
+    c->done = 1;
+    /* During yajl_complete_parse the value ran to the end of the input. */
+    c->end = c->completing ? SIZE_MAX : yajl_get_bytes_consumed(c->h);
+    return 1;
+}
+
+static int on_null(void *c) { return value_done(c); }
+static int on_bool(void *c, int b) { return (void)b, value_done(c); }
+static int on_integer(void *c, long long v) { return (void)v, value_done(c); }
+static int on_double(void *c, double v) { return (void)v, value_done(c); }
+static int on_string(void *c, const unsigned char *s, size_t n)
+{
+    return (void)s, (void)n, value_done(c);
+}
+static int on_key(void *c, const unsigned char *s, size_t n)
+{
+    return (void)c, (void)s, (void)n, 1;
+}
+static int on_open(void *ctx)
+{
+    json_check *c = ctx;
+    if (c->done)
+        return 0;
+    c->depth++;
+    return 1;
+}
+static int on_close(void *ctx)
+{
+    json_check *c = ctx;
+    c->depth--;
+    return value_done(c);
+}
+
+static const yajl_callbacks json_check_callbacks = {
+    .yajl_null = on_null,
+    .yajl_boolean = on_bool,
+    .yajl_integer = on_integer,
+    .yajl_double = on_double,
+    .yajl_string = on_string,
+    .yajl_start_map = on_open,
+    .yajl_map_key = on_key,
+    .yajl_end_map = on_close,
+    .yajl_start_array = on_open,
+    .yajl_end_array = on_close,
+};
+
+static int only_space(const char *s, size_t from, size_t len)
+{
+    for (size_t i = from; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+            return 0;
+    return 1;
+}
+
 et_status et_store_check_doc(const et_store *s, const char *json, size_t len, char *err)
 {
     size_t max = s ? s->opts.max_doc_bytes : ET_STORE_DEFAULT_MAX_DOC;
@@ -78,24 +152,24 @@ et_status et_store_check_doc(const et_store *s, const char *json, size_t len, ch
     if (len > max)
         return et_fail(err, ET_E_TOO_LARGE, "document of %zu bytes is over the limit of %zu",
                        len, max);
-    /* yajl's streaming parser with no callbacks only validates: no tree is
-     * built, several times faster than parsing into jansson values, which
-     * matters on the write path of every document. UTF-8 is checked; comments,
-     * trailing garbage and several values are refused (yajl's defaults). */
-    yajl_handle h = yajl_alloc(NULL, NULL, NULL);
-    if (!h)
+    json_check c = {0};
+    c.h = yajl_alloc(&json_check_callbacks, NULL, &c);
+    if (!c.h)
         return et_fail(err, ET_E_NOMEM, "out of memory validating a document");
-    yajl_status ys = yajl_parse(h, (const unsigned char *)json, len);
+    yajl_status ys = yajl_parse(c.h, (const unsigned char *)json, len);
+    c.completing = 1;
     if (ys == yajl_status_ok)
-        ys = yajl_complete_parse(h);
+        ys = yajl_complete_parse(c.h);
     et_status st = ET_OK;
     if (ys != yajl_status_ok) {
-        unsigned char *msg = yajl_get_error(h, 0, (const unsigned char *)json, len);
+        unsigned char *msg = yajl_get_error(c.h, 0, (const unsigned char *)json, len);
         st = et_fail(err, ET_E_INVALID, "document is not valid JSON (at byte %zu: %s)",
-                     yajl_get_bytes_consumed(h), msg ? (const char *)msg : "parse error");
-        yajl_free_error(h, msg);
+                     yajl_get_bytes_consumed(c.h), msg ? (const char *)msg : "parse error");
+        yajl_free_error(c.h, msg);
+    } else if (!c.done || (c.end != SIZE_MAX && !only_space(json, c.end, len))) {
+        st = et_fail(err, ET_E_INVALID, "document is not valid JSON (text after the value)");
     }
-    yajl_free(h);
+    yajl_free(c.h);
     return st;
 }
 
