@@ -3,7 +3,8 @@
 # `make bench` runs the benchmarks; `make fuzz` runs the fuzzers for a bounded time.
 
 CC      ?= cc
-PKGS    := libturbojpeg libpng libwebp libexif jansson yajl lmdb hiredis
+PKGS    := libturbojpeg libpng libwebp libexif jansson yajl lmdb hiredis \
+           libavformat libavcodec libswresample libavutil libebur128 aubio fftw3f
 DEPS_OK := build/.deps-ok
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -114,9 +115,15 @@ build/bench/bench_store: bench/bench_store.c build/libemotune.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
 
-bench: $(DEPS_OK) all build/tests/dump_rgb build/bench/bench_detect build/bench/bench_store
+build/bench/bench_decode: bench/bench_decode.c build/libemotune.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
+
+bench: $(DEPS_OK) all build/tests/dump_rgb build/bench/bench_detect build/bench/bench_store \
+	build/bench/bench_decode
 	bench/run.sh
 	bench/store.sh
+	bench/scan.sh
 
 clean:
 	rm -rf build

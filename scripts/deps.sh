@@ -10,6 +10,8 @@ DEBS=(
   libturbojpeg0-dev libpng-dev libwebp-dev libexif-dev
   libopenblas-dev libjansson-dev libcmocka-dev
   liblmdb-dev libhiredis-dev libyajl-dev redis-server redis-tools
+  libavformat-dev libavcodec-dev libswresample-dev libavutil-dev
+  libebur128-dev libaubio-dev libfftw3-dev ffmpeg
   nodejs npm time hyperfine
 )
 

@@ -13,6 +13,15 @@ enum {
 
 int et_cli_detect(int argc, char **argv);
 int et_cli_store(int argc, char **argv);
+int et_cli_scan(int argc, char **argv);
+int et_cli_tracks(int argc, char **argv);
+int et_cli_tag(int argc, char **argv);
+int et_cli_import(int argc, char **argv);
+
+/* Set by SIGINT/SIGTERM (installed by main): long commands poll it and stop
+ * soon, keeping what is done. */
+#include <signal.h>
+const volatile sig_atomic_t *et_cli_interrupted(void);
 
 /* The store URI: `option` if given, else $EMOTUNE_STORE, else the default
  * LMDB directory. Writes into buf (size len) when needed. */

@@ -1,9 +1,11 @@
 /* emotune: the command line entry point. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "audio/audio.h"
 #include "cli/cli.h"
 #include "core/core.h"
 #include "nn/nn.h"
@@ -16,8 +18,12 @@ static const char usage[] =
     "commands:\n"
     "  detect    find faces in images and read their expressions\n"
     "            (emotune detect --help for its options)\n"
+    "  scan      analyse the music in folders into the library\n"
+    "  tracks    list the library\n"
+    "  tag       set your own mood for a track\n"
+    "  import    import catalogues of links (CSV, JSON, M3U)\n"
     "  store     export, import, copy and check the document store\n"
-    "            (emotune store --help)\n"
+    "            (emotune COMMAND --help for each)\n"
     "\n"
     "options:\n"
     "  -v, --verbose   log more to stderr\n"
@@ -33,6 +39,17 @@ static const char usage[] =
     "\n"
     "exit status: 0 success, 1 some input failed, 2 bad command line,\n"
     "             3 models or configuration missing or invalid\n";
+
+/* The one piece of process state a signal may touch. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+const volatile sig_atomic_t *et_cli_interrupted(void) { return &interrupted; }
 
 const char *et_cli_models_dir(const char *option, char *buf, unsigned long len)
 {
@@ -76,11 +93,26 @@ int main(int argc, char **argv)
     }
     /* One inference per thread; parallelism, where wanted, is across images. */
     et_nn_set_blas_threads(1);
+    et_audio_quiet_ffmpeg_logs();
     const char *cmd = argv[i];
     if (!strcmp(cmd, "detect"))
         return et_cli_detect(argc - i, argv + i);
     if (!strcmp(cmd, "store"))
         return et_cli_store(argc - i, argv + i);
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    static const struct {
+        const char *name;
+        int (*run)(int, char **);
+    } library_cmds[] = {
+        {"scan", et_cli_scan}, {"tracks", et_cli_tracks}, {"tag", et_cli_tag},
+        {"import", et_cli_import},
+    };
+    for (size_t k = 0; k < sizeof library_cmds / sizeof *library_cmds; k++)
+        if (!strcmp(cmd, library_cmds[k].name))
+            return library_cmds[k].run(argc - i, argv + i);
     fprintf(stderr, "emotune: unknown command '%s'\n\n%s", cmd, usage);
     return ET_EXIT_USAGE;
 }

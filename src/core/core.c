@@ -15,7 +15,7 @@ static const struct {
     [ET_E_INVALID] = {"invalid_argument", "invalid argument"},
     [ET_E_IO] = {"io_error", "input/output error"},
     [ET_E_NOMEM] = {"out_of_memory", "out of memory"},
-    [ET_E_UNSUPPORTED] = {"unsupported_format", "unsupported image format"},
+    [ET_E_UNSUPPORTED] = {"unsupported_format", "unsupported format"},
     [ET_E_CORRUPT] = {"corrupt_data", "corrupt or truncated data"},
     [ET_E_TOO_LARGE] = {"too_large", "input exceeds a configured limit"},
     [ET_E_MODEL] = {"model_error", "model file missing or invalid"},

@@ -1,0 +1,118 @@
+/*
+ * library: the listener's music as tracks in the store (collection
+ * "tracks"): files found by scanning folders, and links imported from
+ * catalogues. Each track document holds its tags, features, a valence/arousal
+ * estimate and, when the listener gave one, their own mood for it.
+ */
+#ifndef ET_LIBRARY_H
+#define ET_LIBRARY_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "core/core.h"
+#include "store/store.h"
+
+#define ET_LIBRARY_TRACKS "tracks"
+
+/* ---- moods as points on the valence/arousal plane ---- */
+
+/* The named moods emotune uses, with their (valence, arousal) point on
+ * Russell's circumplex (the table and its source are in moods.c): happy,
+ * calm, sad, angry, tense, disgusted, surprised, and energetic and excited
+ * (near happy, more aroused). Also accepted as aliases: neutral (= calm),
+ * fearful (= tense), relaxed (= calm). Any case; blanks around are ignored.
+ * valence and arousal may be NULL. Returns false (and writes nothing) for
+ * an unknown name or NULL. */
+bool et_library_mood_point(const char *mood, double *valence, double *arousal);
+
+/* ---- catalogues of links (catalog.c) ---- */
+
+typedef struct et_import_issue {
+    size_t line; /* 1-based; 0 when the whole file is at fault */
+    char message[160];
+} et_import_issue;
+
+typedef struct et_import_report {
+    size_t added;     /* links written: new ones, and stored ones that changed */
+    size_t unchanged; /* links already stored exactly so (not rewritten) */
+    size_t skipped;   /* lines or elements skipped, each one an issue */
+    et_import_issue *issues; /* the first 1000 issues in file order, owned:
+                              * et_import_report_free */
+    size_t n_issues;
+} et_import_report;
+
+/*
+ * Imports a catalogue of links into the store: CSV (url,title,artist,mood;
+ * a header line is recognised), JSON (an array of {"url","title","artist",
+ * "mood"} objects) or M3U/M3U8 (#EXTINF titles "artist - title"; the mood
+ * from `mood` or an "#EXTMOOD:" / "#MOOD:" line). The format is recognised by
+ * content. Only http and https URLs are accepted; every other line
+ * (javascript:, file:, no URL, unknown mood, broken quoting) is skipped and
+ * reported with its line number. The same link imported again changes
+ * nothing (its id, "u-" + a hash of the URL, is derived from the URL): a
+ * stored link whose fields differ is rewritten and counted in `added`,
+ * keeping the listener's own "mood" and any other field. Link tracks get
+ * their valence/arousal from the mood label ("catalog_mood"; "mood" stays
+ * null for the listener), or from the listener's mood when set. A non-NULL
+ * `mood` applies to every entry, replacing the file's labels. Titles and
+ * artists become valid UTF-8 of at most 512 bytes; an empty title becomes
+ * the URL's last path part. Edge cases (quoting, encodings, limits) are
+ * spelled out at the top of catalog.c. Documents are written in batches of
+ * 1000.
+ * Errors: ET_E_IO, ET_E_INVALID (not a catalogue at all: JSON that does not
+ * parse or is not an array, binary data; or an unknown `mood`, checked
+ * before the file is read), ET_E_TOO_LARGE (over 64 MB, checked before
+ * reading), ET_E_NOMEM: nothing written. A store error stops the import;
+ * the batches written before it stay (importing again completes them). On
+ * any error *report is left empty. report may be NULL.
+ */
+et_status et_library_import(et_store *s, const char *path, const char *mood,
+                            et_import_report *report, char *err);
+void et_import_report_free(et_import_report *r);
+
+/* ---- scanning folders (scan.c) ---- */
+
+typedef struct et_scan_opts {
+    int jobs;          /* analysis threads; 0 = number of cores */
+    bool prune;        /* delete tracks whose file is gone (else: marked missing) */
+    bool progress;     /* a live line on stderr */
+    const volatile sig_atomic_t *cancel; /* Ctrl-C: stop soon, keep what is done */
+    size_t write_batch; /* tracks per store write (0: 64); written at least every 2 s */
+} et_scan_opts;
+
+typedef struct et_scan_failure {
+    char *path;
+    char *reason;
+} et_scan_failure;
+
+typedef struct et_scan_summary {
+    size_t scanned;   /* audio files seen */
+    size_t added, updated, unchanged, moved, missing, pruned, failed;
+    double audio_seconds; /* decoded in this scan */
+    double wall_seconds;
+    bool cancelled;
+    et_scan_failure *failures; /* owned: et_scan_summary_free */
+} et_scan_summary;
+
+/*
+ * Walks the folders (symbolic links followed once, loops detected), finds
+ * audio by content, and brings the "tracks" collection up to date:
+ * unchanged files (same path, size and modification time) are not decoded;
+ * a moved file (same size and hash of its first and last megabyte) keeps
+ * its id, history and mood tag; a vanished file is marked missing (or
+ * deleted with prune). Decoding and analysis run on `jobs` threads; the store
+ * is written in batches from one thread. Unreadable files are reported in
+ * the summary and the scan goes on.
+ */
+et_status et_library_scan(et_store *s, const char *const *dirs, size_t ndirs,
+                          const et_scan_opts *opts, et_scan_summary *sum, char *err);
+void et_scan_summary_free(et_scan_summary *sum);
+
+/* Sets (or with mood NULL clears) the listener's own mood for a track; it
+ * overrides the estimate and survives rescans. ET_E_NOT_FOUND, ET_E_INVALID. */
+et_status et_library_tag(et_store *s, const char *track_id, const char *mood, char *err);
+
+#endif

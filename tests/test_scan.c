@@ -1,0 +1,391 @@
+/* emotune's library scan on real audio files made by the ffmpeg command in
+ * the test set-up, into a real LMDB store: what is found, what is skipped,
+ * what a rescan does after nothing, a touch, a move, a deletion, a listener's
+ * mood tag, broken files, odd names, link loops, Ctrl-C and SIGKILL. */
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "library/library.h"
+#include "support.h"
+
+typedef struct fixture {
+    char *dir;     /* the music folder */
+    char *tmp;     /* holds dir and the store */
+    char uri[600];
+    et_store *s;
+} fixture;
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    if (system(cmd) != 0)
+        fail_msg("command failed: %s", cmd);
+}
+
+/* A tone of `secs` seconds at `hz` with tags, encoded by extension. */
+static void make_tone(const char *path, double hz, double secs, const char *title)
+{
+    sh("ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i "
+       "'sine=frequency=%g:duration=%g:sample_rate=22050' -metadata title='%s' "
+       "-metadata artist='Test Artist' -metadata genre=Ambient '%s'",
+       hz, secs, title, path);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->tmp = ts_tempdir();
+    f->dir = malloc(600);
+    snprintf(f->dir, 600, "%s/music", f->tmp);
+    mkdir(f->dir, 0755);
+    snprintf(f->uri, sizeof f->uri, "lmdb:%s/store", f->tmp);
+    char p[700];
+    snprintf(p, sizeof p, "%s/one.flac", f->dir);
+    make_tone(p, 440, 3, "One");
+    snprintf(p, sizeof p, "%s/two.mp3", f->dir);
+    make_tone(p, 330, 3, "Two");
+    sh("mkdir -p '%s/sub' && cp '%s/one.flac' '%s/sub/copy-of-one.flac'", f->dir, f->dir, f->dir);
+    snprintf(p, sizeof p, "%s/sub/three.wav", f->dir);
+    make_tone(p, 262, 2, "Three");
+    /* things that are not music, silently skipped */
+    snprintf(p, sizeof p, "%s/cover.jpg", f->dir);
+    ts_write_file(p, "\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16);
+    snprintf(p, sizeof p, "%s/list.m3u", f->dir);
+    ts_write_file(p, "#EXTM3U\none.flac\n", 17);
+    char err[ET_ERR_MAX];
+    if (et_store_open(f->uri, NULL, &f->s, err) != ET_OK) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    et_store_close(f->s);
+    ts_rmtree(f->tmp);
+    free(f->tmp);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static et_scan_summary scan(fixture *f, int prune)
+{
+    et_scan_summary sum;
+    char err[ET_ERR_MAX];
+    et_scan_opts o = {.jobs = 2, .prune = prune};
+    const char *dirs[] = {f->dir};
+    et_status st = et_library_scan(f->s, dirs, 1, &o, &sum, err);
+    if (st != ET_OK)
+        fail_msg("scan: %s", err);
+    return sum;
+}
+
+/* The document of the track at `path` (relative to the music folder), or
+ * NULL; *id receives its id. */
+typedef struct finder {
+    char want[700];
+    json_t *doc;
+    char id[64];
+} finder;
+
+static int find_path(void *user, const char *id, const char *json, size_t len)
+{
+    finder *fd = user;
+    json_t *d = json_loadb(json, len, 0, NULL);
+    const char *p = json_string_value(json_object_get(d, "path"));
+    if (p && !strcmp(p, fd->want)) {
+        fd->doc = d;
+        snprintf(fd->id, sizeof fd->id, "%s", id);
+        return 1;
+    }
+    json_decref(d);
+    return 0;
+}
+
+static json_t *track_at(fixture *f, const char *rel, char *id)
+{
+    finder fd = {0};
+    char *real = realpath(f->dir, NULL);
+    snprintf(fd.want, sizeof fd.want, "%s/%s", real, rel);
+    free(real);
+    char err[ET_ERR_MAX];
+    assert_int_equal(et_store_iterate(f->s, ET_LIBRARY_TRACKS, NULL, 0, find_path, &fd, err),
+                     ET_OK);
+    if (id)
+        strcpy(id, fd.id);
+    return fd.doc;
+}
+
+static void first_scan_finds_music_by_content_and_skips_the_rest(void **state)
+{
+    fixture *f = *state;
+    et_scan_summary sum = scan(f, 0);
+    assert_int_equal(sum.scanned, 4);
+    assert_int_equal(sum.added, 4);
+    assert_int_equal(sum.failed, 0); /* cover.jpg and list.m3u are not complaints */
+    assert_true(sum.audio_seconds > 10.5 && sum.audio_seconds < 11.5);
+    json_t *one = track_at(f, "one.flac", NULL);
+    assert_non_null(one);
+    assert_string_equal(json_string_value(json_object_get(one, "title")), "One");
+    assert_string_equal(json_string_value(json_object_get(one, "artist")), "Test Artist");
+    assert_string_equal(json_string_value(json_object_get(one, "codec")), "flac");
+    assert_float_equal(json_number_value(json_object_get(one, "duration")), 3.0, 0.1);
+    double v = json_number_value(json_object_get(one, "valence"));
+    double a = json_number_value(json_object_get(one, "arousal"));
+    assert_true(v >= -1 && v <= 1 && a >= -1 && a <= 1);
+    assert_non_null(json_object_get(json_object_get(one, "features"), "tempo"));
+    json_decref(one);
+    /* a byte-identical copy is a track of its own */
+    char id1[64], id2[64];
+    json_decref(track_at(f, "one.flac", id1));
+    json_decref(track_at(f, "sub/copy-of-one.flac", id2));
+    assert_string_not_equal(id1, id2);
+    et_scan_summary_free(&sum);
+}
+
+static void rescan_of_an_unchanged_folder_decodes_nothing(void **state)
+{
+    fixture *f = *state;
+    et_scan_summary sum = scan(f, 0);
+    assert_int_equal(sum.unchanged, 4);
+    assert_int_equal(sum.added + sum.updated + sum.moved, 0);
+    assert_float_equal(sum.audio_seconds, 0, 0);
+    et_scan_summary_free(&sum);
+}
+
+static void touching_one_file_rescans_just_it(void **state)
+{
+    fixture *f = *state;
+    char p[700];
+    snprintf(p, sizeof p, "%s/two.mp3", f->dir);
+    struct timespec later[2] = {{.tv_sec = time(NULL) + 5}, {.tv_sec = time(NULL) + 5}};
+    assert_int_equal(utimensat(AT_FDCWD, p, later, 0), 0);
+    et_scan_summary sum = scan(f, 0);
+    assert_int_equal(sum.updated, 1);
+    assert_int_equal(sum.unchanged, 3);
+    et_scan_summary_free(&sum);
+}
+
+static void the_listeners_mood_overrides_and_survives_rescans(void **state)
+{
+    fixture *f = *state;
+    char id[64], err[ET_ERR_MAX];
+    json_decref(track_at(f, "two.mp3", id));
+    assert_int_equal(et_library_tag(f->s, id, "Sad", err), ET_OK);
+    assert_int_equal(et_library_tag(f->s, id, "grumpy", err), ET_E_INVALID);
+    assert_int_equal(et_library_tag(f->s, "f-nosuchtrack", "sad", err), ET_E_NOT_FOUND);
+    char p[700];
+    snprintf(p, sizeof p, "%s/two.mp3", f->dir);
+    struct timespec later[2] = {{.tv_sec = time(NULL) + 10}, {.tv_sec = time(NULL) + 10}};
+    assert_int_equal(utimensat(AT_FDCWD, p, later, 0), 0);
+    et_scan_summary sum = scan(f, 0);
+    assert_int_equal(sum.updated, 1);
+    json_t *two = track_at(f, "two.mp3", NULL);
+    assert_string_equal(json_string_value(json_object_get(two, "mood")), "sad");
+    double v, a;
+    assert_true(et_library_mood_point("sad", &v, &a));
+    assert_float_equal(json_number_value(json_object_get(two, "valence")), v, 1e-6);
+    assert_float_equal(json_number_value(json_object_get(two, "arousal")), a, 1e-6);
+    assert_true(json_is_object(json_object_get(two, "estimate")));
+    json_decref(two);
+    et_scan_summary_free(&sum);
+}
+
+static void a_moved_file_keeps_its_id_and_tag(void **state)
+{
+    fixture *f = *state;
+    char before[64], after[64];
+    json_decref(track_at(f, "two.mp3", before));
+    sh("mkdir -p '%s/moved' && mv '%s/two.mp3' '%s/moved/two-renamed.mp3'", f->dir, f->dir,
+       f->dir);
+    et_scan_summary sum = scan(f, 0);
+    assert_int_equal(sum.moved, 1);
+    assert_int_equal(sum.added, 0);
+    assert_int_equal(sum.missing, 0);
+    json_t *two = track_at(f, "moved/two-renamed.mp3", after);
+    assert_non_null(two);
+    assert_string_equal(before, after);
+    assert_string_equal(json_string_value(json_object_get(two, "mood")), "sad");
+    json_decref(two);
+    et_scan_summary_free(&sum);
+}
+
+static void a_vanished_file_is_marked_missing_then_pruned(void **state)
+{
+    fixture *f = *state;
+    char id[64], err[ET_ERR_MAX];
+    json_decref(track_at(f, "sub/three.wav", id));
+    sh("mv '%s/sub/three.wav' '%s/three.wav.away'", f->dir, f->tmp);
+    et_scan_summary sum = scan(f, 0);
+    assert_int_equal(sum.missing, 1);
+    json_t *three = track_at(f, "sub/three.wav", NULL);
+    assert_true(json_is_true(json_object_get(three, "missing")));
+    json_decref(three);
+    et_scan_summary_free(&sum);
+    sum = scan(f, 1);
+    assert_int_equal(sum.pruned, 1);
+    char *doc;
+    assert_int_equal(et_store_get(f->s, ET_LIBRARY_TRACKS, id, &doc, NULL, err), ET_E_NOT_FOUND);
+    et_scan_summary_free(&sum);
+    sh("mv '%s/three.wav.away' '%s/sub/three.wav'", f->tmp, f->dir);
+}
+
+static void broken_files_odd_names_and_link_loops_do_not_stop_the_scan(void **state)
+{
+    fixture *f = *state;
+    char p[700];
+    snprintf(p, sizeof p, "%s/broken", f->dir);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/broken/empty.mp3", f->dir);
+    ts_write_file(p, "", 0);
+    snprintf(p, sizeof p, "%s/broken/notes.mp3", f->dir);
+    ts_write_file(p, "this is not music\n", 18);
+    sh("head -c 3000 '%s/one.flac' > '%s/broken/cut.flac'", f->dir, f->dir);
+    sh("ln -s .. '%s/broken/loop'", f->dir);                 /* a link loop */
+    sh("ln -s '%s/nowhere' '%s/broken/dangling.mp3'", f->tmp, f->dir);
+    snprintf(p, sizeof p, "%s/broken/caf\xe9.wav", f->dir); /* Latin-1 name */
+    make_tone(p, 500, 1, "Cafe");
+    et_scan_summary sum = scan(f, 0);
+    /* empty.mp3 and notes.mp3 are reported; the cut FLAC may decode in part */
+    assert_true(sum.failed >= 2);
+    int saw_empty = 0, saw_notes = 0;
+    for (size_t i = 0; i < sum.failed; i++) {
+        saw_empty |= strstr(sum.failures[i].path, "empty.mp3") != NULL;
+        saw_notes |= strstr(sum.failures[i].path, "notes.mp3") != NULL;
+        assert_true(strlen(sum.failures[i].reason) > 0);
+    }
+    assert_true(saw_empty && saw_notes);
+    assert_true(sum.added >= 1); /* the Latin-1 named file */
+    et_scan_summary_free(&sum);
+    /* and it is recognised as unchanged next time, odd name and all */
+    sum = scan(f, 0);
+    assert_int_equal(sum.added + sum.updated + sum.moved, 0);
+    et_scan_summary_free(&sum);
+    sh("rm -rf '%s/broken'", f->dir);
+}
+
+static int count_present(void *user, const char *id, const char *json, size_t len)
+{
+    (void)id;
+    json_t *d = json_loadb(json, len, 0, NULL);
+    if (!json_is_true(json_object_get(d, "missing")))
+        ++*(size_t *)user;
+    json_decref(d);
+    return 0;
+}
+
+static void an_interrupted_scan_keeps_its_work_and_the_next_one_finishes(void **state)
+{
+    fixture *f = *state;
+    char p[700];
+    snprintf(p, sizeof p, "%s/many", f->dir);
+    mkdir(p, 0755);
+    for (int i = 0; i < 12; i++) {
+        snprintf(p, sizeof p, "%s/many/t%02d.wav", f->dir, i);
+        make_tone(p, 200 + 30 * i, 20, "Many");
+    }
+    /* Ctrl-C: the flag is already set, so the scan stops at once */
+    volatile sig_atomic_t stop = 1;
+    et_scan_summary sum;
+    char err[ET_ERR_MAX];
+    const char *dirs[] = {f->dir};
+    et_scan_opts o = {.jobs = 1, .cancel = &stop};
+    assert_int_equal(et_library_scan(f->s, dirs, 1, &o, &sum, err), ET_OK);
+    assert_true(sum.cancelled);
+    assert_int_equal(sum.missing, 0); /* an incomplete walk marks nothing missing */
+    et_scan_summary_free(&sum);
+    /* SIGKILL half way through, in a child process */
+    pid_t pid = fork();
+    if (pid == 0) {
+        et_store *s;
+        if (et_store_open(f->uri, NULL, &s, err) != ET_OK)
+            _exit(2);
+        et_scan_opts one = {.jobs = 1, .write_batch = 1}; /* each track written at once */
+        et_library_scan(s, dirs, 1, &one, &sum, err);
+        _exit(0);
+    }
+    /* kill it once some, not all, of the new tracks are written */
+    size_t written = 0;
+    for (int tries = 0; tries < 500 && (written == 0 || written == 12); tries++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        written = 0;
+        for (int i = 0; i < 12; i++) {
+            char rel[32];
+            snprintf(rel, sizeof rel, "many/t%02d.wav", i);
+            json_t *t = track_at(f, rel, NULL);
+            written += t != NULL;
+            json_decref(t);
+        }
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    fprintf(stderr, "scan killed with %zu of 12 new tracks written\n", written);
+    /* every stored track is a whole document; the next scan finishes */
+    sum = scan(f, 0);
+    assert_int_equal(sum.failed, 0);
+    size_t present = 0;
+    assert_int_equal(et_store_iterate(f->s, ET_LIBRARY_TRACKS, NULL, 0, count_present, &present,
+                                      err),
+                     ET_OK);
+    assert_int_equal(present, 4 + 12); /* the removed broken/ folder's tracks are missing */
+    for (int i = 0; i < 12; i++) {
+        char rel[32];
+        snprintf(rel, sizeof rel, "many/t%02d.wav", i);
+        json_t *t = track_at(f, rel, NULL);
+        assert_non_null(t);
+        assert_true(json_is_object(json_object_get(t, "features")));
+        json_decref(t);
+    }
+    et_scan_summary_free(&sum);
+}
+
+static void a_folder_that_does_not_exist_is_an_error(void **state)
+{
+    fixture *f = *state;
+    et_scan_summary sum;
+    char err[ET_ERR_MAX];
+    const char *dirs[] = {"/nonexistent/music"};
+    assert_int_equal(et_library_scan(f->s, dirs, 1, NULL, &sum, err), ET_E_IO);
+    assert_non_null(strstr(err, "/nonexistent/music"));
+    et_scan_summary_free(&sum);
+}
+
+int main(void)
+{
+    if (system("ffmpeg -version > /dev/null 2>&1") != 0) {
+        fprintf(stderr, "test_scan: the ffmpeg command is needed to make the test audio "
+                        "(make deps installs it)\n");
+        return 1;
+    }
+    /* The tests build on each other, in this order, on one folder and store. */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(first_scan_finds_music_by_content_and_skips_the_rest),
+        cmocka_unit_test(rescan_of_an_unchanged_folder_decodes_nothing),
+        cmocka_unit_test(touching_one_file_rescans_just_it),
+        cmocka_unit_test(the_listeners_mood_overrides_and_survives_rescans),
+        cmocka_unit_test(a_moved_file_keeps_its_id_and_tag),
+        cmocka_unit_test(a_vanished_file_is_marked_missing_then_pruned),
+        cmocka_unit_test(broken_files_odd_names_and_link_loops_do_not_stop_the_scan),
+        cmocka_unit_test(an_interrupted_scan_keeps_its_work_and_the_next_one_finishes),
+        cmocka_unit_test(a_folder_that_does_not_exist_is_an_error),
+    };
+    return cmocka_run_group_tests_name("scan", tests, setup, teardown);
+}
