@@ -67,7 +67,7 @@ static json_t *lines(const char *out)
 
 static json_t *detect_json(const char *args, int *status)
 {
-    char cmd[4096], *out;
+    char cmd[8400], *out;
     snprintf(cmd, sizeof cmd, "%s detect --json %s", bin(), args);
     *status = run(cmd, &out);
     json_t *l = lines(out);
@@ -387,6 +387,94 @@ static void store_import_export_copy_and_check_from_the_command_line(void **stat
     free(dir);
 }
 
+static void scan_tracks_tag_and_import_from_the_command_line(void **state)
+{
+    (void)state;
+    char *dir = ts_tempdir(), cmd[4096], *out;
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s/music' && cd '%s/music' && "
+             "ffmpeg -nostdin -loglevel error -f lavfi -i 'sine=frequency=440:duration=3' "
+             "-metadata title=Bright a.flac && "
+             "ffmpeg -nostdin -loglevel error -f lavfi -i 'sine=frequency=220:duration=2' b.wav && "
+             "echo 'not music' > notes.mp3",
+             dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s scan --json --store lmdb:%s/db %s/music", bin(), dir, dir);
+    assert_int_equal(run(cmd, &out), 1); /* notes.mp3 could not be read */
+    json_error_t e;
+    json_t *sum = json_loads(out, 0, &e);
+    free(out);
+    assert_non_null(sum);
+    assert_int_equal(json_integer_value(json_object_get(sum, "added")), 2);
+    assert_int_equal(json_integer_value(json_object_get(sum, "failed")), 1);
+    const char *failed = json_string_value(
+        json_object_get(json_array_get(json_object_get(sum, "failures"), 0), "path"));
+    assert_non_null(strstr(failed, "notes.mp3"));
+    json_decref(sum);
+    /* rescan: nothing decoded */
+    assert_int_equal(run(cmd, &out), 1);
+    sum = json_loads(out, 0, &e);
+    free(out);
+    assert_int_equal(json_integer_value(json_object_get(sum, "unchanged")), 2);
+    assert_int_equal(json_integer_value(json_object_get(sum, "added")), 0);
+    json_decref(sum);
+    /* the tracks, then a mood of the listener's own */
+    snprintf(cmd, sizeof cmd, "%s tracks --json --store lmdb:%s/db", bin(), dir);
+    assert_int_equal(run(cmd, &out), 0);
+    json_t *l = lines(out);
+    free(out);
+    assert_int_equal(json_array_size(l), 2);
+    char id[64] = "";
+    for (size_t i = 0; i < 2; i++) {
+        json_t *t = json_array_get(l, i);
+        double v = json_number_value(json_object_get(t, "valence"));
+        assert_true(v >= -1 && v <= 1);
+        if (!strcmp(json_string_value(json_object_get(t, "title")), "Bright"))
+            snprintf(id, sizeof id, "%s", json_string_value(json_object_get(t, "id")));
+    }
+    json_decref(l);
+    assert_true(id[0]);
+    snprintf(cmd, sizeof cmd, "%s tag --store lmdb:%s/db %s grumpy 2>&1", bin(), dir, id);
+    assert_int_equal(run(cmd, &out), 2);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s tag --store lmdb:%s/db %s surprised", bin(), dir, id);
+    assert_int_equal(run(cmd, &out), 0);
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s tracks --json --mood surprised --store lmdb:%s/db", bin(), dir);
+    assert_int_equal(run(cmd, &out), 0);
+    l = lines(out);
+    free(out);
+    assert_int_equal(json_array_size(l), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "id")), id);
+    json_decref(l);
+    /* a catalogue with one good and one bad line */
+    char csv[700];
+    snprintf(csv, sizeof csv, "%s/links.csv", dir);
+    const char *text = "url,title,artist,mood\n"
+                       "https://example.org/watch?v=1,Walking,Someone,happy\n"
+                       "javascript:alert(1),Bad,Nobody,happy\n";
+    ts_write_file(csv, text, strlen(text));
+    snprintf(cmd, sizeof cmd, "%s import --store lmdb:%s/db %s", bin(), dir, csv);
+    assert_int_equal(run(cmd, &out), 1);
+    assert_non_null(strstr(out, "1 added"));
+    assert_non_null(strstr(out, "line 3"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s import --store lmdb:%s/db %s", bin(), dir, csv);
+    assert_int_equal(run(cmd, &out), 1);
+    assert_non_null(strstr(out, "0 added, 1 unchanged"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s scan --store lmdb:%s/db %s/nope 2>&1", bin(), dir, dir);
+    assert_int_equal(run(cmd, &out), 1);
+    assert_non_null(strstr(out, "nope"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s scan --help", bin());
+    assert_int_equal(run(cmd, &out), 0);
+    assert_non_null(strstr(out, "--prune"));
+    free(out);
+    ts_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +485,7 @@ int main(void)
         cmocka_unit_test(face_crop_gives_one_face_covering_the_image),
         cmocka_unit_test(usage_errors_and_missing_models_have_their_exit_codes),
         cmocka_unit_test(store_import_export_copy_and_check_from_the_command_line),
+        cmocka_unit_test(scan_tracks_tag_and_import_from_the_command_line),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }
