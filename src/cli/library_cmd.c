@@ -107,6 +107,18 @@ static int parse(int argc, char **argv, const char *usage, lib_opts *o)
     return optind;
 }
 
+/* parse, and at least one operand is required. */
+static int parse_operands(int argc, char **argv, const char *usage, const char *missing,
+                          lib_opts *o)
+{
+    int first = parse(argc, argv, usage, o);
+    if (first >= 0 && first >= argc) {
+        fprintf(stderr, "emotune %s\n\n%s", missing, usage);
+        return -1;
+    }
+    return first;
+}
+
 static int open_store(const lib_opts *o, et_store **s)
 {
     char buf[4096], err[ET_ERR_MAX];
@@ -152,13 +164,9 @@ static void print_summary(const et_scan_summary *sum, int json)
 int et_cli_scan(int argc, char **argv)
 {
     lib_opts o = {0};
-    int first = parse(argc, argv, scan_usage, &o);
+    int first = parse_operands(argc, argv, scan_usage, "scan: no folder given", &o);
     if (first < 0)
         return first == -2 ? ET_EXIT_OK : ET_EXIT_USAGE;
-    if (first >= argc) {
-        fprintf(stderr, "emotune scan: no folder given\n\n%s", scan_usage);
-        return ET_EXIT_USAGE;
-    }
     et_store *s;
     int rc = open_store(&o, &s);
     if (rc)
@@ -327,13 +335,9 @@ int et_cli_tag(int argc, char **argv)
 int et_cli_import(int argc, char **argv)
 {
     lib_opts o = {0};
-    int first = parse(argc, argv, import_usage, &o);
+    int first = parse_operands(argc, argv, import_usage, "import: no file given", &o);
     if (first < 0)
         return first == -2 ? ET_EXIT_OK : ET_EXIT_USAGE;
-    if (first >= argc) {
-        fprintf(stderr, "emotune import: no file given\n\n%s", import_usage);
-        return ET_EXIT_USAGE;
-    }
     double v, a;
     if (o.mood && !et_library_mood_point(o.mood, &v, &a)) {
         fprintf(stderr, "emotune import: unknown mood '%s'\n", o.mood);

@@ -237,6 +237,20 @@ static et_status lmdb_batch(void *impl, const et_store_op *ops, size_t n, char *
     return with_write(impl, apply_ops, &a, err);
 }
 
+/* A read transaction and a cursor on the database (close both). */
+static et_status read_cursor(lmdb_store *l, MDB_txn **txn, MDB_cursor **cur, char *err)
+{
+    et_status st = with_read(l, txn, err);
+    if (st != ET_OK)
+        return st;
+    int rc = mdb_cursor_open(*txn, l->dbi, cur);
+    if (rc) {
+        mdb_txn_abort(*txn);
+        return lmdb_fail(l, rc, "cursor", err);
+    }
+    return ET_OK;
+}
+
 /* Walks the keys of one collection from `from`, calling fn on each. */
 static et_status lmdb_iterate(void *impl, const char *coll, const char *from, size_t limit,
                               et_store_visit_fn fn, void *user, char *err)
@@ -244,14 +258,10 @@ static et_status lmdb_iterate(void *impl, const char *coll, const char *from, si
     lmdb_store *l = impl;
     MDB_txn *txn;
     MDB_cursor *cur;
-    et_status st = with_read(l, &txn, err);
+    et_status st = read_cursor(l, &txn, &cur, err);
     if (st != ET_OK)
         return st;
-    int rc = mdb_cursor_open(txn, l->dbi, &cur);
-    if (rc) {
-        mdb_txn_abort(txn);
-        return lmdb_fail(l, rc, "cursor", err);
-    }
+    int rc;
     char kb[KEY_MAX], id[ET_STORE_MAX_ID + 1];
     size_t clen = strlen(coll) + 1, seen = 0;
     MDB_val k = make_key(kb, coll, from), v;
@@ -293,14 +303,10 @@ static et_status lmdb_collections(void *impl, char ***names, size_t *n, char *er
     lmdb_store *l = impl;
     MDB_txn *txn;
     MDB_cursor *cur;
-    et_status st = with_read(l, &txn, err);
+    et_status st = read_cursor(l, &txn, &cur, err);
     if (st != ET_OK)
         return st;
-    int rc = mdb_cursor_open(txn, l->dbi, &cur);
-    if (rc) {
-        mdb_txn_abort(txn);
-        return lmdb_fail(l, rc, "cursor", err);
-    }
+    int rc;
     size_t cap = 0;
     char seek[ET_STORE_MAX_COLLECTION + 2] = "\x01";
     MDB_val k = {1, seek}, v;
