@@ -306,6 +306,7 @@ static void features_of_a_sine_and_of_noise_match_their_definitions(void **state
     assert_true(fabs(f.rolloff - 1000) < 25); /* one bin is 10.8 Hz */
     assert_true(f.flatness < 0.01);
     assert_int_equal(f.tempo, 0); /* no beat in a steady tone */
+    assert_true(f.onset_rate < 0.5);  /* nor onsets after the first */
     /* 1 kHz is between B5 (987.8 Hz) and C6: closest to B */
     assert_true(f.chroma[11] == 1.0);
     for (int i = 0; i < 10; i++)
@@ -390,6 +391,11 @@ static void loudness_matches_ffmpeg_ebur128(void **state)
                         "0.1*sin(2*PI*3000*t):s=48000:d=8' -c:a libvorbis"},
         {"l_5.1.flac", "-f lavfi -i anoisesrc=color=pink:amplitude=0.5:d=5:r=48000:seed=3 "
                        "-af 'pan=5.1|FL=c0|FR=c0|FC=c0|LFE=c0|BL=c0|BR=c0'"},
+        /* BS.1770's reference tone, in one channel, as planar float (no
+         * format conversion on our side) and at 44.1 kHz (K-weighting for
+         * another rate than 48 kHz) */
+        {"l_997.ogg", "-f lavfi -i 'aevalsrc=0.5*sin(2*PI*997*t)|0:s=44100:d=5' -c:a libvorbis"},
+        {"l_997.wav", "-f lavfi -i 'aevalsrc=0.5*sin(2*PI*997*t)|0:s=44100:d=5' -c:a pcm_f32le"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char path[512];
@@ -402,6 +408,95 @@ static void loudness_matches_ffmpeg_ebur128(void **state)
             fail_msg("%s: %.2f LUFS, ffmpeg ebur128 says %.1f", cases[i].file, f.loudness, ref);
         assert_true(f.loudness_range >= 0);
     }
+}
+
+/* --- our BS.1770 meter on known signals ------------------------------------ */
+
+/* Feeds `seconds` of a 997 Hz sine of peak `amp` in channel `chan` (the others
+ * silent) to a fresh meter; chunks of odd sizes so segments straddle calls. */
+static void meter_sine(const AVChannelLayout *layout, int rate, int chan, double amp,
+                       double seconds, double *lufs, double *lra)
+{
+    enum { CHUNK = 1237 };
+    int ch = layout->nb_channels;
+    float *buf = calloc((size_t)ch * CHUNK, sizeof *buf);
+    const float *planes[8];
+    assert_non_null(buf);
+    assert_true(ch <= 8);
+    for (int c = 0; c < ch; c++)
+        planes[c] = buf + (size_t)c * CHUNK;
+    et__audio_loudness *l = et__audio_loudness_new();
+    assert_non_null(l);
+    char err[ET_ERR_MAX];
+    long total = lround(seconds * rate);
+    for (long done = 0; done < total; done += CHUNK) {
+        long n = total - done < CHUNK ? total - done : CHUNK;
+        for (long i = 0; i < n; i++)
+            buf[(size_t)chan * CHUNK + (size_t)i] =
+                (float)(amp * sin(2 * M_PI * 997.0 * (double)(done + i) / rate));
+        assert_int_equal(et__audio_loudness_add(l, planes, (size_t)n, layout, rate, err), ET_OK);
+    }
+    et__audio_loudness_result(l, lufs, lra);
+    et__audio_loudness_free(l);
+    free(buf);
+}
+
+static void loudness_meter_reads_bs1770_reference_levels(void **state)
+{
+    (void)state;
+    AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO, stereo = AV_CHANNEL_LAYOUT_STEREO,
+                    surround = AV_CHANNEL_LAYOUT_5POINT1_BACK;
+    double lufs, lra;
+    /* BS.1770-4, 2.1: a 0 dBFS 997 Hz sine in one channel reads -3.01 LKFS,
+     * at any rate (the K-weighting is recomputed for it) */
+    const int rates[] = {22050, 44100, 48000, 96000};
+    for (size_t i = 0; i < sizeof rates / sizeof *rates; i++) {
+        meter_sine(&stereo, rates[i], 1, 1.0, 3, &lufs, &lra);
+        if (fabs(lufs - -3.01) > 0.05)
+            fail_msg("%d Hz: %.3f LUFS", rates[i], lufs);
+    }
+    meter_sine(&mono, 48000, 0, 1.0, 3, &lufs, &lra);
+    assert_true(fabs(lufs - -3.01) < 0.05);
+    meter_sine(&stereo, 44100, 0, 0.1, 3, &lufs, &lra); /* -20 dBFS: 20 LU lower */
+    assert_true(fabs(lufs - -23.01) < 0.05);
+    assert_true(lra < 0.2); /* a steady tone has no range */
+    /* 5.1: back channels weigh 1.41 (+1.49 dB), the LFE nothing */
+    meter_sine(&surround, 48000, 4, 1.0, 3, &lufs, &lra);
+    assert_true(fabs(lufs - (-3.01 + 10 * log10(1.41))) < 0.05);
+    meter_sine(&surround, 48000, 3, 1.0, 3, &lufs, &lra);
+    assert_true(lufs == -70);
+    /* under one 400 ms block, and silence: the absolute gate */
+    meter_sine(&stereo, 48000, 0, 1.0, 0.35, &lufs, &lra);
+    assert_true(lufs == -70);
+    meter_sine(&stereo, 48000, 0, 0.0, 3, &lufs, &lra);
+    assert_true(lufs == -70 && lra == 0);
+}
+
+/* EBU Tech 3342, test signal 1: 20 s at -20 LUFS then 20 s at -30 gives an
+ * LRA of 10 LU (+-1); the integrated level of the two, -22.6 LUFS. */
+static void loudness_range_of_two_levels_is_their_difference(void **state)
+{
+    (void)state;
+    AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
+    enum { RATE = 48000, SECONDS = 40 };
+    float *x = malloc(sizeof *x * RATE * SECONDS);
+    assert_non_null(x);
+    double a = pow(10.0, (-20 + 3.01) / 20); /* a sine's level is 3.01 dB under its peak */
+    for (long i = 0; i < (long)RATE * SECONDS; i++)
+        x[i] = (float)((i < RATE * SECONDS / 2 ? a : a / sqrt(10.0)) *
+                       sin(2 * M_PI * 997.0 * (double)i / RATE));
+    et__audio_loudness *l = et__audio_loudness_new();
+    assert_non_null(l);
+    char err[ET_ERR_MAX];
+    const float *planes[1] = {x};
+    assert_int_equal(et__audio_loudness_add(l, planes, (size_t)RATE * SECONDS, &mono, RATE, err),
+                     ET_OK);
+    double lufs, lra;
+    et__audio_loudness_result(l, &lufs, &lra);
+    et__audio_loudness_free(l);
+    free(x);
+    assert_true(fabs(lra - 10) < 1);
+    assert_true(fabs(lufs - (-20 + 10 * log10(0.55))) < 0.1);
 }
 
 /* --- the mood model ----------------------------------------------------------- */
@@ -756,6 +851,8 @@ int main(void)
         cmocka_unit_test(key_of_chord_progressions),
         cmocka_unit_test(key_names_and_the_key_of_plain_chroma),
         cmocka_unit_test(loudness_matches_ffmpeg_ebur128),
+        cmocka_unit_test(loudness_meter_reads_bs1770_reference_levels),
+        cmocka_unit_test(loudness_range_of_two_levels_is_their_difference),
         cmocka_unit_test(mood_arousal_is_higher_for_fast_loud_bright_sound),
         cmocka_unit_test(mood_valence_is_higher_in_major_than_in_minor),
         cmocka_unit_test(mood_model_is_monotone_bounded_and_pure),

@@ -20,10 +20,11 @@ static et_status on_mono(void *ctx, const float *x, size_t n, char *err)
     return ET_OK;
 }
 
-static et_status on_native(void *ctx, const float *x, size_t frames,
+static et_status on_native(void *ctx, const float *const *planes, size_t frames,
                            const AVChannelLayout *layout, int rate, char *err)
 {
-    return et__audio_loudness_add(((analysis *)ctx)->loudness, x, frames, layout, rate, err);
+    return et__audio_loudness_add(((analysis *)ctx)->loudness, planes, frames, layout, rate,
+                                  err);
 }
 
 /* Every feature finite, whatever the input did to the arithmetic. */

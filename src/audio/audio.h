@@ -70,7 +70,8 @@ typedef struct et_audio_features {
     double loudness;       /* integrated loudness, LUFS (EBU R128 / ITU BS.1770), at
                             * the file's own channels, as `ffmpeg -af ebur128`;
                             * -70 (the absolute gate) for silence or under 0.4 s */
-    double loudness_range; /* LU (EBU Tech 3342); 0 when undetermined */
+    double loudness_range; /* LU (EBU Tech 3342: short-term 3 s windows from
+                            * the first full one); 0 when undetermined */
     double rms;            /* mean RMS of 46 ms frames (linear, full scale 1) */
     double rms_var;        /* coefficient of variation of the frame RMS */
     double tempo;          /* beats per minute (40..240), 0 when no steady beat is
@@ -78,7 +79,10 @@ typedef struct et_audio_features {
                             * estimator it may pick half or double the tempo a
                             * listener taps (around 170 BPM, often the half) */
     double tempo_confidence; /* 0..1 (normalised autocorrelation at the period) */
-    double onset_rate;     /* onsets per second */
+    double onset_rate;     /* onsets per second: peaks of the spectral flux (the
+                            * rise of the log power spectrum, 23 ms hops) over
+                            * an adaptive threshold, at most one per 46 ms;
+                            * see audio/rhythm.c */
     double centroid;       /* spectral centroid, Hz (mean over frames) */
     double rolloff;        /* frequency below which 85% of the energy lies, Hz */
     double flatness;       /* spectral flatness 0 (tonal) .. 1 (noise) */

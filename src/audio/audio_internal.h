@@ -6,11 +6,11 @@
  *               recognises it by content only and finds its audio stream
  *   tags.c      tag strings: lookup, UTF-8 repair, year and track numbers
  *   probe.c     et_audio_probe: tags and stream facts, sane durations
- *   decode.c    the streaming decoder and its two resamplers
- *   loudness.c  EBU R128 integrated loudness and loudness range
+ *   decode.c    the streaming decoder, its resampler and format converter
+ *   loudness.c  EBU R128 integrated loudness and loudness range (BS.1770-4)
  *   features.c  frame RMS, and the feature accumulator the analysis feeds
  *   spectrum.c  FFT features: centroid, rolloff, flatness, chroma
- *   rhythm.c    onsets (aubio) and tempo (autocorrelation of onset strength)
+ *   rhythm.c    onsets (spectral flux) and tempo (autocorrelation of it)
  *   key.c       key and mode from chroma (Krumhansl-Kessler)
  *   analyze.c   et_audio_analyze and et_audio_decode_only
  *   planner.c   the lock around FFTW's (process-global) planner
@@ -30,8 +30,8 @@ enum {
     ET_AUDIO_RMS_FRAME = 1024, /* 46 ms */
     ET_AUDIO_FFT_SIZE = 2048,  /* 93 ms Hann window */
     ET_AUDIO_FFT_HOP = 1024,
-    ET_AUDIO_ONSET_WIN = 1024, /* aubio onset and tempo */
-    ET_AUDIO_ONSET_HOP = 256,  /* 11.6 ms */
+    ET_AUDIO_ONSET_WIN = 1024, /* onset strength (spectral flux) and tempo */
+    ET_AUDIO_ONSET_HOP = 512,  /* 23.2 ms */
 };
 
 /* Sample rates outside this range are a corrupt header, not audio: a
@@ -103,13 +103,14 @@ int et__audio_parse_year(const char *s);
 int et__audio_parse_track(const char *s);
 
 /* What the decoder delivers. `mono` gets mono float samples at
- * ET_AUDIO_RATE; `native` (may be NULL) gets interleaved float frames at the
- * stream's own rate and channel layout (which may change mid-stream). A
- * non-OK return stops the decoding with that status. */
+ * ET_AUDIO_RATE; `native` (may be NULL) gets planar float frames at the
+ * stream's own rate and channel layout (which may change mid-stream):
+ * planes[c][0..frames) for each of layout->nb_channels channels. A non-OK
+ * return stops the decoding with that status. */
 typedef struct et__audio_sink {
     void *ctx;
     et_status (*mono)(void *ctx, const float *x, size_t n, char *err);
-    et_status (*native)(void *ctx, const float *x, size_t frames,
+    et_status (*native)(void *ctx, const float *const *planes, size_t frames,
                         const AVChannelLayout *layout, int rate, char *err);
 } et__audio_sink;
 
@@ -138,8 +139,11 @@ et_status et__audio_analyze_memory(const uint8_t *data, size_t size,
 /* --- loudness.c: EBU R128 over the native stream ------------------------- */
 typedef struct et__audio_loudness et__audio_loudness;
 et__audio_loudness *et__audio_loudness_new(void);
-et_status et__audio_loudness_add(et__audio_loudness *l, const float *x, size_t frames,
-                                 const AVChannelLayout *layout, int rate, char *err);
+/* planes as the native sink's. Errors: ET_E_UNSUPPORTED (no channels, over
+ * ET__AUDIO_MAX_CHANNELS), ET_E_NOMEM. */
+et_status et__audio_loudness_add(et__audio_loudness *l, const float *const *planes,
+                                 size_t frames, const AVChannelLayout *layout, int rate,
+                                 char *err);
 /* Integrated loudness (LUFS; -70, the absolute gate, when nothing is above
  * it: silence, or under 0.4 s) and loudness range (LU; 0 when unknown). */
 void et__audio_loudness_result(et__audio_loudness *l, double *lufs, double *lra);
@@ -176,8 +180,7 @@ void et__audio_key_from_chroma(const double chroma[12], int *key, bool *major,
                                double *confidence);
 
 /* --- planner.c ----------------------------------------------------------------- */
-/* Held around every call that creates or destroys an FFTW plan, ours or
- * aubio's (aubio plans with the same libfftw3f). */
+/* Held around every call that creates or destroys an FFTW plan. */
 void et__audio_planner_lock(void);
 void et__audio_planner_unlock(void);
 

@@ -1,10 +1,14 @@
 /*
  * The streaming decoder: packets from the demuxer, frames from the decoder,
- * and two libswresample conversions of each frame:
- *   mono   -> mono float at ET_AUDIO_RATE, for the analysis;
- *   native -> interleaved float at the stream's own rate and channel layout,
- *             for the loudness meter (EBU R128 sums the power of the
- *             channels: a downmix would change the result by up to 3 dB).
+ * and for each frame
+ *   mono   -> mono float at ET_AUDIO_RATE (libswresample), for the analysis;
+ *   native -> planar float at the stream's own rate and channel layout, for
+ *             the loudness meter (EBU R128 sums the power of the channels: a
+ *             downmix would change the result by up to 3 dB). Decoders of
+ *             lossy formats (Vorbis, Opus, AAC, MP3) already output planar
+ *             float: their frames go to the meter as they are. Other sample
+ *             formats are converted by a second libswresample context that
+ *             only changes the sample format (same rate and layout).
  * Memory holds one packet and one frame at a time, whatever the length.
  *
  * Corrupt input is bounded three ways: a run of undecodable packets stops
@@ -38,9 +42,11 @@ const et__audio_limits et__audio_default_limits = {
 
 typedef struct resampler {
     SwrContext *swr;
-    float *buf;   /* interleaved output */
+    float *buf;   /* output: interleaved, or planar with cap frames per plane */
     int cap;      /* frames buf holds */
     int channels; /* of the output */
+    bool planar;
+    const float *planes[ET__AUDIO_MAX_CHANNELS]; /* into buf, when planar */
 } resampler;
 
 typedef struct decoder {
@@ -103,9 +109,9 @@ static void resampler_free(resampler *r)
 
 /* FFmpeg 5.1's swr_alloc_set_opts2 takes its layouts without const. */
 static et_status resampler_init(resampler *r, decoder *d, AVChannelLayout *out, int out_rate,
-                                char *err)
+                                enum AVSampleFormat out_format, char *err)
 {
-    int ret = swr_alloc_set_opts2(&r->swr, out, AV_SAMPLE_FMT_FLT, out_rate, &d->in_layout,
+    int ret = swr_alloc_set_opts2(&r->swr, out, out_format, out_rate, &d->in_layout,
                                   (enum AVSampleFormat)d->in_format, d->in_rate, 0, NULL);
     if (ret >= 0) {
         /* A downmix sums channels; scale it so identical channels keep their
@@ -120,6 +126,7 @@ static et_status resampler_init(resampler *r, decoder *d, AVChannelLayout *out, 
                        av_get_sample_fmt_name((enum AVSampleFormat)d->in_format), d->in_rate,
                        av_err2str(ret));
     r->channels = out->nb_channels;
+    r->planar = av_sample_fmt_is_planar(out_format);
     return ET_OK;
 }
 
@@ -139,16 +146,22 @@ static et_status convert(const decoder *d, resampler *r, const uint8_t **in, int
             return et_fail(err, ET_E_NOMEM, "%s: out of memory", d->in.name);
         r->buf = b;
         r->cap = need;
+        for (int c = 0; r->planar && c < r->channels; c++)
+            r->planes[c] = r->buf + (size_t)c * (size_t)need;
     }
-    uint8_t *dst = (uint8_t *)r->buf;
-    *out = swr_convert(r->swr, &dst, r->cap, in, n);
+    uint8_t *dst[ET__AUDIO_MAX_CHANNELS];
+    for (int c = 0; c < (r->planar ? r->channels : 1); c++)
+        dst[c] = (uint8_t *)(r->buf + (size_t)c * (size_t)r->cap);
+    *out = swr_convert(r->swr, dst, r->cap, in, n);
     if (*out < 0)
         return et_fail(err, ET_E_CORRUPT, "%s: resampler error (%s)", d->in.name,
                        av_err2str(*out));
     return ET_OK;
 }
 
-/* Hands what each resampler produces to the sink. */
+/* Hands the frame (in NULL: what the resamplers hold back) to the sink:
+ * mono through its resampler; native as it is when it is planar float (no
+ * converter then), else through the format converter. */
 static et_status deliver(decoder *d, const uint8_t **in, int n, char *err)
 {
     int got = 0;
@@ -157,9 +170,15 @@ static et_status deliver(decoder *d, const uint8_t **in, int n, char *err)
         s = d->sink->mono(d->sink->ctx, d->mono.buf, (size_t)got, err);
     if (s != ET_OK || !d->sink->native)
         return s;
+    if (!d->native.swr) {
+        if (in && n > 0)
+            s = d->sink->native(d->sink->ctx, (const float *const *)in, (size_t)n,
+                                &d->in_layout, d->in_rate, err);
+        return s;
+    }
     s = convert(d, &d->native, in, n, &got, err);
     if (s == ET_OK && got > 0)
-        s = d->sink->native(d->sink->ctx, d->native.buf, (size_t)got, &d->in_layout,
+        s = d->sink->native(d->sink->ctx, d->native.planes, (size_t)got, &d->in_layout,
                             d->in_rate, err);
     return s;
 }
@@ -216,9 +235,11 @@ static et_status configure(decoder *d, const AVFrame *fr, char *err)
     d->in_format = fr->format;
     d->in_rate = fr->sample_rate;
     AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
-    s = resampler_init(&d->mono, d, &mono, ET_AUDIO_RATE, err);
-    if (s == ET_OK && d->sink->native)
-        s = resampler_init(&d->native, d, &d->in_layout, d->in_rate, err);
+    s = resampler_init(&d->mono, d, &mono, ET_AUDIO_RATE, AV_SAMPLE_FMT_FLT, err);
+    bool planar_float = d->in_format == AV_SAMPLE_FMT_FLTP ||
+                        (d->in_format == AV_SAMPLE_FMT_FLT && d->in_layout.nb_channels == 1);
+    if (s == ET_OK && d->sink->native && !planar_float)
+        s = resampler_init(&d->native, d, &d->in_layout, d->in_rate, AV_SAMPLE_FMT_FLTP, err);
     return s;
 }
 

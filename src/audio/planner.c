@@ -2,16 +2,13 @@
  * The lock around FFTW's planner.
  *
  * FFTW's planner (plan creation and destruction) keeps process-global state
- * and is not thread-safe; executing a finished plan is. aubio plans its FFTs
- * with the same libfftw3f, under a private mutex of its own that does not
- * exclude us. fftwf_make_planner_thread_safe() would cover both, but it
- * lives in libfftw3f_threads, which the build does not link. So every plan we
- * make or destroy, and every aubio object we create or delete, happens under
- * this one mutex. It is static because what it guards is process-wide: the
- * single FFTW planner of the process, owned by no caller. (Another library
- * in the same process calling FFTW's planner would need the same discipline;
- * none does today.) libebur128's state creation, which rewrites static
- * tables, is serialised by it too.
+ * and is not thread-safe; executing a finished plan is.
+ * fftwf_make_planner_thread_safe() would do the same, but it lives in
+ * libfftw3f_threads, which the build does not link. So every plan we make or
+ * destroy (spectrum.c, rhythm.c) happens under this one mutex. It is static
+ * because what it guards is process-wide: the single FFTW planner of the
+ * process, owned by no caller. (Another library in the same process calling
+ * FFTW's planner would need the same discipline; none does today.)
  */
 #include "audio/audio_internal.h"
 
