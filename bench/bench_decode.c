@@ -8,6 +8,7 @@
 
 int main(int argc, char **argv)
 {
+    et_audio_quiet_ffmpeg_logs();
     double audio = 0, t0 = et_now();
     int failed = 0;
     for (int i = 1; i < argc; i++) {
