@@ -36,6 +36,9 @@ if ! scripts/make-reference.sh; then
   programs_failed+=("make-reference.sh"); failed=$((failed+1))
 fi
 
+# A few seconds of real music (Debian's asc-music); its test skips without it.
+scripts/fetch-test-music.sh || echo "run-tests: could not fetch real music; that test will skip"
+
 for t in build/tests/test_*; do
   run_program "$t" env EMOTUNE_TEST_MODELS=build/models EMOTUNE_TEST_BIN=build/emotune "$t"
 done

@@ -357,6 +357,43 @@ static void an_interrupted_scan_keeps_its_work_and_the_next_one_finishes(void **
     et_scan_summary_free(&sum);
 }
 
+/* 20 seconds of a real track (Debian's asc-music, fetched by
+ * scripts/fetch-test-music.sh): features in the ranges real music has. */
+static void real_music_gets_plausible_features(void **state)
+{
+    fixture *f = *state;
+    const char *src = "build/test-music/time_to_strike.mp3";
+    if (access(src, R_OK) != 0)
+        TS_SKIP("%s is absent (scripts/fetch-test-music.sh fetches it)", src);
+    sh("mkdir -p '%s/real' && ffmpeg -nostdin -loglevel error -y -ss 30 -t 20 -i '%s' -c copy "
+       "'%s/real/strike.mp3'", f->dir, src, f->dir);
+    et_scan_summary sum = scan(f, 0);
+    assert_int_equal(sum.failed, 0);
+    et_scan_summary_free(&sum);
+    json_t *t = track_at(f, "real/strike.mp3", NULL);
+    assert_non_null(t);
+    json_t *ft = json_object_get(t, "features");
+    double dur = json_number_value(json_object_get(t, "duration"));
+    double lufs = json_number_value(json_object_get(ft, "loudness"));
+    double tempo = json_number_value(json_object_get(ft, "tempo"));
+    double centroid = json_number_value(json_object_get(ft, "centroid"));
+    fprintf(stderr, "real music: %.1f s, %.1f LUFS, %.1f BPM, centroid %.0f Hz, %s %s, V %.2f A %.2f\n",
+            dur, lufs, tempo, centroid, json_string_value(json_object_get(ft, "key")),
+            json_string_value(json_object_get(ft, "mode")),
+            json_number_value(json_object_get(t, "valence")),
+            json_number_value(json_object_get(t, "arousal")));
+    assert_float_equal(dur, 20, 0.5);
+    assert_true(lufs > -35 && lufs < -3);   /* mastered music, not silence or clipping */
+    assert_true(tempo >= 50 && tempo <= 220); /* a steady beat was found */
+    assert_true(centroid > 200 && centroid < 6000);
+    assert_non_null(json_string_value(json_object_get(ft, "key")));
+    double v = json_number_value(json_object_get(t, "valence"));
+    double a = json_number_value(json_object_get(t, "arousal"));
+    assert_true(v >= -1 && v <= 1 && a >= -1 && a <= 1);
+    json_decref(t);
+    sh("rm -rf '%s/real'", f->dir);
+}
+
 static void a_folder_that_does_not_exist_is_an_error(void **state)
 {
     fixture *f = *state;
@@ -385,6 +422,7 @@ int main(void)
         cmocka_unit_test(a_vanished_file_is_marked_missing_then_pruned),
         cmocka_unit_test(broken_files_odd_names_and_link_loops_do_not_stop_the_scan),
         cmocka_unit_test(an_interrupted_scan_keeps_its_work_and_the_next_one_finishes),
+        cmocka_unit_test(real_music_gets_plausible_features),
         cmocka_unit_test(a_folder_that_does_not_exist_is_an_error),
     };
     return cmocka_run_group_tests_name("scan", tests, setup, teardown);
