@@ -754,6 +754,33 @@ static void assert_cuts_are_corrupt(const blob *b, const size_t *cuts, size_t n,
     }
 }
 
+/* Junk between segments (here 3 bytes before the start-of-scan marker) only
+ * makes libjpeg warn "extraneous bytes before marker": every pixel is intact,
+ * so the photo must decode, and to exactly the pixels of the clean file. */
+static void jpeg_with_junk_before_a_marker_decodes_unchanged(void **state)
+{
+    (void)state;
+    blob b = jpeg_pattern(40, 30);
+    size_t sos = 2;
+    while (sos + 1 < b.len && !(b.data[sos] == 0xff && b.data[sos + 1] == 0xda))
+        sos++;
+    assert_true(sos + 1 < b.len);
+    blob junk = blob_copy(b.data, sos);
+    blob_append(&junk, "\x01\x02\x03", 3);
+    blob_append(&junk, b.data + sos, b.len - sos);
+    et_image clean = {0}, dirty = {0};
+    char err[ET_ERR_MAX] = "";
+    assert_int_equal(decode(&b, 0, &clean, NULL), ET_OK);
+    et_status st = et_image_decode(junk.data, junk.len, NULL, &dirty, err);
+    if (st != ET_OK)
+        fail_msg("junk JPEG: %s", err);
+    assert_memory_equal(clean.rgb, dirty.rgb, (size_t)40 * 30 * 3);
+    et_image_free(&clean);
+    et_image_free(&dirty);
+    blob_free(&junk);
+    blob_free(&b);
+}
+
 static void truncated_jpeg_is_corrupt(void **state)
 {
     (void)state;
@@ -1275,6 +1302,7 @@ int main(void)
         cmocka_unit_test(webp_lossy_decodes_close_to_the_source),
         cmocka_unit_test(empty_input_is_unsupported),
         cmocka_unit_test(garbage_and_text_are_unsupported),
+        cmocka_unit_test(jpeg_with_junk_before_a_marker_decodes_unchanged),
         cmocka_unit_test(truncated_jpeg_is_corrupt),
         cmocka_unit_test(truncated_png_is_corrupt),
         cmocka_unit_test(png_chunk_longer_than_the_file_is_refused_before_libpng),

@@ -4,18 +4,29 @@
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <turbojpeg.h>
+
+/* The one libjpeg warning that leaves every pixel intact (see below). */
+static int harmless_warning(tjhandle tj)
+{
+    return tjGetErrorCode(tj) == TJERR_WARNING &&
+           strstr(tjGetErrorStr2(tj), "extraneous bytes before marker") != NULL;
+}
 
 /*
  * Decodes the pixels into img (already allocated for the header's size).
  * Flags 0: the accurate integer DCT and smooth ("fancy") upsampling, the
  * decode other libjpeg-turbo users get by default.
  *
- * Any libjpeg warning fails the decode. For a truncated file libjpeg warns
- * "Premature end of JPEG file" and returns an image whose missing part is
- * grey; corrupt entropy data likewise yields garbage with only a warning. We
- * would rather refuse such a picture than analyse pixels that are not there.
+ * A libjpeg warning fails the decode, with one exception. For a truncated
+ * file libjpeg warns "Premature end of JPEG file" and returns an image whose
+ * missing part is grey; corrupt entropy data likewise yields garbage with only
+ * a warning. We would rather refuse such a picture than analyse pixels that
+ * are not there. But "N extraneous bytes before marker" (junk between
+ * segments, e.g. padding some cameras and editors leave before EOI) leaves
+ * every pixel intact, and refusing those photos would refuse real users'.
  */
 static et_status decompress(tjhandle tj, const uint8_t *data, size_t len, et_image *img,
                             char *err)
@@ -24,6 +35,8 @@ static et_status decompress(tjhandle tj, const uint8_t *data, size_t len, et_ima
                       img->width * 3, img->height, TJPF_RGB, 0) == 0)
         return ET_OK;
     const char *why = tjGetErrorStr2(tj);
+    if (harmless_warning(tj))
+        return ET_OK;
     if (tjGetErrorCode(tj) == TJERR_WARNING)
         return et_fail(err, ET_E_CORRUPT, "JPEG: corrupt or truncated data (%s)", why);
     return et_fail(err, ET_E_CORRUPT, "JPEG: %s", why);
@@ -32,9 +45,10 @@ static et_status decompress(tjhandle tj, const uint8_t *data, size_t len, et_ima
 static et_status decode_with(tjhandle tj, const uint8_t *data, size_t len,
                              const et_image_limits *limits, et_image *out, char *err)
 {
-    int width, height, subsamp, colorspace;
+    int width = 0, height = 0, subsamp, colorspace;
     if (tjDecompressHeader3(tj, data, (unsigned long)len, &width, &height, &subsamp,
-                            &colorspace) != 0)
+                            &colorspace) != 0 &&
+        !(harmless_warning(tj) && width > 0 && height > 0))
         return et_fail(err, ET_E_CORRUPT, "JPEG: %s", tjGetErrorStr2(tj));
     /* libjpeg-turbo has no CMYK -> RGB conversion. */
     if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK)

@@ -59,9 +59,10 @@ const char *et_image_format_name(et_image_format f);
  * the header before allocating), ET_E_NOMEM. limits may be NULL for defaults.
  *
  * Details: the format is recognised by its magic bytes only. JPEG is the
- * accurate libjpeg-turbo decode (no fast DCT or upsampling); any libjpeg
+ * accurate libjpeg-turbo decode (no fast DCT or upsampling); a libjpeg
  * warning (truncated file, corrupt entropy data) is ET_E_CORRUPT rather than a
- * partly grey picture; CMYK JPEG is ET_E_UNSUPPORTED; malformed EXIF is
+ * partly grey picture, except "extraneous bytes before marker" (junk between
+ * segments, pixels intact), which is accepted; CMYK JPEG is ET_E_UNSUPPORTED; malformed EXIF is
  * ignored (orientation 1). PNG alpha and tRNS are dropped without compositing,
  * 16-bit samples keep their high byte, gamma and ICC profiles are ignored, and
  * a file cut anywhere before IEND is ET_E_CORRUPT. WebP alpha is dropped too;
