@@ -303,11 +303,9 @@ static void face_crop_gives_one_face_covering_the_image(void **state)
     (void)state;
     char *jpg = demo(3);
     int st;
-    json_t *l = detect_json(jpg, &st);
-    json_decref(l);
     char args[1024];
     snprintf(args, sizeof args, "--face-crop %s", jpg);
-    l = detect_json(args, &st);
+    json_t *l = detect_json(args, &st);
     free(jpg);
     assert_int_equal(st, 0);
     json_t *faces = json_object_get(json_array_get(l, 0), "faces");

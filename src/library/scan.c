@@ -11,7 +11,6 @@
  * not yet written as new or changed and finishes the job. */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
@@ -28,7 +27,6 @@
 
 #define WRITE_BATCH 64
 #define WRITE_EVERY_S 2.0
-#define HASH_SPAN ((size_t)1 << 20) /* first and last megabyte */
 
 /* ---- phase 1: what the store knows ---------------------------------------- */
 

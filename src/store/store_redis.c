@@ -63,8 +63,7 @@ enum {
     RS_BACKOFF_FIRST_MS = 50,
     RS_BACKOFF_MAX_MS = 1000,
     RS_PAGE = 500,            /* ids per ZRANGEBYLEX + MGET round trip */
-    RS_CHUNK_CMDS = 1024,     /* batch: queued commands per round trip ... */
-    RS_CHUNK_BYTES = 1 << 20, /* ... or document bytes, whichever first */
+    RS_CHUNK_BYTES = 1 << 20, /* batch: document bytes written out at a time */
     RS_UPDATE_TRIES = 100,
     RS_UPDATE_BACKOFF_US = 100, /* conflict back-off: random below this << try */
     RS_UPDATE_BACKOFF_SHIFT_MAX = 5,
@@ -470,10 +469,10 @@ static et_status read_exec(redis_store *r, size_t n, const char *what, redisRepl
     return ET_OK;
 }
 
-/* Appends the commands of a put; *ncmds counts them. sadd: also record the
- * collection's name (skipped when the caller just did). */
+/* Appends the commands of a put (document, id index, collection name);
+ * *ncmds counts them. */
 static et_status append_put(redis_store *r, const char *coll, const char *id, const char *json,
-                            size_t len, int sadd, size_t *ncmds, char *err)
+                            size_t len, size_t *ncmds, char *err)
 {
     char key[RS_KEY_MAX], idx[RS_KEY_MAX];
     doc_key(key, coll, id);
@@ -481,9 +480,9 @@ static et_status append_put(redis_store *r, const char *coll, const char *id, co
     et_status st = cmd(r, err, "SET %s %b", key, json, len);
     if (st == ET_OK)
         st = cmd(r, err, "ZADD %s 0 %s", idx, id);
-    if (st == ET_OK && sadd)
+    if (st == ET_OK)
         st = cmd(r, err, "SADD " RS_COLLECTIONS " %s", coll);
-    *ncmds += sadd ? 3 : 2;
+    *ncmds += 3;
     return st;
 }
 
@@ -546,7 +545,7 @@ static et_status put_op(redis_store *r, void *ctx, int rerun, char *err)
     (void)rerun; /* a put is idempotent: running it again is harmless */
     et_status st = cmd(r, err, "MULTI");
     if (st == ET_OK)
-        st = append_put(r, d->coll, d->id, d->json, d->len, 1, &n, err);
+        st = append_put(r, d->coll, d->id, d->json, d->len, &n, err);
     if (st == ET_OK)
         st = cmd(r, err, "EXEC");
     if (st == ET_OK)
@@ -947,7 +946,7 @@ static et_status write_watched(redis_store *r, update_ctx *u, const char *doc, s
     redisReply *exec;
     et_status st = cmd(r, err, "MULTI");
     if (st == ET_OK)
-        st = doc ? append_put(r, u->coll, u->id, doc, len, 1, &n, err)
+        st = doc ? append_put(r, u->coll, u->id, doc, len, &n, err)
                  : append_del(r, u->coll, u->id, &n, err);
     if (st == ET_OK)
         st = cmd(r, err, "SET %s %s PX %d", r->txkey, u->seq, (int)RS_TX_TTL_MS);
