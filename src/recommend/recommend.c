@@ -568,6 +568,28 @@ static void describe(const et_rec *r, const rtrack *t, et_rec_policy policy, uin
         snprintf(out, size, "%s, a step towards calm from your %s mood", what, mood);
 }
 
+/* The track becomes the newest pick. */
+static void record_play(et_rec *r, rtrack *t)
+{
+    r->picks++;
+    t->last_pick = r->picks;
+    if (t->artist >= 0)
+        r->artist_last[t->artist] = r->picks;
+    r->last_artist = t->artist;
+}
+
+et_status et_rec_mark_played(et_rec *r, const char *track_id, char *err)
+{
+    if (!r || !track_id)
+        return et_fail(err, ET_E_INVALID, "et_rec_mark_played: NULL argument");
+    size_t i;
+    if (!find_track(r, track_id, &i))
+        return et_fail(err, ET_E_NOT_FOUND, "no track %s among the %zu candidates", track_id,
+                       r->n);
+    record_play(r, &r->t[i]);
+    return ET_OK;
+}
+
 et_status et_rec_next(et_rec *r, et_rec_policy policy, double mood_v, double mood_a,
                       et_rec_pick *out, char *err)
 {
@@ -588,11 +610,7 @@ et_status et_rec_next(et_rec *r, et_rec_policy policy, double mood_v, double moo
     size_t i = from->idx[k];
     rtrack *t = &r->t[i];
 
-    r->picks++;
-    t->last_pick = r->picks;
-    if (t->artist >= 0)
-        r->artist_last[t->artist] = r->picks;
-    r->last_artist = t->artist;
+    record_play(r, t);
     r->in_session = true;
     r->session_policy = policy;
     r->session_steps = steps + 1;

@@ -156,6 +156,15 @@ typedef struct et_rec_pick {
 et_status et_rec_next(et_rec *r, et_rec_policy policy, double mood_v, double mood_a,
                       et_rec_pick *out, char *err);
 
+/*
+ * Records that the track was played just now although this recommender did
+ * not pick it (a play from an earlier session, loaded from the store): from
+ * then on it counts as the newest pick for freshness, the no-repeat window
+ * and the previous artist. The session's policy steps do not move.
+ * Errors: ET_E_INVALID (NULL), ET_E_NOT_FOUND (no such id); nothing changes.
+ */
+et_status et_rec_mark_played(et_rec *r, const char *track_id, char *err);
+
 typedef enum et_rec_feedback_kind {
     ET_REC_LIKE = 0,  /* alpha += 1 */
     ET_REC_SKIP,      /* beta += 1 - at_fraction: an early skip weighs most */
