@@ -189,23 +189,6 @@ int et_cli_scan(int argc, char **argv)
     return rc;
 }
 
-/* The named mood nearest to a point (Euclidean on the plane). */
-static const char *nearest_mood(double v, double a)
-{
-    static const char *names[] = {"happy", "calm", "sad", "angry", "tense", "disgusted",
-                                  "surprised"};
-    const char *best = NULL;
-    double best_d = INFINITY, mv, ma;
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        if (!et_library_mood_point(names[i], &mv, &ma))
-            continue;
-        double d = (v - mv) * (v - mv) + (a - ma) * (a - ma);
-        if (d < best_d)
-            best_d = d, best = names[i];
-    }
-    return best;
-}
-
 typedef struct list_state {
     const lib_opts *o;
     long shown;
@@ -219,7 +202,7 @@ static const char *track_mood(json_t *doc)
     if (own)
         return own;
     if (json_is_number(v) && json_is_number(a))
-        return nearest_mood(json_number_value(v), json_number_value(a));
+        return et_library_mood_nearest(json_number_value(v), json_number_value(a));
     return NULL;
 }
 
@@ -285,7 +268,7 @@ int et_cli_tracks(int argc, char **argv)
             fprintf(stderr, "emotune tracks: unknown mood '%s'\n", o.mood);
             return ET_EXIT_USAGE;
         }
-        snprintf(ls.want, sizeof ls.want, "%s", nearest_mood(v, a));
+        snprintf(ls.want, sizeof ls.want, "%s", et_library_mood_nearest(v, a));
     }
     if (first < argc) {
         fprintf(stderr, "emotune tracks: unexpected argument '%s'\n", argv[first]);

@@ -13,8 +13,10 @@
 static const char usage[] =
     "usage: emotune [--verbose] COMMAND [ARGS...]\n"
     "\n"
-    "emotune reads the expression on faces and the mood of your music; choosing\n"
-    "the next song from your mood (recommend, serve) is not built yet.\n"
+    "emotune reads the expression on your face, turns it into a mood, and chooses\n"
+    "songs from your music library that match it, lift it or calm it, learning\n"
+    "from what you like and skip. (The HTTP server and web page are not built\n"
+    "yet.)\n"
     "\n"
     "commands:\n"
     "  detect    find faces in images and read their expressions\n"
@@ -22,6 +24,10 @@ static const char usage[] =
     "  tracks    list the library\n"
     "  tag       set your own mood for a track\n"
     "  import    import catalogues of links (CSV, JSON, M3U)\n"
+    "  recommend choose songs for your mood (given, or read from your face)\n"
+    "  feedback  like, skip or complete: teaches later recommendations\n"
+    "  history   your mood over time and your feedback\n"
+    "  profile   show or change a listener's policy and settings\n"
     "  store     export, import, copy and check the document store\n"
     "  (emotune COMMAND --help for each)\n"
     "\n"
@@ -34,6 +40,7 @@ static const char usage[] =
     "  EMOTUNE_STORE   the store: lmdb:DIR (default lmdb:$XDG_DATA_HOME/emotune,\n"
     "                  else lmdb:~/.local/share/emotune) or\n"
     "                  redis://[:PASSWORD@]HOST:PORT[/DB]\n"
+    "  EMOTUNE_LISTENER  whose profile, feedback and history (default: default)\n"
     "  EMOTUNE_MODELS  folder with the face-api model files (default: models/\n"
     "                  next to the emotune executable)\n"
     "\n"
@@ -108,7 +115,9 @@ int main(int argc, char **argv)
         int (*run)(int, char **);
     } library_cmds[] = {
         {"scan", et_cli_scan}, {"tracks", et_cli_tracks}, {"tag", et_cli_tag},
-        {"import", et_cli_import},
+        {"import", et_cli_import}, {"recommend", et_cli_recommend},
+        {"feedback", et_cli_feedback}, {"history", et_cli_history},
+        {"profile", et_cli_profile},
     };
     for (size_t k = 0; k < sizeof library_cmds / sizeof *library_cmds; k++)
         if (!strcmp(cmd, library_cmds[k].name))

@@ -28,6 +28,14 @@
  * an unknown name or NULL. */
 bool et_library_mood_point(const char *mood, double *valence, double *arousal);
 
+/* The table's own name for a mood or alias ("Neutral " -> "calm"), a static
+ * string; NULL when unknown. */
+const char *et_library_mood_name(const char *mood);
+
+/* The nearest of the seven moods a face shows (happy, calm, sad, angry,
+ * tense, disgusted, surprised) to a point, Euclidean; a static string. */
+const char *et_library_mood_nearest(double valence, double arousal);
+
 /* ---- catalogues of links (catalog.c) ---- */
 
 typedef struct et_import_issue {

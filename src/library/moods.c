@@ -1,4 +1,5 @@
 /* Named moods as points on the valence/arousal plane. */
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -102,4 +103,27 @@ bool et_library_mood_point(const char *mood, double *valence, double *arousal)
     if (arousal)
         *arousal = m->arousal;
     return true;
+}
+
+const char *et_library_mood_name(const char *mood)
+{
+    const et__mood *m = mood ? et__mood_find(mood, strlen(mood), NULL) : NULL;
+    return m ? m->name : NULL;
+}
+
+const char *et_library_mood_nearest(double valence, double arousal)
+{
+    /* The seven moods a face can show; energetic and excited are words for
+     * music, not for a face. */
+    const size_t faces = 7;
+    const char *best = moods[0].name;
+    double best_d = INFINITY;
+    for (size_t i = 0; i < faces; i++) {
+        double dv = moods[i].valence - valence, da = moods[i].arousal - arousal;
+        if (dv * dv + da * da < best_d) {
+            best_d = dv * dv + da * da;
+            best = moods[i].name;
+        }
+    }
+    return best;
 }

@@ -1,0 +1,528 @@
+/* emotune feedback, history, profile: what emotune keeps of each listener;
+ * and the helpers the listener commands share. */
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "library/library.h"
+#include "listener/listener.h"
+
+static const char feedback_usage[] =
+    "usage: emotune feedback [OPTIONS] TRACK like|skip|complete\n"
+    "\n"
+    "Tells emotune how a song went: you liked it, skipped it (--at: how far\n"
+    "in; an early skip counts most) or played it to the end. It is kept with\n"
+    "your mood at that moment (the newest in your history, or --mood) and\n"
+    "teaches later recommendations for that mood: the song, its artist and\n"
+    "its genre. A song with feedback also counts as played: it waits before\n"
+    "it is recommended again.\n"
+    "\n"
+    "options:\n"
+    "  --at SECONDS       how far into the song (a skip without it counts as a\n"
+    "                     skip at the start)\n"
+    "  --mood NAME        the mood you were in (happy, calm, sad, angry, tense,\n"
+    "                     disgusted, surprised), or --valence V --arousal A\n"
+    "  --listener NAME    whose feedback (default $EMOTUNE_LISTENER, else default)\n"
+    "  --store URI        the store (default $EMOTUNE_STORE, else\n"
+    "                     lmdb:~/.local/share/emotune)\n"
+    "  --json             print what was recorded as JSON\n"
+    "\n"
+    "exit status: 0 recorded, 1 no such track, 2 bad command line,\n"
+    "             3 store unavailable\n";
+
+static const char history_usage[] =
+    "usage: emotune history [--limit N] [--json] [--listener NAME] [--store URI]\n"
+    "\n"
+    "Shows your mood over time (the named mood, its valence/arousal point, how\n"
+    "sure, where it came from: your face or what you said) and your feedback,\n"
+    "oldest first; the table shows the newest N (default 20), --json all of\n"
+    "them (or the newest N with --limit). Pictures are never kept. The history\n"
+    "is kept within your profile's retention (emotune profile).\n";
+
+static const char profile_usage[] =
+    "usage: emotune profile [OPTIONS]\n"
+    "\n"
+    "Shows a listener's profile; with a setting, changes it first. Each\n"
+    "listener (--listener, $EMOTUNE_LISTENER, else \"default\") has their own\n"
+    "profile, feedback and history.\n"
+    "\n"
+    "settings:\n"
+    "  --policy P         how to choose songs: match (near your mood), lift\n"
+    "                     (towards a brighter mood, step by step) or calm\n"
+    "                     (towards a calmer one) (default match)\n"
+    "  --tau SECONDS      smoothing of the mood from your face, (0, 600] (3)\n"
+    "  --hold SECONDS     how long a new mood must hold before it is named,\n"
+    "                     [0, 600] (2)\n"
+    "  --history-days D   forget moods older than D days, (0, 36500] (90)\n"
+    "  --history-max N    keep at most N moods, [1, 1000000] (10000)\n"
+    "options:\n"
+    "  --list             list the listeners with a profile\n"
+    "  --json             print as JSON\n"
+    "  --listener NAME, --store URI  as for the other commands\n";
+
+const char *et_cli_listener_name(const char *option)
+{
+    if (option && *option)
+        return option;
+    const char *env = getenv("EMOTUNE_LISTENER");
+    return env && *env ? env : ET_LISTENER_DEFAULT;
+}
+
+double et_cli_wall_time(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int et_cli_parse_number(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= lo && v <= hi))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int et_cli_stated_mood(const char *cmd, const char *mood_name, const char *v_arg,
+                       const char *a_arg, double now, et_listener_mood *out, int *given)
+{
+    *given = 0;
+    memset(out, 0, sizeof *out);
+    if (mood_name && (v_arg || a_arg)) {
+        fprintf(stderr, "emotune %s: give --mood or --valence/--arousal, not both\n", cmd);
+        return ET_EXIT_USAGE;
+    }
+    if (mood_name) {
+        const char *name = et_library_mood_name(mood_name);
+        if (!name || !et_library_mood_point(name, &out->valence, &out->arousal)) {
+            fprintf(stderr,
+                    "emotune %s: unknown mood '%s' (happy, calm, sad, angry, tense, disgusted, "
+                    "surprised)\n",
+                    cmd, mood_name);
+            return ET_EXIT_USAGE;
+        }
+        snprintf(out->mood, sizeof out->mood, "%s", name);
+    } else if (v_arg || a_arg) {
+        if (!v_arg || !a_arg) {
+            fprintf(stderr, "emotune %s: --valence and --arousal go together\n", cmd);
+            return ET_EXIT_USAGE;
+        }
+        if (et_cli_parse_number(v_arg, -1, 1, &out->valence) ||
+            et_cli_parse_number(a_arg, -1, 1, &out->arousal)) {
+            fprintf(stderr, "emotune %s: --valence and --arousal want numbers from -1 to 1\n",
+                    cmd);
+            return ET_EXIT_USAGE;
+        }
+        snprintf(out->mood, sizeof out->mood, "%s",
+                 et_library_mood_nearest(out->valence, out->arousal));
+    } else {
+        return 0;
+    }
+    out->time = now;
+    out->confidence = 1.0;
+    out->smiling = -1;
+    snprintf(out->source, sizeof out->source, "stated");
+    *given = 1;
+    return 0;
+}
+
+int et_cli_open_store(const char *cmd, const char *option, et_store **out)
+{
+    char buf[4096], err[ET_ERR_MAX];
+    const char *uri = et_cli_store_uri(option, buf, sizeof buf);
+    if (et_store_open(uri, NULL, out, err) != ET_OK) {
+        fprintf(stderr, "emotune %s: %s\n", cmd, err);
+        return ET_EXIT_SETUP;
+    }
+    return ET_EXIT_OK;
+}
+
+void et_cli_print_json(json_t *doc)
+{
+    char *s = doc ? json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
+    puts(s ? s : "{}");
+    free(s);
+    json_decref(doc);
+}
+
+/* ---- options of feedback, history and profile ---- */
+
+typedef struct lopts {
+    const char *store, *listener, *mood, *valence, *arousal, *at, *policy;
+    const char *tau, *hold, *days, *max, *limit;
+    int json, list;
+} lopts;
+
+/* Returns the index of the first operand, -1 (usage error, printed) or -2
+ * (help printed). */
+static int parse(int argc, char **argv, const char *usage, lopts *o)
+{
+    static const struct option longopts[] = {
+        {"store", required_argument, NULL, 's'},   {"listener", required_argument, NULL, 'L'},
+        {"mood", required_argument, NULL, 'm'},    {"valence", required_argument, NULL, 'V'},
+        {"arousal", required_argument, NULL, 'A'}, {"at", required_argument, NULL, 't'},
+        {"policy", required_argument, NULL, 'p'},  {"tau", required_argument, NULL, 'T'},
+        {"hold", required_argument, NULL, 'H'},    {"history-days", required_argument, NULL, 'D'},
+        {"history-max", required_argument, NULL, 'M'},
+        {"limit", required_argument, NULL, 'l'},   {"json", no_argument, NULL, 'J'},
+        {"list", no_argument, NULL, 'X'},          {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char **slot[128] = {0};
+    slot['s'] = &o->store, slot['L'] = &o->listener, slot['m'] = &o->mood;
+    slot['V'] = &o->valence, slot['A'] = &o->arousal, slot['t'] = &o->at;
+    slot['p'] = &o->policy, slot['T'] = &o->tau, slot['H'] = &o->hold, slot['D'] = &o->days;
+    slot['M'] = &o->max, slot['l'] = &o->limit;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (c > 0 && c < 128 && slot[c]) {
+            *slot[c] = optarg;
+        } else if (c == 'J') {
+            o->json = 1;
+        } else if (c == 'X') {
+            o->list = 1;
+        } else if (c == 'h') {
+            fputs(usage, stdout);
+            return -2;
+        } else {
+            fprintf(stderr, "emotune: unknown or incomplete option '%s'\n\n%s", argv[optind - 1],
+                    usage);
+            return -1;
+        }
+    }
+    return optind;
+}
+
+/* The listener's name from the options, checked (message printed). */
+static const char *listener_of(const char *cmd, const lopts *o)
+{
+    const char *name = et_cli_listener_name(o->listener);
+    char err[ET_ERR_MAX];
+    if (et_listener_check_name(name, err) != ET_OK) {
+        fprintf(stderr, "emotune %s: %s\n", cmd, err);
+        return NULL;
+    }
+    return name;
+}
+
+static int exit_for(et_status st)
+{
+    return st == ET_E_UNAVAILABLE || st == ET_E_VERSION ? ET_EXIT_SETUP
+         : st == ET_E_INVALID                            ? ET_EXIT_USAGE
+                                                         : ET_EXIT_FAILED;
+}
+
+/* ---- emotune feedback ---- */
+
+static json_t *feedback_json(const char *listener, const et_listener_feedback *f)
+{
+    return json_pack("{s:s, s:s, s:s, s:o, s:f, s:f, s:f, s:s, s:f}", "listener", listener,
+                     "track", f->track, "kind", et_listener_feedback_kind_name(f->kind), "at",
+                     f->at_s >= 0 ? json_real(f->at_s) : json_null(), "fraction", f->fraction,
+                     "valence", f->valence, "arousal", f->arousal, "mood", f->mood, "time",
+                     f->time);
+}
+
+/* The mood of the feedback: stated, else the newest in the history. */
+static int feedback_mood(et_store *s, const char *listener, const lopts *o, double now,
+                         et_listener_feedback *f)
+{
+    et_listener_mood m;
+    int given;
+    int rc = et_cli_stated_mood("feedback", o->mood, o->valence, o->arousal, now, &m, &given);
+    if (rc)
+        return rc;
+    char err[ET_ERR_MAX];
+    if (!given) {
+        bool found;
+        et_status st = et_listener_mood_latest(s, listener, &m, &found, err);
+        if (st != ET_OK) {
+            fprintf(stderr, "emotune feedback: %s\n", err);
+            return exit_for(st);
+        }
+        if (!found) {
+            fprintf(stderr,
+                    "emotune feedback: no mood known for listener %s yet: give --mood NAME\n",
+                    listener);
+            return ET_EXIT_USAGE;
+        }
+    }
+    f->valence = m.valence;
+    f->arousal = m.arousal;
+    snprintf(f->mood, sizeof f->mood, "%s", m.mood);
+    return 0;
+}
+
+int et_cli_feedback(int argc, char **argv)
+{
+    lopts o = {0};
+    int first = parse(argc, argv, feedback_usage, &o);
+    if (first < 0)
+        return first == -2 ? ET_EXIT_OK : ET_EXIT_USAGE;
+    if (argc - first != 2) {
+        fprintf(stderr, "emotune feedback: want a track id and like, skip or complete\n\n%s",
+                feedback_usage);
+        return ET_EXIT_USAGE;
+    }
+    const char *listener = listener_of("feedback", &o);
+    if (!listener)
+        return ET_EXIT_USAGE;
+    char err[ET_ERR_MAX];
+    et_listener_feedback f = {.at_s = -1, .time = et_cli_wall_time()};
+    if (et_listener_feedback_kind_parse(argv[first + 1], &f.kind, err) != ET_OK) {
+        fprintf(stderr, "emotune feedback: %s\n", err);
+        return ET_EXIT_USAGE;
+    }
+    if (o.at && et_cli_parse_number(o.at, 0, 1e7, &f.at_s)) {
+        fprintf(stderr, "emotune feedback: --at wants seconds, 0 or more\n");
+        return ET_EXIT_USAGE;
+    }
+    if (strlen(argv[first]) >= sizeof f.track || et_store_check_id(argv[first], err) != ET_OK) {
+        fprintf(stderr, "emotune feedback: '%s' is not a track id\n", argv[first]);
+        return ET_EXIT_FAILED;
+    }
+    snprintf(f.track, sizeof f.track, "%s", argv[first]);
+    et_store *s;
+    int rc = et_cli_open_store("feedback", o.store, &s);
+    if (rc)
+        return rc;
+    rc = feedback_mood(s, listener, &o, f.time, &f);
+    et_status st = rc ? ET_OK : et_listener_feedback_add(s, listener, &f, err);
+    et_store_close(s);
+    if (rc)
+        return rc;
+    if (st != ET_OK) {
+        fprintf(stderr, "emotune feedback: %s\n", err);
+        return exit_for(st);
+    }
+    if (o.json)
+        et_cli_print_json(feedback_json(listener, &f));
+    else
+        printf("%s: %s %s%s, in a %s mood\n", listener, et_listener_feedback_kind_name(f.kind),
+               f.track, f.kind == ET_REC_SKIP && f.at_s >= 0 ? " (part way)" : "", f.mood);
+    return ET_EXIT_OK;
+}
+
+/* ---- emotune history ---- */
+
+static json_t *mood_json(const et_listener_mood *m)
+{
+    return json_pack("{s:f, s:s, s:f, s:f, s:f, s:o, s:s}", "time", m->time, "mood", m->mood,
+                     "valence", m->valence, "arousal", m->arousal, "confidence", m->confidence,
+                     "smiling", m->smiling >= 0 ? json_real(m->smiling) : json_null(), "source",
+                     m->source);
+}
+
+static void format_time(double t, char *out, size_t len)
+{
+    time_t secs = (time_t)t;
+    struct tm tm;
+    if (!localtime_r(&secs, &tm) || !strftime(out, len, "%Y-%m-%d %H:%M:%S", &tm))
+        snprintf(out, len, "%.0f", t);
+}
+
+static void print_history_table(const char *listener, const et_listener_mood *m, size_t nm,
+                                const et_listener_feedback *f, size_t nf, size_t limit)
+{
+    printf("listener %s: %zu moods, %zu feedback", listener, nm, nf);
+    size_t total = nm + nf, skip = total > limit ? total - limit : 0;
+    printf(skip ? " (the newest %zu shown)\n" : "\n", limit);
+    char when[32];
+    /* Merge the two time-ordered lists. */
+    for (size_t i = 0, j = 0, k = 0; i < nm || j < nf; k++) {
+        bool mood = j >= nf || (i < nm && m[i].time <= f[j].time);
+        if (k < skip) {
+            mood ? i++ : j++;
+            continue;
+        }
+        if (mood) {
+            format_time(m[i].time, when, sizeof when);
+            printf("%s  mood      %-9s V %+.2f A %+.2f  %3.0f%% sure  %s\n", when, m[i].mood,
+                   m[i].valence, m[i].arousal, 100 * m[i].confidence, m[i].source);
+            i++;
+        } else {
+            format_time(f[j].time, when, sizeof when);
+            printf("%s  %-8s  %s (when %s)\n", when, et_listener_feedback_kind_name(f[j].kind),
+                   f[j].track, f[j].mood);
+            j++;
+        }
+    }
+}
+
+static json_t *history_json(const char *listener, const et_listener_mood *m, size_t nm,
+                            const et_listener_feedback *f, size_t nf, size_t limit)
+{
+    json_t *moods = json_array(), *fb = json_array();
+    for (size_t i = nm > limit ? nm - limit : 0; i < nm; i++)
+        json_array_append_new(moods, mood_json(&m[i]));
+    for (size_t j = nf > limit ? nf - limit : 0; j < nf; j++)
+        json_array_append_new(fb, feedback_json(listener, &f[j]));
+    return json_pack("{s:s, s:o, s:o}", "listener", listener, "moods", moods, "feedback", fb);
+}
+
+int et_cli_history(int argc, char **argv)
+{
+    lopts o = {0};
+    int first = parse(argc, argv, history_usage, &o);
+    if (first < 0)
+        return first == -2 ? ET_EXIT_OK : ET_EXIT_USAGE;
+    double limit = o.json ? 1e9 : 20;
+    if (first < argc || (o.limit && et_cli_parse_number(o.limit, 1, 1e9, &limit))) {
+        fprintf(stderr, "emotune history: %s\n\n%s",
+                first < argc ? "takes no operand" : "--limit wants a positive number",
+                history_usage);
+        return ET_EXIT_USAGE;
+    }
+    const char *listener = listener_of("history", &o);
+    if (!listener)
+        return ET_EXIT_USAGE;
+    et_store *s;
+    int rc = et_cli_open_store("history", o.store, &s);
+    if (rc)
+        return rc;
+    char err[ET_ERR_MAX];
+    et_listener_mood *m = NULL;
+    et_listener_feedback *f = NULL;
+    size_t nm = 0, nf = 0;
+    et_status st = et_listener_moods(s, listener, &m, &nm, err);
+    if (st == ET_OK)
+        st = et_listener_feedbacks(s, listener, &f, &nf, err);
+    et_store_close(s);
+    if (st != ET_OK) {
+        fprintf(stderr, "emotune history: %s\n", err);
+        rc = exit_for(st);
+    } else if (o.json) {
+        et_cli_print_json(history_json(listener, m, nm, f, nf, (size_t)limit));
+    } else {
+        print_history_table(listener, m, nm, f, nf, (size_t)limit);
+    }
+    free(m);
+    free(f);
+    return rc;
+}
+
+/* ---- emotune profile ---- */
+
+static json_t *profile_json(const et_listener_profile *p)
+{
+    return json_pack("{s:s, s:s, s:f, s:f, s:f, s:I, s:b}", "listener", p->name, "policy",
+                     et_rec_policy_name(p->policy), "tau_s", p->tau_s, "hold_s", p->hold_s,
+                     "history_days", p->history_days, "history_max",
+                     (json_int_t)p->history_max, "stored", p->stored);
+}
+
+/* Applies the settings given in o to p; 1 when one was given, 0 when none,
+ * ET_EXIT_USAGE (printed) when one is bad. */
+static int apply_settings(const lopts *o, et_listener_profile *p)
+{
+    char err[ET_ERR_MAX];
+    if (o->policy && et_rec_policy_parse(o->policy, &p->policy, err) != ET_OK) {
+        fprintf(stderr, "emotune profile: %s\n", err);
+        return ET_EXIT_USAGE;
+    }
+    const struct {
+        const char *arg, *what;
+        double *field;
+    } nums[] = {{o->tau, "--tau", &p->tau_s},
+                {o->hold, "--hold", &p->hold_s},
+                {o->days, "--history-days", &p->history_days}};
+    for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
+        if (nums[i].arg && et_cli_parse_number(nums[i].arg, -1e300, 1e300, nums[i].field)) {
+            fprintf(stderr, "emotune profile: %s wants a number\n", nums[i].what);
+            return ET_EXIT_USAGE;
+        }
+    double max;
+    if (o->max) {
+        if (et_cli_parse_number(o->max, 1, 1e6, &max) || max != floor(max)) {
+            fprintf(stderr, "emotune profile: --history-max wants a whole number from 1 to "
+                            "1000000\n");
+            return ET_EXIT_USAGE;
+        }
+        p->history_max = (size_t)max;
+    }
+    if (et_listener_profile_check(p, err) != ET_OK) {
+        fprintf(stderr, "emotune profile: %s\n", err);
+        return ET_EXIT_USAGE;
+    }
+    return o->policy || o->tau || o->hold || o->days || o->max;
+}
+
+static int list_listeners(et_store *s, int json)
+{
+    char err[ET_ERR_MAX], **names;
+    size_t n;
+    et_status st = et_listener_names(s, &names, &n, err);
+    if (st != ET_OK) {
+        fprintf(stderr, "emotune profile: %s\n", err);
+        return exit_for(st);
+    }
+    json_t *arr = json ? json_array() : NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (json)
+            json_array_append_new(arr, json_string(names[i]));
+        else
+            puts(names[i]);
+    }
+    if (json)
+        et_cli_print_json(arr);
+    et_store_free_names(names, n);
+    return ET_EXIT_OK;
+}
+
+int et_cli_profile(int argc, char **argv)
+{
+    lopts o = {0};
+    int first = parse(argc, argv, profile_usage, &o);
+    if (first < 0)
+        return first == -2 ? ET_EXIT_OK : ET_EXIT_USAGE;
+    if (first < argc) {
+        fprintf(stderr, "emotune profile: takes no operand\n\n%s", profile_usage);
+        return ET_EXIT_USAGE;
+    }
+    const char *listener = listener_of("profile", &o);
+    if (!listener)
+        return ET_EXIT_USAGE;
+    et_store *s;
+    int rc = et_cli_open_store("profile", o.store, &s);
+    if (rc)
+        return rc;
+    if (o.list) {
+        rc = list_listeners(s, o.json);
+        et_store_close(s);
+        return rc;
+    }
+    char err[ET_ERR_MAX];
+    et_listener_profile p;
+    et_status st = et_listener_profile_load(s, listener, &p, err);
+    int changed = st == ET_OK ? apply_settings(&o, &p) : 0;
+    if (st == ET_OK && changed == 1) {
+        st = et_listener_profile_save(s, &p, err);
+        p.stored = st == ET_OK;
+    }
+    et_store_close(s);
+    if (st != ET_OK) {
+        fprintf(stderr, "emotune profile: %s\n", err);
+        return exit_for(st);
+    }
+    if (changed == ET_EXIT_USAGE)
+        return ET_EXIT_USAGE;
+    if (o.json) {
+        et_cli_print_json(profile_json(&p));
+    } else {
+        printf("listener      %s%s\npolicy        %s\nmood          smoothing %.3g s, hold "
+               "%.3g s\nhistory       %.6g days, at most %zu moods\n",
+               p.name, p.stored ? "" : " (defaults, nothing stored yet)",
+               et_rec_policy_name(p.policy), p.tau_s, p.hold_s, p.history_days,
+               p.history_max);
+    }
+    return ET_EXIT_OK;
+}

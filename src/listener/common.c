@@ -1,0 +1,131 @@
+/* listener: names, event ids, and reading one listener's documents. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "listener/listener_internal.h"
+
+et_status et_listener_check_name(const char *name, char *err)
+{
+    if (!name || !*name)
+        return et_fail(err, ET_E_INVALID, "the listener name is empty");
+    size_t len = strlen(name);
+    if (len > ET_LISTENER_MAX_NAME)
+        return et_fail(err, ET_E_INVALID, "listener name of %zu characters: at most %d", len,
+                       ET_LISTENER_MAX_NAME);
+    if (name[0] == '.')
+        return et_fail(err, ET_E_INVALID, "listener name '%s' starts with '.'", name);
+    for (const char *p = name; *p; p++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+        if (!ok)
+            return et_fail(err, ET_E_INVALID,
+                           "listener name '%.*s' has '%c': use letters, digits, '.', '_', '-'",
+                           ET_LISTENER_MAX_NAME, name, c >= 0x20 && c < 0x7f ? c : '?');
+    }
+    return ET_OK;
+}
+
+/* A few random bits so that two events in the same millisecond (two
+ * processes, or two calls) get distinct ids: the clock's nanoseconds, the
+ * process id and the stack address, mixed. */
+static uint32_t id_noise(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
+                 ((uint64_t)getpid() << 17) ^ (uint64_t)(uintptr_t)&ts;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (uint32_t)x;
+}
+
+void et__listener_event_id(char out[ET__LISTENER_ID_MAX], const char *name, double time)
+{
+    unsigned long long ms = time > 0 ? (unsigned long long)llround(time * 1000.0) : 0;
+    snprintf(out, ET__LISTENER_ID_MAX, "%s/%015llu-%08x", name, ms, (unsigned)id_noise());
+}
+
+typedef struct iter_ctx {
+    const char *prefix;
+    size_t prefix_len;
+    et__listener_visit_fn fn;
+    void *user;
+    const char *collection;
+} iter_ctx;
+
+static int visit_raw(void *user, const char *id, const char *json, size_t len)
+{
+    iter_ctx *c = user;
+    if (strncmp(id, c->prefix, c->prefix_len) != 0)
+        return 1; /* past this listener's ids: they are contiguous */
+    json_error_t jerr;
+    json_t *doc = json_loadb(json, len, 0, &jerr);
+    if (!json_is_object(doc)) {
+        et_log(ET_LOG_WARN, "skipping %s/%s: not a JSON object", c->collection, id);
+        json_decref(doc);
+        return 0;
+    }
+    int stop = c->fn(c->user, id, doc);
+    json_decref(doc);
+    return stop;
+}
+
+et_status et__listener_iterate(et_store *s, const char *collection, const char *name,
+                               et__listener_visit_fn fn, void *user, char *err)
+{
+    et_status st = et_listener_check_name(name, err);
+    if (st != ET_OK)
+        return st;
+    char prefix[ET_LISTENER_MAX_NAME + 2];
+    snprintf(prefix, sizeof prefix, "%s/", name);
+    iter_ctx c = {prefix, strlen(prefix), fn, user, collection};
+    return et_store_iterate(s, collection, prefix, 0, visit_raw, &c, err);
+}
+
+bool et__listener_grow(void **items, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap)
+        return true;
+    size_t grown_cap = *cap ? 2 * *cap : 64;
+    void *grown = realloc(*items, grown_cap * size);
+    if (!grown)
+        return false;
+    *items = grown;
+    *cap = grown_cap;
+    return true;
+}
+
+double et__json_number(const json_t *obj, const char *key, double fallback)
+{
+    const json_t *v = json_object_get(obj, key);
+    return json_is_number(v) ? json_number_value(v) : fallback;
+}
+
+void et__json_copy_string(const json_t *obj, const char *key, char *out, size_t len)
+{
+    const char *v = json_string_value(json_object_get(obj, key));
+    snprintf(out, len, "%s", v ? v : "");
+}
+
+char *et__json_dump(const json_t *doc, size_t *len)
+{
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    if (text && len)
+        *len = strlen(text);
+    return text;
+}
+
+et_status et__listener_check_point(double valence, double arousal, char *err)
+{
+    if (!isfinite(valence) || valence < -1 || valence > 1)
+        return et_fail(err, ET_E_INVALID, "valence %g is not in [-1, 1]", valence);
+    if (!isfinite(arousal) || arousal < -1 || arousal > 1)
+        return et_fail(err, ET_E_INVALID, "arousal %g is not in [-1, 1]", arousal);
+    return ET_OK;
+}

@@ -1,0 +1,169 @@
+/*
+ * listener: what emotune keeps of each listener in the store, and the
+ * recommender built from the library and that state.
+ *
+ * Several listeners share one store; each has a name (1..ET_LISTENER_MAX_NAME
+ * characters of [A-Za-z0-9._-], not starting with '.') and their own:
+ *  - profile  (collection "profiles", id NAME/profile): policy, mood
+ *    smoothing and history retention;
+ *  - feedback (collection "feedback", id NAME/TIME-RAND): like, skip (with
+ *    how far into the song) or complete, with the mood at that moment;
+ *  - history  (collection "history", id NAME/TIME-RAND): the mood over time,
+ *    points and names with timestamps (never pictures), kept within the
+ *    profile's retention.
+ * The ids start with the listener's name, so on Redis one listener's
+ * documents share a hash tag. TIME is the Unix time in milliseconds, 15
+ * digits, so ids sort by time.
+ *
+ * Times are Unix seconds passed in by the caller (tests fix them). Every
+ * function returns ET_OK or an error with a message in err; a refused write
+ * changes nothing. Documents written by hand that do not have the expected
+ * fields are skipped on reading (and logged), never fatal.
+ */
+#ifndef ET_LISTENER_H
+#define ET_LISTENER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "recommend/recommend.h"
+#include "store/store.h"
+
+#define ET_LISTENER_PROFILES "profiles"
+#define ET_LISTENER_FEEDBACK "feedback"
+#define ET_LISTENER_HISTORY "history"
+#define ET_LISTENER_DEFAULT "default"
+#define ET_LISTENER_MAX_NAME 64
+/* Mood names are at most this long ("disgusted", "unknown", ...). */
+#define ET_LISTENER_MAX_MOOD 16
+
+/* ET_E_INVALID, with the rule, unless name is a valid listener name. */
+et_status et_listener_check_name(const char *name, char *err);
+
+/* ---- profile ---- */
+
+typedef struct et_listener_profile {
+    char name[ET_LISTENER_MAX_NAME + 1];
+    et_rec_policy policy; /* default ET_REC_MATCH */
+    double tau_s;         /* mood smoothing time constant, (0, 600] (3) */
+    double hold_s;        /* hysteresis of the named mood, [0, 600] (2) */
+    double history_days;  /* moods older than this are deleted, (0, 36500] (90) */
+    size_t history_max;   /* and the oldest beyond this many, [1, 1000000] (10000) */
+    bool stored;          /* false: defaults, nothing stored yet */
+} et_listener_profile;
+
+/* The defaults for a listener (name must be valid: ET_E_INVALID). */
+et_status et_listener_profile_default(const char *name, et_listener_profile *out, char *err);
+
+/* ET_E_INVALID naming the first field out of range. */
+et_status et_listener_profile_check(const et_listener_profile *p, char *err);
+
+/* The stored profile, or the defaults (stored = false) when there is none.
+ * Fields missing or out of range in a stored document take their default. */
+et_status et_listener_profile_load(et_store *s, const char *name, et_listener_profile *out,
+                                   char *err);
+
+/* Writes the profile (checked first), keeping any other field of the stored
+ * document; atomic against other writers. */
+et_status et_listener_profile_save(et_store *s, const et_listener_profile *p, char *err);
+
+/* The names of the listeners with a stored profile, sorted; free with
+ * et_store_free_names. */
+et_status et_listener_names(et_store *s, char ***names, size_t *n, char *err);
+
+/* ---- mood history ---- */
+
+typedef struct et_listener_mood {
+    double time;                          /* Unix seconds */
+    double valence, arousal;              /* in [-1, 1] */
+    double confidence;                    /* in [0, 1] */
+    char mood[ET_LISTENER_MAX_MOOD];      /* a named mood or "unknown" */
+    double smiling;                       /* share in [0, 1]; -1: not known */
+    char source[ET_LISTENER_MAX_MOOD];    /* "face" or "stated" */
+} et_listener_mood;
+
+/*
+ * Appends a mood to p's listener's history, and in the same atomic batch
+ * deletes what falls out of p's retention (entries older than history_days
+ * before m->time, then the oldest beyond history_max). *pruned (may be NULL)
+ * gets the number deleted. ET_E_INVALID for a field out of range (named).
+ */
+et_status et_listener_mood_add(et_store *s, const et_listener_profile *p,
+                               const et_listener_mood *m, size_t *pruned, char *err);
+
+/* The listener's moods, oldest first, into a new array (caller frees; NULL
+ * when *n is 0). */
+et_status et_listener_moods(et_store *s, const char *name, et_listener_mood **out, size_t *n,
+                            char *err);
+
+/* The newest mood into *out; *found false (and *out untouched) when the
+ * history is empty. */
+et_status et_listener_mood_latest(et_store *s, const char *name, et_listener_mood *out,
+                                  bool *found, char *err);
+
+/* ---- feedback ---- */
+
+typedef struct et_listener_feedback {
+    double time;                      /* Unix seconds */
+    char track[ET_STORE_MAX_ID + 1];
+    et_rec_feedback_kind kind;
+    double at_s;                      /* seconds into the song; -1: not given */
+    double fraction;                  /* at_s / duration in [0, 1] (0 when not known) */
+    double valence, arousal;          /* the mood when it was given */
+    char mood[ET_LISTENER_MAX_MOOD];
+} et_listener_feedback;
+
+/* "like", "skip", "complete" <-> the kind; ET_E_INVALID lists them. */
+et_status et_listener_feedback_kind_parse(const char *name, et_rec_feedback_kind *out,
+                                          char *err);
+const char *et_listener_feedback_kind_name(et_rec_feedback_kind k);
+
+/*
+ * Records feedback on a track of the library: f->track must name a stored
+ * track (ET_E_NOT_FOUND otherwise). f->fraction is computed here from f->at_s
+ * and the track's duration (0 when either is unknown); an at_s past the end
+ * of a track of known duration (by more than one second) is ET_E_INVALID,
+ * as is a negative or non-finite one (other than -1), an unknown kind or a
+ * mood out of range. The stored copy is written to *f.
+ */
+et_status et_listener_feedback_add(et_store *s, const char *name, et_listener_feedback *f,
+                                   char *err);
+
+/* The listener's feedback, oldest first (caller frees; NULL when *n is 0). */
+et_status et_listener_feedbacks(et_store *s, const char *name, et_listener_feedback **out,
+                                size_t *n, char *err);
+
+/* ---- the recommender over the library ---- */
+
+typedef struct et_listener_track {
+    char *id, *title, *artist, *genre; /* artist and genre may be NULL */
+    char *location;                    /* the file's path or the link's URL */
+    double duration;                   /* seconds; 0 when unknown */
+    double tempo;                      /* beats per minute; 0 when unknown */
+    double valence, arousal;           /* when has_point */
+    bool has_point;
+    bool is_link;
+} et_listener_track;
+
+typedef struct et_listener_session {
+    et_rec *rec;                 /* over tracks[0..n), same order */
+    et_listener_track *tracks;
+    size_t n;
+    size_t feedback_used;        /* feedback replayed into rec */
+    size_t feedback_stale;       /* feedback on tracks no longer in the library */
+} et_listener_session;
+
+/*
+ * Loads the library (tracks not marked missing) and the listener's feedback
+ * into a new recommender seeded with seed: every feedback, oldest first,
+ * counts as a play (et_rec_mark_played) and as a preference
+ * (et_rec_feedback in its mood). ET_E_NOT_FOUND when the library has no
+ * track. Free with et_listener_session_free.
+ */
+et_status et_listener_session_open(et_store *s, const char *name, uint64_t seed,
+                                   et_listener_session **out, char *err);
+void et_listener_session_free(et_listener_session *session);
+
+#endif

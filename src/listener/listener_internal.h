@@ -1,0 +1,40 @@
+/* listener: helpers shared by its files (not part of the public face). */
+#ifndef ET_LISTENER_INTERNAL_H
+#define ET_LISTENER_INTERNAL_H
+
+#include <jansson.h>
+
+#include "listener/listener.h"
+
+/* Room for "NAME/" + 15 digits + "-" + 8 hex digits. */
+#define ET__LISTENER_ID_MAX (ET_LISTENER_MAX_NAME + 32)
+
+/* A new id NAME/TIME-RAND for a document at Unix time `time`. */
+void et__listener_event_id(char out[ET__LISTENER_ID_MAX], const char *name, double time);
+
+/* Called for each parsed document of one listener in a collection, in id
+ * order; return non-zero to stop. Documents that are not JSON objects are
+ * skipped (logged). */
+typedef int (*et__listener_visit_fn)(void *user, const char *id, json_t *doc);
+
+et_status et__listener_iterate(et_store *s, const char *collection, const char *name,
+                               et__listener_visit_fn fn, void *user, char *err);
+
+/* Makes room for one more item in a growing array (*items of *cap items of
+ * `size` bytes, n in use); false when out of memory (the array is kept). */
+bool et__listener_grow(void **items, size_t n, size_t *cap, size_t size);
+
+/* A number field, or fallback when absent or not a number. */
+double et__json_number(const json_t *obj, const char *key, double fallback);
+
+/* Copies a string field into out (size len, truncated); "" when absent. */
+void et__json_copy_string(const json_t *obj, const char *key, char *out, size_t len);
+
+/* Serialises doc compactly into a new string (caller frees); NULL on
+ * allocation failure. */
+char *et__json_dump(const json_t *doc, size_t *len);
+
+/* The mood point is finite and within [-1, 1] (err names it otherwise). */
+et_status et__listener_check_point(double valence, double arousal, char *err);
+
+#endif

@@ -1,0 +1,165 @@
+/* listener: a recommender over the library, taught by the listener's
+ * feedback. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "library/library.h"
+#include "listener/listener_internal.h"
+
+typedef struct load_ctx {
+    et_listener_track *tracks;
+    size_t n, cap;
+    bool nomem;
+} load_ctx;
+
+static void track_free(et_listener_track *t)
+{
+    free(t->id);
+    free(t->title);
+    free(t->artist);
+    free(t->genre);
+    free(t->location);
+}
+
+/* A copy of an optional string field: NULL when absent or empty; false when
+ * out of memory. */
+static bool copy_optional(const json_t *doc, const char *key, char **out)
+{
+    const char *s = json_string_value(json_object_get(doc, key));
+    *out = s && *s ? strdup(s) : NULL;
+    return !(s && *s) || *out;
+}
+
+/* One stored track document into t; false when out of memory. */
+static bool read_track(const char *id, const json_t *doc, et_listener_track *t)
+{
+    memset(t, 0, sizeof *t);
+    const char *title = json_string_value(json_object_get(doc, "title"));
+    const char *url = json_string_value(json_object_get(doc, "url"));
+    const char *path = json_string_value(json_object_get(doc, "path"));
+    t->is_link = url && !path;
+    t->id = strdup(id);
+    t->title = strdup(title && *title ? title : id);
+    t->location = strdup(path ? path : url ? url : "");
+    bool ok = t->id && t->title && t->location && copy_optional(doc, "artist", &t->artist) &&
+              copy_optional(doc, "genre", &t->genre);
+    if (!ok) {
+        track_free(t);
+        return false;
+    }
+    double d = et__json_number(doc, "duration", 0);
+    t->duration = isfinite(d) && d > 0 ? d : 0;
+    double tempo = et__json_number(json_object_get(doc, "features"), "tempo", 0);
+    t->tempo = isfinite(tempo) && tempo > 0 && tempo < 1000 ? tempo : 0;
+    double v = et__json_number(doc, "valence", NAN), a = et__json_number(doc, "arousal", NAN);
+    t->has_point = et__listener_check_point(v, a, NULL) == ET_OK;
+    t->valence = t->has_point ? v : 0;
+    t->arousal = t->has_point ? a : 0;
+    return true;
+}
+
+static int load_track(void *user, const char *id, const char *json, size_t len)
+{
+    load_ctx *c = user;
+    json_t *doc = json_loadb(json, len, 0, NULL);
+    if (!json_is_object(doc) || json_is_true(json_object_get(doc, "missing"))) {
+        json_decref(doc);
+        return 0; /* not a track, or its file is gone */
+    }
+    bool ok = et__listener_grow((void **)&c->tracks, c->n, &c->cap, sizeof *c->tracks) &&
+              read_track(id, doc, &c->tracks[c->n]);
+    json_decref(doc);
+    if (!ok)
+        return c->nomem = true, 1;
+    c->n++;
+    return 0;
+}
+
+static et_status build_rec(et_listener_session *se, uint64_t seed, char *err)
+{
+    et_rec_track *rt = calloc(se->n, sizeof *rt);
+    if (!rt)
+        return et_fail(err, ET_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < se->n; i++) {
+        const et_listener_track *t = &se->tracks[i];
+        rt[i] = (et_rec_track){.id = t->id, .artist = t->artist, .genre = t->genre,
+                               .valence = t->valence, .arousal = t->arousal,
+                               .has_point = t->has_point, .tempo = t->tempo};
+    }
+    et_status st = et_rec_new(rt, se->n, seed, &se->rec, err);
+    free(rt);
+    return st;
+}
+
+/* Every feedback, oldest first: a play, and a preference in its mood. */
+static et_status replay_feedback(et_store *s, const char *name, et_listener_session *se,
+                                 char *err)
+{
+    et_listener_feedback *fb;
+    size_t n;
+    et_status st = et_listener_feedbacks(s, name, &fb, &n, err);
+    if (st != ET_OK)
+        return st;
+    for (size_t i = 0; i < n && st == ET_OK; i++) {
+        st = et_rec_mark_played(se->rec, fb[i].track, NULL);
+        if (st == ET_E_NOT_FOUND) {
+            se->feedback_stale++;
+            st = ET_OK;
+            continue;
+        }
+        if (st == ET_OK)
+            st = et_rec_feedback(se->rec, fb[i].track, fb[i].kind, fb[i].fraction,
+                                 fb[i].valence, fb[i].arousal, err);
+        if (st == ET_OK)
+            se->feedback_used++;
+    }
+    free(fb);
+    return st;
+}
+
+et_status et_listener_session_open(et_store *s, const char *name, uint64_t seed,
+                                   et_listener_session **out, char *err)
+{
+    if (!s || !out)
+        return et_fail(err, ET_E_INVALID, "et_listener_session_open: NULL argument");
+    *out = NULL;
+    et_status st = et_listener_check_name(name, err);
+    if (st != ET_OK)
+        return st;
+    et_listener_session *se = calloc(1, sizeof *se);
+    if (!se)
+        return et_fail(err, ET_E_NOMEM, "out of memory");
+    load_ctx c = {0};
+    st = et_store_iterate(s, ET_LIBRARY_TRACKS, NULL, 0, load_track, &c, err);
+    se->tracks = c.tracks;
+    se->n = c.n;
+    if (st == ET_OK && c.nomem)
+        st = et_fail(err, ET_E_NOMEM, "out of memory");
+    if (st == ET_OK && se->n == 0)
+        st = et_fail(err, ET_E_NOT_FOUND,
+                     "the library is empty: add music with emotune scan DIR or emotune import "
+                     "FILE");
+    if (st == ET_OK)
+        st = build_rec(se, seed, err);
+    if (st == ET_OK)
+        st = replay_feedback(s, name, se, err);
+    if (st != ET_OK) {
+        et_listener_session_free(se);
+        return st;
+    }
+    *out = se;
+    return ET_OK;
+}
+
+void et_listener_session_free(et_listener_session *session)
+{
+    if (!session)
+        return;
+    et_rec_free(session->rec);
+    for (size_t i = 0; i < session->n; i++)
+        track_free(&session->tracks[i]);
+    free(session->tracks);
+    free(session);
+}
