@@ -1,4 +1,6 @@
 #include "support.h"
+#include <jansson.h>
+#include <sys/wait.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,4 +145,48 @@ void ts_redis_cleanup(ts_redis *r)
         free(r->dir);
         r->dir = NULL;
     }
+}
+
+const char *ts_bin(void)
+{
+    const char *b = getenv("EMOTUNE_TEST_BIN");
+    return b && *b ? b : "build/emotune";
+}
+
+int ts_run(const char *cmd, char **out)
+{
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    size_t got;
+    while ((got = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+        len += got;
+        if (cap - len < 1024) {
+            buf = realloc(buf, cap *= 2);
+            assert_non_null(buf);
+        }
+    }
+    buf[len] = '\0';
+    int st = pclose(p);
+    *out = buf;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+json_t *ts_json_lines(const char *out)
+{
+    json_t *arr = json_array();
+    const char *s = out;
+    while (*s) {
+        const char *nl = strchr(s, '\n');
+        size_t n = nl ? (size_t)(nl - s) : strlen(s);
+        json_error_t e;
+        json_t *v = json_loadb(s, n, 0, &e);
+        if (!v)
+            fail_msg("not a JSON line: %.*s", (int)n, s);
+        json_array_append_new(arr, v);
+        s += n + (nl ? 1 : 0);
+    }
+    return arr;
 }

@@ -27,6 +27,18 @@ void ts_rmtree(const char *dir);
 /* Writes len bytes to path; fails the test on error. */
 void ts_write_file(const char *path, const void *data, size_t len);
 
+/* The emotune binary under test: $EMOTUNE_TEST_BIN, else build/emotune. */
+const char *ts_bin(void);
+
+/* Runs a shell command; returns its exit status (-1 when killed) and its
+ * stdout in *out (caller frees). */
+int ts_run(const char *cmd, char **out);
+
+/* Parses JSON lines (one document per line) into a new array; fails the
+ * test on a line that is not JSON. */
+struct json_t;
+struct json_t *ts_json_lines(const char *out);
+
 /* Prints a skip reason to stderr and skips the current test. */
 #define TS_SKIP(...) do { fprintf(stderr, "SKIP: " __VA_ARGS__); fputc('\n', stderr); skip(); } while (0)
 

@@ -15,31 +15,6 @@
 #include "image/image.h"
 #include "support.h"
 
-static const char *bin(void)
-{
-    const char *b = getenv("EMOTUNE_TEST_BIN");
-    return b && *b ? b : "build/emotune";
-}
-
-/* Runs a shell command; returns its exit status and its stdout (caller frees). */
-static int run(const char *cmd, char **out)
-{
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    size_t got;
-    while ((got = fread(buf + len, 1, cap - len - 1, p)) > 0) {
-        len += got;
-        if (cap - len < 1024)
-            buf = realloc(buf, cap *= 2);
-    }
-    buf[len] = '\0';
-    int st = pclose(p);
-    *out = buf;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static char *demo(int i)
 {
     char *p = malloc(512);
@@ -47,30 +22,12 @@ static char *demo(int i)
     return p;
 }
 
-/* Parses the JSON lines of `out` into an array. */
-static json_t *lines(const char *out)
-{
-    json_t *arr = json_array();
-    const char *s = out;
-    while (*s) {
-        const char *nl = strchr(s, '\n');
-        size_t n = nl ? (size_t)(nl - s) : strlen(s);
-        json_error_t e;
-        json_t *v = json_loadb(s, n, 0, &e);
-        if (!v)
-            fail_msg("not a JSON line: %.*s", (int)n, s);
-        json_array_append_new(arr, v);
-        s += n + (nl ? 1 : 0);
-    }
-    return arr;
-}
-
 static json_t *detect_json(const char *args, int *status)
 {
     char cmd[8400], *out;
-    snprintf(cmd, sizeof cmd, "%s detect --json %s", bin(), args);
-    *status = run(cmd, &out);
-    json_t *l = lines(out);
+    snprintf(cmd, sizeof cmd, "%s detect --json %s", ts_bin(), args);
+    *status = ts_run(cmd, &out);
+    json_t *l = ts_json_lines(out);
     free(out);
     return l;
 }
@@ -320,27 +277,27 @@ static void usage_errors_and_missing_models_have_their_exit_codes(void **state)
 {
     (void)state;
     char cmd[2048], *out;
-    snprintf(cmd, sizeof cmd, "%s detect --help", bin());
-    assert_int_equal(run(cmd, &out), 0);
+    snprintf(cmd, sizeof cmd, "%s detect --help", ts_bin());
+    assert_int_equal(ts_run(cmd, &out), 0);
     assert_non_null(strstr(out, "usage: emotune detect"));
     assert_non_null(strstr(out, "--face-crop"));
     free(out);
-    snprintf(cmd, sizeof cmd, "%s detect --input-size 100 x.jpg 2>&1", bin());
-    assert_int_equal(run(cmd, &out), 2);
+    snprintf(cmd, sizeof cmd, "%s detect --input-size 100 x.jpg 2>&1", ts_bin());
+    assert_int_equal(ts_run(cmd, &out), 2);
     assert_non_null(strstr(out, "multiple of 32"));
     free(out);
-    snprintf(cmd, sizeof cmd, "%s detect --min-score 1.5 x.jpg 2>&1", bin());
-    assert_int_equal(run(cmd, &out), 2);
+    snprintf(cmd, sizeof cmd, "%s detect --min-score 1.5 x.jpg 2>&1", ts_bin());
+    assert_int_equal(ts_run(cmd, &out), 2);
     free(out);
-    snprintf(cmd, sizeof cmd, "%s detect 2>&1", bin());
-    assert_int_equal(run(cmd, &out), 2);
+    snprintf(cmd, sizeof cmd, "%s detect 2>&1", ts_bin());
+    assert_int_equal(ts_run(cmd, &out), 2);
     free(out);
-    snprintf(cmd, sizeof cmd, "%s detect --models /nonexistent x.jpg 2>&1", bin());
-    assert_int_equal(run(cmd, &out), 3);
+    snprintf(cmd, sizeof cmd, "%s detect --models /nonexistent x.jpg 2>&1", ts_bin());
+    assert_int_equal(ts_run(cmd, &out), 3);
     assert_non_null(strstr(out, "/nonexistent/tiny_face_detector_model-weights_manifest.json"));
     free(out);
-    snprintf(cmd, sizeof cmd, "%s frobnicate 2>&1", bin());
-    assert_int_equal(run(cmd, &out), 2);
+    snprintf(cmd, sizeof cmd, "%s frobnicate 2>&1", ts_bin());
+    assert_int_equal(ts_run(cmd, &out), 2);
     free(out);
 }
 
@@ -353,33 +310,33 @@ static void store_import_export_copy_and_check_from_the_command_line(void **stat
     char path[600];
     snprintf(path, sizeof path, "%s/backup.jsonl", dir);
     ts_write_file(path, lines, strlen(lines));
-    snprintf(cmd, sizeof cmd, "%s store --store lmdb:%s/a import %s 2>&1", bin(), dir, path);
-    assert_int_equal(run(cmd, &out), 0);
+    snprintf(cmd, sizeof cmd, "%s store --store lmdb:%s/a import %s 2>&1", ts_bin(), dir, path);
+    assert_int_equal(ts_run(cmd, &out), 0);
     assert_non_null(strstr(out, "imported 2 documents"));
     free(out);
     /* EMOTUNE_STORE names the store too; copy to a second one and export it */
     snprintf(cmd, sizeof cmd, "%s store copy lmdb:%s/a lmdb:%s/b 2>/dev/null && "
-             "EMOTUNE_STORE=lmdb:%s/b %s store export 2>/dev/null", bin(), dir, dir, dir, bin());
-    assert_int_equal(run(cmd, &out), 0);
+             "EMOTUNE_STORE=lmdb:%s/b %s store export 2>/dev/null", ts_bin(), dir, dir, dir, ts_bin());
+    assert_int_equal(ts_run(cmd, &out), 0);
     /* export orders collections and ids; the documents keep their exact text */
     assert_string_equal(out, "{\"collection\":\"feedback\",\"id\":\"alice/1\",\"doc\":[1,2.50]}\n"
                              "{\"collection\":\"tracks\",\"id\":\"t1\",\"doc\":{\"title\":\"A\"}}\n");
     free(out);
-    snprintf(cmd, sizeof cmd, "%s store --store lmdb:%s/b check", bin(), dir);
-    assert_int_equal(run(cmd, &out), 0);
+    snprintf(cmd, sizeof cmd, "%s store --store lmdb:%s/b check", ts_bin(), dir);
+    assert_int_equal(ts_run(cmd, &out), 0);
     assert_non_null(strstr(out, "2 documents in 2 collections, 0 problems"));
     free(out);
     /* a bad line: exit 1, its line number, nothing after the last batch written */
     snprintf(cmd, sizeof cmd, "printf '{\"collection\":\"Bad\",\"id\":\"x\",\"doc\":1}\\n' | "
-             "%s store --store lmdb:%s/b import 2>&1", bin(), dir);
-    assert_int_equal(run(cmd, &out), 1);
+             "%s store --store lmdb:%s/b import 2>&1", ts_bin(), dir);
+    assert_int_equal(ts_run(cmd, &out), 1);
     assert_non_null(strstr(out, "line 1"));
     free(out);
-    snprintf(cmd, sizeof cmd, "%s store --store nosuch:x check 2>&1", bin());
-    assert_int_equal(run(cmd, &out), 3);
+    snprintf(cmd, sizeof cmd, "%s store --store nosuch:x check 2>&1", ts_bin());
+    assert_int_equal(ts_run(cmd, &out), 3);
     free(out);
-    snprintf(cmd, sizeof cmd, "%s store frob 2>&1", bin());
-    assert_int_equal(run(cmd, &out), 2);
+    snprintf(cmd, sizeof cmd, "%s store frob 2>&1", ts_bin());
+    assert_int_equal(ts_run(cmd, &out), 2);
     free(out);
     ts_rmtree(dir);
     free(dir);
@@ -397,8 +354,8 @@ static void scan_tracks_tag_and_import_from_the_command_line(void **state)
              "echo 'not music' > notes.mp3",
              dir, dir);
     assert_int_equal(system(cmd), 0);
-    snprintf(cmd, sizeof cmd, "%s scan --json --store lmdb:%s/db %s/music", bin(), dir, dir);
-    assert_int_equal(run(cmd, &out), 1); /* notes.mp3 could not be read */
+    snprintf(cmd, sizeof cmd, "%s scan --json --store lmdb:%s/db %s/music", ts_bin(), dir, dir);
+    assert_int_equal(ts_run(cmd, &out), 1); /* notes.mp3 could not be read */
     json_error_t e;
     json_t *sum = json_loads(out, 0, &e);
     free(out);
@@ -410,16 +367,16 @@ static void scan_tracks_tag_and_import_from_the_command_line(void **state)
     assert_non_null(strstr(failed, "notes.mp3"));
     json_decref(sum);
     /* rescan: nothing decoded */
-    assert_int_equal(run(cmd, &out), 1);
+    assert_int_equal(ts_run(cmd, &out), 1);
     sum = json_loads(out, 0, &e);
     free(out);
     assert_int_equal(json_integer_value(json_object_get(sum, "unchanged")), 2);
     assert_int_equal(json_integer_value(json_object_get(sum, "added")), 0);
     json_decref(sum);
     /* the tracks, then a mood of the listener's own */
-    snprintf(cmd, sizeof cmd, "%s tracks --json --store lmdb:%s/db", bin(), dir);
-    assert_int_equal(run(cmd, &out), 0);
-    json_t *l = lines(out);
+    snprintf(cmd, sizeof cmd, "%s tracks --json --store lmdb:%s/db", ts_bin(), dir);
+    assert_int_equal(ts_run(cmd, &out), 0);
+    json_t *l = ts_json_lines(out);
     free(out);
     assert_int_equal(json_array_size(l), 2);
     char id[64] = "";
@@ -432,15 +389,15 @@ static void scan_tracks_tag_and_import_from_the_command_line(void **state)
     }
     json_decref(l);
     assert_true(id[0]);
-    snprintf(cmd, sizeof cmd, "%s tag --store lmdb:%s/db %s grumpy 2>&1", bin(), dir, id);
-    assert_int_equal(run(cmd, &out), 2);
+    snprintf(cmd, sizeof cmd, "%s tag --store lmdb:%s/db %s grumpy 2>&1", ts_bin(), dir, id);
+    assert_int_equal(ts_run(cmd, &out), 2);
     free(out);
-    snprintf(cmd, sizeof cmd, "%s tag --store lmdb:%s/db %s surprised", bin(), dir, id);
-    assert_int_equal(run(cmd, &out), 0);
+    snprintf(cmd, sizeof cmd, "%s tag --store lmdb:%s/db %s surprised", ts_bin(), dir, id);
+    assert_int_equal(ts_run(cmd, &out), 0);
     free(out);
-    snprintf(cmd, sizeof cmd, "%s tracks --json --mood surprised --store lmdb:%s/db", bin(), dir);
-    assert_int_equal(run(cmd, &out), 0);
-    l = lines(out);
+    snprintf(cmd, sizeof cmd, "%s tracks --json --mood surprised --store lmdb:%s/db", ts_bin(), dir);
+    assert_int_equal(ts_run(cmd, &out), 0);
+    l = ts_json_lines(out);
     free(out);
     assert_int_equal(json_array_size(l), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0), "id")), id);
@@ -452,21 +409,21 @@ static void scan_tracks_tag_and_import_from_the_command_line(void **state)
                        "https://example.org/watch?v=1,Walking,Someone,happy\n"
                        "javascript:alert(1),Bad,Nobody,happy\n";
     ts_write_file(csv, text, strlen(text));
-    snprintf(cmd, sizeof cmd, "%s import --store lmdb:%s/db %s", bin(), dir, csv);
-    assert_int_equal(run(cmd, &out), 1);
+    snprintf(cmd, sizeof cmd, "%s import --store lmdb:%s/db %s", ts_bin(), dir, csv);
+    assert_int_equal(ts_run(cmd, &out), 1);
     assert_non_null(strstr(out, "1 added"));
     assert_non_null(strstr(out, "line 3"));
     free(out);
-    snprintf(cmd, sizeof cmd, "%s import --store lmdb:%s/db %s", bin(), dir, csv);
-    assert_int_equal(run(cmd, &out), 1);
+    snprintf(cmd, sizeof cmd, "%s import --store lmdb:%s/db %s", ts_bin(), dir, csv);
+    assert_int_equal(ts_run(cmd, &out), 1);
     assert_non_null(strstr(out, "0 added, 1 unchanged"));
     free(out);
-    snprintf(cmd, sizeof cmd, "%s scan --store lmdb:%s/db %s/nope 2>&1", bin(), dir, dir);
-    assert_int_equal(run(cmd, &out), 1);
+    snprintf(cmd, sizeof cmd, "%s scan --store lmdb:%s/db %s/nope 2>&1", ts_bin(), dir, dir);
+    assert_int_equal(ts_run(cmd, &out), 1);
     assert_non_null(strstr(out, "nope"));
     free(out);
-    snprintf(cmd, sizeof cmd, "%s scan --help", bin());
-    assert_int_equal(run(cmd, &out), 0);
+    snprintf(cmd, sizeof cmd, "%s scan --help", ts_bin());
+    assert_int_equal(ts_run(cmd, &out), 0);
     assert_non_null(strstr(out, "--prune"));
     free(out);
     ts_rmtree(dir);

@@ -1,0 +1,511 @@
+/* listener: profiles, mood history with retention, feedback and the
+ * recommender built from the store -- on a real LMDB store and on a real
+ * redis-server, the same tests. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "library/library.h"
+#include "listener/listener.h"
+#include "support.h"
+
+typedef struct backend {
+    ts_redis redis; /* redis only */
+    char *dir;      /* lmdb only */
+    int serial;
+    char uri[700];
+    et_store *s;
+} backend;
+
+static int lmdb_setup(void **state)
+{
+    backend *b = calloc(1, sizeof *b);
+    b->dir = ts_tempdir();
+    *state = b;
+    return 0;
+}
+
+static int redis_setup(void **state)
+{
+    backend *b = calloc(1, sizeof *b);
+    if (ts_redis_start(&b->redis) != 0) {
+        free(b);
+        return -1;
+    }
+    *state = b;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    backend *b = *state;
+    ts_redis_cleanup(&b->redis);
+    if (b->dir) {
+        ts_rmtree(b->dir);
+        free(b->dir);
+    }
+    free(b);
+    return 0;
+}
+
+/* A new empty store per test: a new LMDB directory, or the next of Redis's
+ * 16 databases. */
+static int open_fresh(void **state)
+{
+    backend *b = *state;
+    if (b->dir)
+        snprintf(b->uri, sizeof b->uri, "lmdb:%s/t%d", b->dir, b->serial++);
+    else
+        snprintf(b->uri, sizeof b->uri, "redis://127.0.0.1:%d/%d", b->redis.port,
+                 b->serial++ % 16);
+    char err[ET_ERR_MAX];
+    if (et_store_open(b->uri, NULL, &b->s, err) != ET_OK)
+        fail_msg("open %s: %s", b->uri, err);
+    return 0;
+}
+
+static int close_store(void **state)
+{
+    backend *b = *state;
+    et_store_close(b->s);
+    b->s = NULL;
+    return 0;
+}
+
+static char *export_all(et_store *s)
+{
+    char *buf = NULL, err[ET_ERR_MAX];
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(et_store_export(s, f, NULL, err), ET_OK);
+    fclose(f);
+    return buf;
+}
+
+static void put(et_store *s, const char *coll, const char *id, const char *json)
+{
+    char err[ET_ERR_MAX];
+    if (et_store_put(s, coll, id, json, strlen(json), err) != ET_OK)
+        fail_msg("put %s/%s: %s", coll, id, err);
+}
+
+/* A scanned track as `emotune scan` writes it (the fields read back). */
+static void put_track(et_store *s, const char *id, const char *artist, const char *genre,
+                      double v, double a, double duration)
+{
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"kind\":\"file\",\"path\":\"/music/%s.flac\",\"title\":\"Song %s\","
+             "\"artist\":\"%s\",\"genre\":\"%s\",\"duration\":%g,\"valence\":%g,"
+             "\"arousal\":%g,\"features\":{\"tempo\":100},\"missing\":false}",
+             id, id, artist, genre, duration, v, a);
+    put(s, "tracks", id, json);
+}
+
+static et_listener_mood mood_at(double t, const char *name)
+{
+    et_listener_mood m = {.time = t, .confidence = 0.9, .smiling = 0.5};
+    assert_true(et_library_mood_point(name, &m.valence, &m.arousal));
+    snprintf(m.mood, sizeof m.mood, "%s", name);
+    snprintf(m.source, sizeof m.source, "face");
+    return m;
+}
+
+#define T0 1.79e9 /* a Unix time in 2026 */
+
+static void listener_names_are_checked(void **state)
+{
+    (void)state;
+    char err[ET_ERR_MAX], long_name[80];
+    memset(long_name, 'a', 65);
+    long_name[65] = '\0';
+    const char *good[] = {"default", "Ann-Marie_2", "a.b", "x"};
+    const char *bad[] = {"", "a/b", ".hidden", "with space", "ü", long_name, "a{b}"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        assert_int_equal(et_listener_check_name(good[i], err), ET_OK);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        err[0] = '\0';
+        assert_int_equal(et_listener_check_name(bad[i], err), ET_E_INVALID);
+        assert_true(err[0]);
+    }
+    assert_int_equal(et_listener_check_name(NULL, err), ET_E_INVALID);
+}
+
+static void profile_defaults_then_saved_settings_and_other_fields_kept(void **state)
+{
+    et_store *s = ((backend *)*state)->s;
+    char err[ET_ERR_MAX];
+    et_listener_profile p;
+    assert_int_equal(et_listener_profile_load(s, "ann", &p, err), ET_OK);
+    assert_false(p.stored);
+    assert_int_equal(p.policy, ET_REC_MATCH);
+    assert_true(p.tau_s == 3.0 && p.hold_s == 2.0 && p.history_days == 90.0);
+    assert_int_equal(p.history_max, 10000);
+    /* a profile written by another tool, with a field emotune does not know
+     * and a smoothing time out of range */
+    put(s, "profiles", "ann/profile",
+        "{\"policy\":\"calm\",\"tau_s\":-4,\"history_max\":50,\"calibration\":[1,2]}");
+    assert_int_equal(et_listener_profile_load(s, "ann", &p, err), ET_OK);
+    assert_true(p.stored);
+    assert_int_equal(p.policy, ET_REC_CALM);
+    assert_true(p.tau_s == 3.0); /* the bad field falls back alone */
+    assert_int_equal(p.history_max, 50);
+    p.policy = ET_REC_LIFT;
+    p.hold_s = 5;
+    assert_int_equal(et_listener_profile_save(s, &p, err), ET_OK);
+    et_listener_profile q;
+    assert_int_equal(et_listener_profile_load(s, "ann", &q, err), ET_OK);
+    assert_int_equal(q.policy, ET_REC_LIFT);
+    assert_true(q.hold_s == 5.0);
+    char *doc;
+    assert_int_equal(et_store_get(s, "profiles", "ann/profile", &doc, NULL, err), ET_OK);
+    assert_non_null(strstr(doc, "\"calibration\":[1,2]"));
+    free(doc);
+    /* a bad profile is refused and nothing changes */
+    char *before = export_all(s);
+    et_listener_profile bad = q;
+    bad.tau_s = 0;
+    assert_int_equal(et_listener_profile_save(s, &bad, err), ET_E_INVALID);
+    assert_non_null(strstr(err, "smoothing"));
+    bad = q;
+    bad.history_max = 0;
+    assert_int_equal(et_listener_profile_save(s, &bad, err), ET_E_INVALID);
+    bad = q;
+    bad.policy = (et_rec_policy)7;
+    assert_int_equal(et_listener_profile_save(s, &bad, err), ET_E_INVALID);
+    char *after = export_all(s);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+}
+
+static void history_keeps_the_newest_within_the_count_limit(void **state)
+{
+    et_store *s = ((backend *)*state)->s;
+    char err[ET_ERR_MAX];
+    et_listener_profile p;
+    assert_int_equal(et_listener_profile_default("ann", &p, err), ET_OK);
+    p.history_max = 5;
+    const char *names[] = {"happy", "calm", "sad", "angry", "tense", "disgusted", "surprised",
+                           "happy"};
+    size_t pruned_total = 0;
+    for (int i = 0; i < 8; i++) {
+        et_listener_mood m = mood_at(T0 + 10.0 * i, names[i]);
+        size_t pruned = 99;
+        assert_int_equal(et_listener_mood_add(s, &p, &m, &pruned, err), ET_OK);
+        assert_int_equal(pruned, i < 5 ? 0 : 1);
+        pruned_total += pruned;
+    }
+    assert_int_equal(pruned_total, 3);
+    et_listener_mood *all;
+    size_t n;
+    assert_int_equal(et_listener_moods(s, "ann", &all, &n, err), ET_OK);
+    assert_int_equal(n, 5);
+    for (size_t i = 0; i < n; i++) { /* the newest five, oldest first */
+        assert_true(fabs(all[i].time - (T0 + 10.0 * (double)(i + 3))) < 1e-3);
+        assert_string_equal(all[i].mood, names[i + 3]);
+        assert_string_equal(all[i].source, "face");
+        assert_true(fabs(all[i].smiling - 0.5) < 1e-9);
+    }
+    free(all);
+    et_listener_mood latest;
+    bool found = false;
+    assert_int_equal(et_listener_mood_latest(s, "ann", &latest, &found, err), ET_OK);
+    assert_true(found);
+    assert_string_equal(latest.mood, "happy");
+    assert_int_equal(et_listener_mood_latest(s, "bob", &latest, &found, err), ET_OK);
+    assert_false(found);
+}
+
+static void history_forgets_moods_older_than_the_retention(void **state)
+{
+    et_store *s = ((backend *)*state)->s;
+    char err[ET_ERR_MAX];
+    et_listener_profile p;
+    assert_int_equal(et_listener_profile_default("ann", &p, err), ET_OK);
+    p.history_days = 1;
+    const double day = 86400;
+    double times[] = {T0, T0 + 0.5 * day, T0 + 1.2 * day, T0 + 2.0 * day};
+    /* at +1.2 d the mood of +0 is over a day old; at +2 d, the one of +0.5 d */
+    size_t expect_pruned[] = {0, 0, 1, 1};
+    for (int i = 0; i < 4; i++) {
+        et_listener_mood m = mood_at(times[i], "calm");
+        size_t pruned;
+        assert_int_equal(et_listener_mood_add(s, &p, &m, &pruned, err), ET_OK);
+        assert_int_equal(pruned, expect_pruned[i]);
+    }
+    et_listener_mood *all;
+    size_t n;
+    assert_int_equal(et_listener_moods(s, "ann", &all, &n, err), ET_OK);
+    assert_int_equal(n, 2);
+    assert_true(fabs(all[0].time - times[2]) < 1e-3 && fabs(all[1].time - times[3]) < 1e-3);
+    free(all);
+}
+
+static void bad_moods_are_refused_and_change_nothing(void **state)
+{
+    et_store *s = ((backend *)*state)->s;
+    char err[ET_ERR_MAX];
+    et_listener_profile p;
+    assert_int_equal(et_listener_profile_default("ann", &p, err), ET_OK);
+    et_listener_mood ok = mood_at(T0, "sad");
+    assert_int_equal(et_listener_mood_add(s, &p, &ok, NULL, err), ET_OK);
+    char *before = export_all(s);
+    et_listener_mood bad[6];
+    for (int i = 0; i < 6; i++)
+        bad[i] = mood_at(T0 + 1, "happy");
+    bad[0].valence = 1.5;
+    bad[1].arousal = NAN;
+    snprintf(bad[2].mood, sizeof bad[2].mood, "glad");
+    snprintf(bad[3].source, sizeof bad[3].source, "webcam");
+    bad[4].confidence = 2;
+    bad[5].time = -1;
+    const char *named[] = {"valence", "arousal", "glad", "webcam", "confidence", "time"};
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(et_listener_mood_add(s, &p, &bad[i], NULL, err), ET_E_INVALID);
+        assert_non_null(strstr(err, named[i]));
+    }
+    char *after = export_all(s);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+}
+
+static void listeners_keep_their_own_history_feedback_and_profile(void **state)
+{
+    et_store *s = ((backend *)*state)->s;
+    char err[ET_ERR_MAX];
+    put_track(s, "t1", "A", "rock", 0.5, 0.5, 120);
+    /* names chosen so that one's ids sort inside the other's range by
+     * prefix: "ab-c/..." < "ab/..." < "abc/..." */
+    const char *who[] = {"ab", "ab-c", "abc"};
+    for (int i = 0; i < 3; i++) {
+        et_listener_profile p;
+        assert_int_equal(et_listener_profile_default(who[i], &p, err), ET_OK);
+        p.policy = (et_rec_policy)i;
+        assert_int_equal(et_listener_profile_save(s, &p, err), ET_OK);
+        for (int k = 0; k <= i; k++) {
+            et_listener_mood m = mood_at(T0 + k, "calm");
+            assert_int_equal(et_listener_mood_add(s, &p, &m, NULL, err), ET_OK);
+            et_listener_feedback f = {.time = T0 + k, .kind = ET_REC_LIKE, .at_s = -1,
+                                      .valence = 0.3, .arousal = -0.6};
+            snprintf(f.track, sizeof f.track, "t1");
+            snprintf(f.mood, sizeof f.mood, "calm");
+            assert_int_equal(et_listener_feedback_add(s, who[i], &f, err), ET_OK);
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        et_listener_mood *m;
+        et_listener_feedback *f;
+        size_t nm, nf;
+        assert_int_equal(et_listener_moods(s, who[i], &m, &nm, err), ET_OK);
+        assert_int_equal(et_listener_feedbacks(s, who[i], &f, &nf, err), ET_OK);
+        assert_int_equal(nm, (size_t)i + 1);
+        assert_int_equal(nf, (size_t)i + 1);
+        free(m);
+        free(f);
+        et_listener_profile p;
+        assert_int_equal(et_listener_profile_load(s, who[i], &p, err), ET_OK);
+        assert_int_equal(p.policy, (et_rec_policy)i);
+    }
+    char **names;
+    size_t n;
+    assert_int_equal(et_listener_names(s, &names, &n, err), ET_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(names[0], "ab");
+    assert_string_equal(names[1], "ab-c");
+    assert_string_equal(names[2], "abc");
+    et_store_free_names(names, n);
+}
+
+static void feedback_is_checked_and_its_position_becomes_a_fraction(void **state)
+{
+    et_store *s = ((backend *)*state)->s;
+    char err[ET_ERR_MAX];
+    put_track(s, "t1", "A", "rock", 0.5, 0.5, 120);
+    put(s, "tracks", "link1", "{\"kind\":\"link\",\"url\":\"https://example.org/x\","
+                              "\"title\":\"X\",\"valence\":null,\"arousal\":null}");
+    et_listener_feedback f = {.time = T0, .kind = ET_REC_SKIP, .at_s = 30, .valence = -0.7,
+                              .arousal = -0.4};
+    snprintf(f.track, sizeof f.track, "t1");
+    snprintf(f.mood, sizeof f.mood, "sad");
+    assert_int_equal(et_listener_feedback_add(s, "ann", &f, err), ET_OK);
+    assert_true(fabs(f.fraction - 0.25) < 1e-12); /* 30 s of 120 s */
+    /* a link has no duration: the fraction is unknown, 0 */
+    et_listener_feedback g = f;
+    g.time = T0 + 1;
+    snprintf(g.track, sizeof g.track, "link1");
+    g.at_s = 500;
+    assert_int_equal(et_listener_feedback_add(s, "ann", &g, err), ET_OK);
+    assert_true(g.fraction == 0);
+    char *before = export_all(s);
+    struct {
+        const char *track;
+        double at, v;
+        int kind;
+        et_status want;
+        const char *says;
+    } bad[] = {
+        {"nope", -1, 0.1, ET_REC_LIKE, ET_E_NOT_FOUND, "nope"},
+        {"t1", 200, 0.1, ET_REC_SKIP, ET_E_INVALID, "past the end"},
+        {"t1", -5, 0.1, ET_REC_SKIP, ET_E_INVALID, "position"},
+        {"t1", -1, 1.1, ET_REC_LIKE, ET_E_INVALID, "valence"},
+        {"t1", -1, 0.1, 9, ET_E_INVALID, "kind"},
+        {"../t1", -1, 0.1, ET_REC_LIKE, ET_E_INVALID, ".."},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        et_listener_feedback h = f;
+        snprintf(h.track, sizeof h.track, "%s", bad[i].track);
+        h.at_s = bad[i].at;
+        h.valence = bad[i].v;
+        h.kind = (et_rec_feedback_kind)bad[i].kind;
+        assert_int_equal(et_listener_feedback_add(s, "ann", &h, err), bad[i].want);
+        if (!strstr(err, bad[i].says))
+            fail_msg("case %zu: '%s' does not say '%s'", i, err, bad[i].says);
+    }
+    char *after = export_all(s);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    et_listener_feedback *all;
+    size_t n;
+    assert_int_equal(et_listener_feedbacks(s, "ann", &all, &n, err), ET_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(all[0].track, "t1");
+    assert_int_equal(all[0].kind, ET_REC_SKIP);
+    assert_true(fabs(all[0].at_s - 30) < 1e-9 && fabs(all[0].fraction - 0.25) < 1e-9);
+    assert_string_equal(all[0].mood, "sad");
+    free(all);
+    et_rec_feedback_kind k;
+    assert_int_equal(et_listener_feedback_kind_parse("complete", &k, err), ET_OK);
+    assert_int_equal(k, ET_REC_COMPLETE);
+    assert_int_equal(et_listener_feedback_kind_parse("love", &k, err), ET_E_INVALID);
+    assert_non_null(strstr(err, "like, skip or complete"));
+}
+
+static void session_takes_present_tracks_and_replays_feedback(void **state)
+{
+    et_store *s = ((backend *)*state)->s;
+    char err[ET_ERR_MAX];
+    et_listener_session *se = NULL;
+    assert_int_equal(et_listener_session_open(s, "ann", 1, &se, err), ET_E_NOT_FOUND);
+    assert_null(se);
+    assert_non_null(strstr(err, "library is empty"));
+    put_track(s, "t1", "A", "rock", 0.5, 0.5, 120);
+    put_track(s, "t2", "B", "jazz", -0.5, -0.5, 200);
+    put(s, "tracks", "gone", "{\"kind\":\"file\",\"path\":\"/music/gone.mp3\",\"missing\":true}");
+    put(s, "tracks", "link1", "{\"kind\":\"link\",\"url\":\"https://example.org/x\","
+                              "\"title\":\"\",\"artist\":\"\",\"valence\":null}");
+    put(s, "tracks", "odd", "[1, 2, 3]"); /* not a track document: skipped */
+    et_listener_feedback f = {.time = T0, .kind = ET_REC_LIKE, .at_s = -1, .valence = 0.8,
+                              .arousal = 0.5};
+    snprintf(f.mood, sizeof f.mood, "happy");
+    snprintf(f.track, sizeof f.track, "t2");
+    assert_int_equal(et_listener_feedback_add(s, "ann", &f, err), ET_OK);
+    snprintf(f.track, sizeof f.track, "gone");
+    assert_int_equal(et_listener_feedback_add(s, "ann", &f, err), ET_OK);
+    assert_int_equal(et_listener_session_open(s, "ann", 1, &se, err), ET_OK);
+    assert_int_equal(se->n, 3); /* t1, t2, link1; not the missing one */
+    assert_int_equal(se->feedback_used, 1);
+    assert_int_equal(se->feedback_stale, 1);
+    for (size_t i = 0; i < se->n; i++) {
+        const et_listener_track *t = &se->tracks[i];
+        if (!strcmp(t->id, "link1")) {
+            assert_true(t->is_link && !t->has_point);
+            assert_null(t->artist);
+            assert_string_equal(t->title, "link1"); /* empty title: the id */
+            assert_string_equal(t->location, "https://example.org/x");
+        } else if (!strcmp(t->id, "t1")) {
+            assert_string_equal(t->location, "/music/t1.flac");
+            assert_true(t->has_point && t->duration == 120 && t->tempo == 100);
+        }
+    }
+    /* t2 had feedback: it was played just now, so with 3 tracks (window 2)
+     * the next two picks are the others */
+    et_rec_pick p;
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(et_rec_next(se->rec, ET_REC_MATCH, -0.5, -0.5, &p, err), ET_OK);
+        assert_string_not_equal(p.id, "t2");
+    }
+    et_listener_session_free(se);
+}
+
+/* How many of `picks` picks in the happy mood are by artist `a`. */
+static int picks_by(et_store *s, const char *listener, const char *artist, uint64_t seed,
+                    int picks)
+{
+    char err[ET_ERR_MAX];
+    et_listener_session *se;
+    assert_int_equal(et_listener_session_open(s, listener, seed, &se, err), ET_OK);
+    int count = 0;
+    for (int k = 0; k < picks; k++) {
+        et_rec_pick p;
+        assert_int_equal(et_rec_next(se->rec, ET_REC_MATCH, 0.8, 0.5, &p, err), ET_OK);
+        const char *a = se->tracks[p.index].artist;
+        count += a && !strcmp(a, artist);
+    }
+    et_listener_session_free(se);
+    return count;
+}
+
+static void stored_feedback_steers_later_sessions(void **state)
+{
+    et_store *s = ((backend *)*state)->s;
+    char err[ET_ERR_MAX];
+    /* 400 tracks by 20 artists, all near "happy": only preference differs */
+    for (int i = 0; i < 400; i++) {
+        char id[16], artist[16];
+        snprintf(id, sizeof id, "t%03d", i);
+        snprintf(artist, sizeof artist, "artist%02d", i % 20);
+        put_track(s, id, artist, i % 2 ? "pop" : "rock", 0.8 - 0.001 * (i % 7),
+                  0.5 + 0.001 * (i % 5), 180);
+    }
+    /* ann likes 4 songs of artist03 and skips 4 of artist07 early, when
+     * happy: the artists' other 16 songs are to follow */
+    for (int i = 0; i < 4; i++) {
+        et_listener_feedback f = {.time = T0 + i, .at_s = -1, .valence = 0.8, .arousal = 0.5};
+        snprintf(f.mood, sizeof f.mood, "happy");
+        f.kind = ET_REC_LIKE;
+        snprintf(f.track, sizeof f.track, "t%03d", 3 + 20 * i);
+        assert_int_equal(et_listener_feedback_add(s, "ann", &f, err), ET_OK);
+        f.kind = ET_REC_SKIP;
+        f.at_s = 5;
+        snprintf(f.track, sizeof f.track, "t%03d", 7 + 20 * i);
+        assert_int_equal(et_listener_feedback_add(s, "ann", &f, err), ET_OK);
+    }
+    int liked_ann = 0, liked_bob = 0, skipped_ann = 0, skipped_bob = 0;
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        liked_ann += picks_by(s, "ann", "artist03", seed, 100);
+        liked_bob += picks_by(s, "bob", "artist03", seed, 100);
+        skipped_ann += picks_by(s, "ann", "artist07", seed, 100);
+        skipped_bob += picks_by(s, "bob", "artist07", seed, 100);
+    }
+    /* bob (no feedback) hears each artist about 1 time in 20, 15 of 300 */
+    print_message("artist03: ann %d, bob %d of 300; artist07: ann %d, bob %d\n", liked_ann,
+                  liked_bob, skipped_ann, skipped_bob);
+    assert_true(liked_ann >= 2 * liked_bob);
+    assert_true(skipped_ann * 2 <= skipped_bob);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, open_fresh, close_store)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(listener_names_are_checked),
+        T(profile_defaults_then_saved_settings_and_other_fields_kept),
+        T(history_keeps_the_newest_within_the_count_limit),
+        T(history_forgets_moods_older_than_the_retention),
+        T(bad_moods_are_refused_and_change_nothing),
+        T(listeners_keep_their_own_history_feedback_and_profile),
+        T(feedback_is_checked_and_its_position_becomes_a_fraction),
+        T(session_takes_present_tracks_and_replays_feedback),
+        T(stored_feedback_steers_later_sessions),
+    };
+    int failed = cmocka_run_group_tests_name("listener on lmdb", tests, lmdb_setup,
+                                             group_teardown);
+    failed += cmocka_run_group_tests_name("listener on redis", tests, redis_setup,
+                                          group_teardown);
+    return failed;
+}
