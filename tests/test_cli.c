@@ -366,6 +366,26 @@ static void scan_tracks_tag_and_import_from_the_command_line(void **state)
         json_object_get(json_array_get(json_object_get(sum, "failures"), 0), "path"));
     assert_non_null(strstr(failed, "notes.mp3"));
     json_decref(sum);
+    char other[4096];
+    /* on a terminal (script(1) gives it one) a live progress line is drawn
+     * on stderr, ending in a newline; in a pipe (above) there is none */
+    snprintf(other, sizeof other,
+             "script -qec \"%s scan --store lmdb:%s/db-tty %s/music\" /dev/null", ts_bin(),
+             dir, dir);
+    assert_int_equal(ts_run(other, &out), 1); /* -e: the scan's status (notes.mp3) */
+    char *line = strstr(out, "\rscan: ");
+    assert_non_null(line);
+    assert_non_null(strstr(line, "/3 files, "));
+    assert_non_null(strstr(line, " left"));
+    assert_non_null(strstr(out, "3/3 files"));
+    assert_non_null(strstr(out, "\r\n3 scanned")); /* the line is ended before the summary */
+    free(out);
+    snprintf(other, sizeof other, "%s scan --store lmdb:%s/db-pipe %s/music 2>&1", ts_bin(), dir,
+             dir);
+    assert_int_equal(ts_run(other, &out), 1);
+    assert_null(strchr(out, '\r'));
+    assert_non_null(strstr(out, "3 scanned"));
+    free(out);
     /* rescan: nothing decoded */
     assert_int_equal(ts_run(cmd, &out), 1);
     sum = json_loads(out, 0, &e);
