@@ -2,11 +2,11 @@
  * The recommender evaluated by simulation: simulated listeners with hidden
  * tastes hear songs picked by emotune (et_rec_next + et_rec_feedback) and by
  * two baselines, on the same library, the same listeners and the same mood
- * sequences. Deterministic: everything comes from SEED; the only wall-clock
- * figure (the pick time at 100,000 tracks, measured after the simulation on
- * its own library and recommender) does not touch the simulation's numbers.
- * Prints one JSON object (bench/recommend.sh turns it into a report and a
- * plot).
+ * sequences. Deterministic: everything comes from one seed (--seed N); the
+ * only wall-clock figure (the pick time at 100,000 tracks, measured after the
+ * simulation on its own library and recommender; --no-timing skips it) does
+ * not touch the simulation's numbers. Prints one JSON object
+ * (bench/recommend.sh turns it into a report and a plot).
  *
  * THE MODEL (written before any tuning of the recommender; not to be bent
  * towards it)
@@ -52,7 +52,9 @@
  *     named mood is the listener's mood, none repeated within 50 songs;
  *  3. distance only: uniform among the 10 tracks (with features) nearest to
  *     emotune's target (et_rec_target of a recommender given no feedback,
- *     whose sessions follow the same moods), none repeated within 50.
+ *     whose sessions follow the same moods), none repeated within 50;
+ *  4. emotune without feedback: as 1 without et_rec_feedback -- what the
+ *     learning adds is the gap between 1 and 4.
  */
 #include <math.h>
 #include <stdbool.h>
@@ -65,15 +67,16 @@
 #include "library/library.h"
 #include "recommend/recommend.h"
 
-#define SEED 20261125u
+/* The seed of everything (--seed N to change it). */
+#define DEFAULT_SEED 20261125u
 #define LIB_TRACKS 10000
 #define GENRES 12
 #define ARTISTS 800
 #define NO_POINT_SHARE 0.04
 #define NO_TEMPO_SHARE 0.10
-#define LISTENERS 60
+#define LISTENERS 180
 #define SONGS 500
-#define WIN 50             /* songs per reported window */
+#define WIN 20             /* songs per reported window */
 #define NO_REPEAT 50       /* the baselines' no-repeat window */
 #define NEAREST 10         /* the distance-only baseline's pool */
 #define TOP_ARTISTS 5
@@ -82,9 +85,12 @@
 #define TIMING_PICKS 200
 #define TIMING_BUDGET_MS 10.0
 
-enum { P_EMOTUNE, P_RANDOM, P_DISTANCE, PICKERS };
+enum { P_EMOTUNE, P_RANDOM, P_DISTANCE, P_UNTAUGHT, PICKERS };
+static uint64_t sim_seed = DEFAULT_SEED; /* --seed */
+
 static const char *const picker_names[PICKERS] = {"emotune", "random in the mood",
-                                                  "distance only"};
+                                                  "distance only",
+                                                  "emotune without feedback"};
 
 static const char *const mood_names[] = {"happy",     "calm",      "sad",
                                          "angry",     "tense",     "disgusted",
@@ -142,8 +148,8 @@ typedef struct library {
     double *true_v, *true_a;   /* what the listener hears, features or not */
     int *artist, *genre;       /* per track */
     int *artist_genre;         /* per artist */
-    char (*ids)[16];
-    char (*artist_names)[16];
+    char (*ids)[24];
+    char (*artist_names)[24];
 } library;
 
 static void make_library(library *L, size_t n, size_t n_artists, uint64_t seed)
@@ -250,7 +256,7 @@ typedef struct listener {
 
 static void make_listener(listener *P, const library *L, size_t index)
 {
-    rng g = rng_of(SEED + 7919u * index, 2);
+    rng g = rng_of(sim_seed + 7919u * index, 2);
     P->policy = (et_rec_policy)(index % 3);
     P->artist_aff = calloc(L->n_artists, sizeof *P->artist_aff);
     P->track_aff = calloc(L->n, sizeof *P->track_aff);
@@ -387,6 +393,7 @@ static reaction react(const listener *P, const library *L, size_t k, size_t i, d
 
 typedef struct results {
     double like[SONGS / WIN], skip[SONGS / WIN]; /* summed over listeners */
+    double like10, skip10; /* the first 10 songs (the cold start) */
     double likes, skips, distinct_tracks, distinct_artists, top_share;
     double by_policy_like[ET_REC__POLICY_COUNT], by_policy_last[ET_REC__POLICY_COUNT];
     double fit; /* mean distance to what the listener wants */
@@ -442,9 +449,9 @@ static void run(const library *L, const listener *P, size_t li, int picker, cons
     char err[ET_ERR_MAX] = "";
     et_rec *rec = NULL;
     if (picker != P_RANDOM)
-        fail_rec(et_rec_new(L->t, L->n, SEED + 31u * li, &rec, err), "et_rec_new", err);
-    rng react_g = rng_of(SEED + 7919u * li, 3);        /* the same for every picker */
-    rng pick_g = rng_of(SEED + 7919u * li, 4 + (uint64_t)picker);
+        fail_rec(et_rec_new(L->t, L->n, sim_seed + 31u * li, &rec, err), "et_rec_new", err);
+    rng react_g = rng_of(sim_seed + 7919u * li, 3);        /* the same for every picker */
+    rng pick_g = rng_of(sim_seed + 7919u * li, 4 + (uint64_t)picker);
     size_t *played = calloc(SONGS, sizeof *played);
     size_t *last = calloc(L->n, sizeof *last); /* song number + 1 of its latest play */
     char *seen_artist = calloc(L->n_artists, 1), *seen_track = calloc(L->n, 1);
@@ -458,7 +465,7 @@ static void run(const library *L, const listener *P, size_t li, int picker, cons
         if (rec && P->mood_starts[k] && k > 0)
             et_rec_session_reset(rec);
         size_t i;
-        if (picker == P_EMOTUNE) {
+        if (picker == P_EMOTUNE || picker == P_UNTAUGHT) {
             et_rec_pick pick;
             fail_rec(et_rec_next(rec, P->policy, mv, ma, &pick, err), "et_rec_next", err);
             i = pick.index;
@@ -488,6 +495,8 @@ static void run(const library *L, const listener *P, size_t li, int picker, cons
         R->fit += hypot(L->true_v[i] - wv, L->true_a[i] - wa);
         R->like[k / WIN] += re == R_LIKE;
         R->skip[k / WIN] += re == R_SKIP;
+        R->like10 += re == R_LIKE && k < 10;
+        R->skip10 += re == R_SKIP && k < 10;
         R->likes += re == R_LIKE;
         R->skips += re == R_SKIP;
         likes += re == R_LIKE;
@@ -529,11 +538,11 @@ static int cmp_double(const void *a, const void *b)
 static void time_picks(double *median, double *p95, double *max)
 {
     library L;
-    make_library(&L, TIMING_TRACKS, TIMING_ARTISTS, SEED + 99);
+    make_library(&L, TIMING_TRACKS, TIMING_ARTISTS, sim_seed + 99);
     char err[ET_ERR_MAX] = "";
     et_rec *rec = NULL;
-    fail_rec(et_rec_new(L.t, L.n, SEED, &rec, err), "et_rec_new", err);
-    rng g = rng_of(SEED, 99);
+    fail_rec(et_rec_new(L.t, L.n, sim_seed, &rec, err), "et_rec_new", err);
+    rng g = rng_of(sim_seed, 99);
     for (int k = 0; k < 2000; k++) { /* earlier feedback, in every mood */
         size_t m = below(&g, MOODS), i = below(&g, L.n);
         fail_rec(et_rec_feedback(rec, L.ids[i], (et_rec_feedback_kind)below(&g, 3), unif(&g),
@@ -574,7 +583,17 @@ static void print_array(const double *x, size_t n, double scale)
 
 int main(int argc, char **argv)
 {
-    bool timing = !(argc > 1 && strcmp(argv[1], "--no-timing") == 0);
+    bool timing = true;
+    for (int k = 1; k < argc; k++) {
+        if (strcmp(argv[k], "--no-timing") == 0) {
+            timing = false;
+        } else if (strcmp(argv[k], "--seed") == 0 && k + 1 < argc) {
+            sim_seed = strtoull(argv[++k], NULL, 10);
+        } else {
+            fprintf(stderr, "usage: sim_recommend [--no-timing] [--seed N]\n");
+            return 2;
+        }
+    }
     for (size_t m = 0; m < MOODS; m++) {
         if (!et_library_mood_point(mood_names[m], &mood_v[m], &mood_a[m])) {
             fprintf(stderr, "sim_recommend: no point for mood %s\n", mood_names[m]);
@@ -582,7 +601,7 @@ int main(int argc, char **argv)
         }
     }
     library L;
-    make_library(&L, LIB_TRACKS, ARTISTS, SEED);
+    make_library(&L, LIB_TRACKS, ARTISTS, sim_seed);
     pool pools[MOODS];
     size_t with_point = 0, no_tempo = 0;
     for (size_t m = 0; m < MOODS; m++) {
@@ -606,7 +625,7 @@ int main(int argc, char **argv)
         make_listener(&P, &L, li);
         for (int p = 0; p < PICKERS; p++)
             run(&L, &P, li, p, pools, &R[p]);
-        rng g = rng_of(SEED + li, 5);
+        rng g = rng_of(sim_seed + li, 5);
         for (size_t k = 0; k < SONGS; k++, n_random++) {
             size_t i = below(&g, L.n);
             double at;
@@ -620,8 +639,8 @@ int main(int argc, char **argv)
         time_picks(&med, &p95, &max);
 
     const double per = 1.0 / LISTENERS, per_song = 1.0 / (LISTENERS * (double)SONGS);
-    printf("{\n  \"seed\": %u, \"tracks\": %d, \"genres\": %d, \"artists\": %d,\n", SEED,
-           LIB_TRACKS, GENRES, ARTISTS);
+    printf("{\n  \"seed\": %llu, \"tracks\": %d, \"genres\": %d, \"artists\": %d,\n",
+           (unsigned long long)sim_seed, LIB_TRACKS, GENRES, ARTISTS);
     printf("  \"tracks_without_features\": %zu, \"tracks_without_tempo\": %zu,\n",
            L.n - with_point, no_tempo);
     printf("  \"listeners\": %d, \"songs\": %d, \"window\": %d,\n", LISTENERS, SONGS, WIN);
@@ -636,6 +655,8 @@ int main(int argc, char **argv)
         print_array(r->like, SONGS / WIN, 1.0 / (LISTENERS * WIN));
         printf(",\n     \"skip\": ");
         print_array(r->skip, SONGS / WIN, 1.0 / (LISTENERS * WIN));
+        printf(",\n     \"like_first10\": %.4f, \"skip_first10\": %.4f",
+               r->like10 / (LISTENERS * 10.0), r->skip10 / (LISTENERS * 10.0));
         printf(",\n     \"like_rate\": %.4f, \"skip_rate\": %.4f, \"distinct_tracks\": %.1f, "
                "\"distinct_artists\": %.1f, \"top5_artist_share\": %.4f, "
                "\"mean_distance\": %.4f,\n",

@@ -481,10 +481,12 @@ static void stored_feedback_steers_later_sessions(void **state)
         skipped_ann += picks_by(s, "ann", "artist07", seed, 100);
         skipped_bob += picks_by(s, "bob", "artist07", seed, 100);
     }
-    /* bob (no feedback) hears each artist about 1 time in 20, 15 of 300 */
+    /* bob (no feedback) hears each artist about 1 time in 20, 15 of 300;
+     * ann clearly more of the artist she liked (at least half as much
+     * again) and clearly less of the one she skipped (at most half) */
     print_message("artist03: ann %d, bob %d of 300; artist07: ann %d, bob %d\n", liked_ann,
                   liked_bob, skipped_ann, skipped_bob);
-    assert_true(liked_ann >= 2 * liked_bob);
+    assert_true(2 * liked_ann >= 3 * liked_bob);
     assert_true(skipped_ann * 2 <= skipped_bob);
 }
 

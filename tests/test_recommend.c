@@ -434,6 +434,30 @@ static void one_track_links_and_missing_features_work(void **state)
     et_rec_free(r);
 }
 
+static void a_far_pick_says_it_is_only_the_nearest(void **state)
+{
+    (void)state;
+    /* two sad songs: for a sad listener they match; for a happy one they
+     * are only the nearest there is, and the reason must not claim more */
+    et_rec_track t[2] = {{.id = "s1", .artist = "A", .valence = -0.7, .arousal = -0.4,
+                          .has_point = true, .tempo = 70},
+                         {.id = "s2", .artist = "B", .valence = -0.6, .arousal = -0.4,
+                          .has_point = true, .tempo = 70}};
+    et_rec *r = NULL;
+    char err[ET_ERR_MAX];
+    assert_int_equal(et_rec_new(t, 2, 1, &r, err), ET_OK);
+    et_rec_pick p;
+    assert_int_equal(et_rec_next(r, ET_REC_MATCH, -0.7, -0.4, &p, err), ET_OK);
+    assert_string_equal(p.reason, "calm and slow, matches your sad mood");
+    assert_int_equal(et_rec_next(r, ET_REC_MATCH, 0.8, 0.5, &p, err), ET_OK);
+    assert_string_equal(p.reason, "calm and slow, the nearest in your library to your happy mood");
+    et_rec_session_reset(r);
+    assert_int_equal(et_rec_next(r, ET_REC_LIFT, -0.7, -0.4, &p, err), ET_OK);
+    assert_int_equal(et_rec_next(r, ET_REC_LIFT, -0.7, -0.4, &p, err), ET_OK);
+    assert_string_equal(p.reason, "calm and slow, a step up from your sad mood");
+    et_rec_free(r);
+}
+
 /* The size the issue names; its speed is measured in bench/ (make bench). */
 static void a_library_of_100000_tracks_works(void **state)
 {
@@ -476,6 +500,7 @@ int main(void)
         cmocka_unit_test(bad_input_is_refused_and_changes_nothing),
         cmocka_unit_test(bad_tracks_are_refused_with_the_track_named),
         cmocka_unit_test(one_track_links_and_missing_features_work),
+        cmocka_unit_test(a_far_pick_says_it_is_only_the_nearest),
         cmocka_unit_test(a_library_of_100000_tracks_works),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

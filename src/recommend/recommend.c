@@ -37,7 +37,8 @@ typedef struct group {
     uint64_t *epoch;
 } group;
 
-static double group_theta(struct et_rec *r, group *g, int32_t id, int q, uint64_t now);
+static double group_theta(struct et_rec *r, group *g, int32_t id, int q, uint64_t now,
+                          double prior);
 
 struct et_rec {
     rtrack *t;
@@ -47,6 +48,7 @@ struct et_rec {
     size_t id_mask;
     group artists, genres;
     uint64_t *artist_last; /* pick number of each artist's latest pick */
+    int32_t *artist_genre; /* each artist's genre: that of its first track with one */
     uint64_t rng[4];
     uint64_t picks;
     size_t window;
@@ -292,10 +294,17 @@ et_status et_rec_new(const et_rec_track *tracks, size_t n, uint64_t seed, et_rec
     if ((st = fill_tracks(r, tracks, err)) != ET_OK)
         goto fail;
     r->artist_last = calloc(r->artists.n + 1, sizeof *r->artist_last);
-    if (!r->artist_last || !group_alloc(&r->artists) || !group_alloc(&r->genres)) {
+    r->artist_genre = malloc((r->artists.n + 1) * sizeof *r->artist_genre);
+    if (!r->artist_last || !r->artist_genre || !group_alloc(&r->artists) ||
+        !group_alloc(&r->genres)) {
         st = et_fail(err, ET_E_NOMEM, "no memory for %zu artists", r->artists.n);
         goto fail;
     }
+    for (size_t a = 0; a <= r->artists.n; a++)
+        r->artist_genre[a] = -1;
+    for (size_t i = 0; i < n; i++)
+        if (r->t[i].artist >= 0 && r->artist_genre[r->t[i].artist] < 0)
+            r->artist_genre[r->t[i].artist] = r->t[i].genre;
     uint64_t x = seed;
     for (int i = 0; i < 4; i++)
         r->rng[i] = splitmix64(&x);
@@ -316,6 +325,7 @@ void et_rec_free(et_rec *r)
     free(r->strings);
     free(r->id_slots);
     free(r->artist_last);
+    free(r->artist_genre);
     group_free(&r->artists);
     group_free(&r->genres);
     free(r);
@@ -462,11 +472,27 @@ static double distance(const rtrack *t, double tv, double ta)
     return sqrt(dv * dv + da * da);
 }
 
-static double group_theta(et_rec *r, group *g, int32_t id, int q, uint64_t now)
+/* Posterior mean of counts c over a prior of mean m (ET_REC_PRIOR
+ * pseudo-counts). */
+static double post_mean(const counts *c, double m)
+{
+    return (ET_REC_PRIOR * m + c->a) / (ET_REC_PRIOR + c->a + c->b);
+}
+
+static double beta_draw(et_rec *r, const counts *c, double m)
+{
+    return beta_sample(r->rng, ET_REC_PRIOR * m + c->a, ET_REC_PRIOR * (1.0 - m) + c->b);
+}
+
+static const counts *pref_of(const group *g, int32_t id, int q)
+{
+    return &g->pref[(size_t)id * QUADS + (size_t)q];
+}
+
+static double group_theta(et_rec *r, group *g, int32_t id, int q, uint64_t now, double prior)
 {
     if (g->epoch[id] != now) {
-        const counts *c = &g->pref[(size_t)id * QUADS + (size_t)q];
-        g->theta[id] = beta_sample(r->rng, 1.0 + c->a, 1.0 + c->b);
+        g->theta[id] = beta_draw(r, pref_of(g, id, q), prior);
         g->epoch[id] = now;
     }
     return g->theta[id];
@@ -497,17 +523,27 @@ static void score_all(et_rec *r, double tv, double ta, int q, top *best, top *fa
          * 100,000 tracks draws only for the few near the target). */
         if (into->n == ET_REC_TOP_K && base + ET_REC_W_PREF <= into->score[ET_REC_TOP_K - 1])
             continue;
-        double sum = ET_REC_PREF_TRACK, theta = ET_REC_PREF_TRACK *
-                                                   beta_sample(r->rng, 1.0 + t->pref[q].a,
-                                                               1.0 + t->pref[q].b);
-        if (t->artist >= 0) {
-            theta += ET_REC_PREF_ARTIST * group_theta(r, &r->artists, t->artist, q, now);
-            sum += ET_REC_PREF_ARTIST;
-        }
+        /* the hierarchy of priors: genre (0.5) -> artist -> track */
+        double m = t->genre >= 0 ? post_mean(pref_of(&r->genres, t->genre, q), 0.5) : 0.5;
+        double sum = 0, theta = 0;
         if (t->genre >= 0) {
-            theta += ET_REC_PREF_GENRE * group_theta(r, &r->genres, t->genre, q, now);
+            theta += ET_REC_PREF_GENRE * group_theta(r, &r->genres, t->genre, q, now, 0.5);
             sum += ET_REC_PREF_GENRE;
         }
+        if (t->artist >= 0) {
+            int32_t hg = r->artist_genre[t->artist];
+            double ma = hg >= 0 ? post_mean(pref_of(&r->genres, hg, q), 0.5) : 0.5;
+            theta += ET_REC_PREF_ARTIST * group_theta(r, &r->artists, t->artist, q, now, ma);
+            sum += ET_REC_PREF_ARTIST;
+            m = post_mean(pref_of(&r->artists, t->artist, q), ma);
+        }
+        sum += ET_REC_PREF_TRACK;
+        /* the same with the artist's and genre's draws known */
+        if (into->n == ET_REC_TOP_K &&
+            base + ET_REC_W_PREF * (theta + ET_REC_PREF_TRACK) / sum <=
+                into->score[ET_REC_TOP_K - 1])
+            continue;
+        theta += ET_REC_PREF_TRACK * beta_draw(r, &t->pref[q], m);
         top_add(into, i, base + ET_REC_W_PREF * theta / sum);
     }
 }
@@ -535,7 +571,8 @@ static const char *mood_name(double v, double a)
 static bool liked(const counts *c) { return c->a >= 1.0f && c->a > c->b; }
 
 static void describe(const et_rec *r, const rtrack *t, et_rec_policy policy, uint64_t steps,
-                     double mood_v, double mood_a, int q, char *out, size_t size)
+                     double mood_v, double mood_a, double tv, double ta, int q, char *out,
+                     size_t size)
 {
     char what[48];
     if (!t->has_point) {
@@ -560,12 +597,15 @@ static void describe(const et_rec *r, const rtrack *t, et_rec_policy policy, uin
         return;
     }
     const char *mood = mood_name(mood_v, mood_a);
-    if (policy == ET_REC_MATCH || steps == 0)
+    const char *aim = policy == ET_REC_MATCH || steps == 0 ? ""
+                    : policy == ET_REC_LIFT                ? "a step up from "
+                                                           : "a step towards calm from ";
+    if (distance(t, tv, ta) > ET_REC_FAR)
+        snprintf(out, size, "%s, the nearest in your library to %syour %s mood", what, aim, mood);
+    else if (!*aim)
         snprintf(out, size, "%s, matches your %s mood", what, mood);
-    else if (policy == ET_REC_LIFT)
-        snprintf(out, size, "%s, a step up from your %s mood", what, mood);
     else
-        snprintf(out, size, "%s, a step towards calm from your %s mood", what, mood);
+        snprintf(out, size, "%s, %syour %s mood", what, aim, mood);
 }
 
 /* The track becomes the newest pick. */
@@ -622,7 +662,7 @@ et_status et_rec_next(et_rec *r, et_rec_policy policy, double mood_v, double moo
     out->target_a = ta;
     out->distance = distance(t, tv, ta);
     out->score = from->score[k];
-    describe(r, t, policy, steps, mood_v, mood_a, q, out->reason, sizeof out->reason);
+    describe(r, t, policy, steps, mood_v, mood_a, tv, ta, q, out->reason, sizeof out->reason);
     return ET_OK;
 }
 
@@ -646,7 +686,7 @@ et_status et_rec_feedback(et_rec *r, const char *track_id, et_rec_feedback_kind 
     if (!find_track(r, track_id, &i))
         return et_fail(err, ET_E_NOT_FOUND, "no track %s among the %zu candidates", track_id,
                        r->n);
-    float da = kind == ET_REC_LIKE ? 1.0f : kind == ET_REC_COMPLETE ? 0.5f : 0.0f;
+    float da = kind == ET_REC_LIKE ? 1.0f : kind == ET_REC_COMPLETE ? 0.25f : 0.0f;
     float db = kind == ET_REC_SKIP ? (float)(1.0 - at_fraction) : 0.0f;
     int q = quadrant(mood_v, mood_a);
     rtrack *t = &r->t[i];

@@ -16,14 +16,20 @@
  *        target; ET_REC_MISSING_DIST for a track without features;
  *     theta: Thompson sampling, in [0, 1]: the weighted mean
  *        (ET_REC_PREF_TRACK, _ARTIST, _GENRE; renormalised when the
- *        artist or genre is unknown) of draws from the Beta(1 + likes,
- *        1 + dislikes) posteriors of the track, of its artist and of its
- *        genre, counted in the listener's current mood quadrant (see
- *        et_rec_feedback). Each artist and genre gets one draw per pick,
- *        shared by its tracks, so artists compete as arms of their own
- *        (a liked artist is not drowned by the noise of thousands of
- *        unknown tracks); with no feedback the draws are uniform, which
- *        keeps exploring the whole library;
+ *        artist or genre is unknown) of draws from the Beta posteriors of
+ *        the track, of its artist and of its genre, counted in the
+ *        listener's current mood quadrant (see et_rec_feedback). The priors
+ *        are nested, each worth P = ET_REC_PRIOR pseudo-counts around a mean
+ *        m: Beta(P m + likes, P (1 - m) + dislikes). A genre's m is 1/2; an
+ *        artist's, the posterior mean of its genre (that of its first track
+ *        with a genre); a track's, the posterior mean of its artist (of its
+ *        genre when it has no artist). So an artist not yet heard starts
+ *        where its genre stands with the listener, and a new song by a
+ *        liked artist starts high. Each artist and genre gets one draw per
+ *        pick, shared by its tracks, so artists compete as arms of their
+ *        own (a liked artist is not drowned by the noise of thousands of
+ *        unknown tracks); with no feedback every m is 1/2 and, P being 2,
+ *        every draw uniform, which keeps exploring the whole library;
  *     fresh: ET_REC_W_ARTIST exp(-(k - 1) / ET_REC_ARTIST_TAU) when the
  *        track's artist was picked k picks ago, plus ET_REC_W_TRACK
  *        exp(-(k - W) / W) when the track itself was picked k > W picks ago
@@ -35,8 +41,8 @@
  *     never count as the same artist).
  *
  * Cost: one pass over the tracks per pick, no allocation; a track that
- * cannot reach the top K whatever its draw is not drawn for (about 0.5 ms
- * for 100,000 tracks at -O3 on one core).
+ * cannot reach the top K whatever its draws is not drawn for (about 0.6 ms
+ * for 100,000 tracks at -O3 on one core: bench/sim_recommend.c).
  */
 #ifndef ET_RECOMMEND_H
 #define ET_RECOMMEND_H
@@ -54,7 +60,7 @@
 #define ET_REC_TEMPERATURE 0.1
 /* Scoring weights (formula above). */
 #define ET_REC_W_DIST 1.0
-#define ET_REC_W_PREF 0.6
+#define ET_REC_W_PREF 1.0
 #define ET_REC_W_ARTIST 0.15
 #define ET_REC_ARTIST_TAU 3.0
 #define ET_REC_W_TRACK 0.2
@@ -62,10 +68,18 @@
  * between neighbouring named moods, so such tracks come up now and then but
  * never beat a good match on distance alone. */
 #define ET_REC_MISSING_DIST 0.75
-/* The weights of the track's, its artist's and its genre's draw in theta. */
-#define ET_REC_PREF_TRACK 0.4
+/* A pick farther than this from the target (about half the distance
+ * between neighbouring named moods) does not claim to match: its reason
+ * says it is the nearest the library has. */
+#define ET_REC_FAR 0.45
+/* The weights of the track's, its artist's and its genre's draw in theta
+ * (tuned by bench/sim_recommend.c: a track is heard too seldom for its own
+ * counts to say much, its genre's fill up fast). */
+#define ET_REC_PREF_TRACK 0.2
 #define ET_REC_PREF_ARTIST 0.4
-#define ET_REC_PREF_GENRE 0.2
+#define ET_REC_PREF_GENRE 0.4
+/* Pseudo-counts of each prior in theta (2: uniform with no feedback). */
+#define ET_REC_PRIOR 2.0
 /* Policy steps per song picked (see et_rec_target). */
 #define ET_REC_LIFT_VALENCE 0.8
 #define ET_REC_LIFT_STEP 0.25
@@ -168,7 +182,8 @@ et_status et_rec_mark_played(et_rec *r, const char *track_id, char *err);
 typedef enum et_rec_feedback_kind {
     ET_REC_LIKE = 0,  /* alpha += 1 */
     ET_REC_SKIP,      /* beta += 1 - at_fraction: an early skip weighs most */
-    ET_REC_COMPLETE,  /* played to the end: alpha += 0.5 */
+    ET_REC_COMPLETE,  /* played to the end: alpha += 0.25 (weaker than a like:
+                       * most songs that are not skipped are played out) */
     ET_REC__FEEDBACK_COUNT
 } et_rec_feedback_kind;
 
