@@ -88,17 +88,15 @@ et_status et__listener_iterate(et_store *s, const char *collection, const char *
     return et_store_iterate(s, collection, prefix, 0, visit_raw, &c, err);
 }
 
-bool et__listener_grow(void **items, size_t n, size_t *cap, size_t size)
+void *et__listener_grow(void *items, size_t n, size_t *cap, size_t size)
 {
     if (n < *cap)
-        return true;
+        return items;
     size_t grown_cap = *cap ? 2 * *cap : 64;
-    void *grown = realloc(*items, grown_cap * size);
-    if (!grown)
-        return false;
-    *items = grown;
-    *cap = grown_cap;
-    return true;
+    void *grown = realloc(items, grown_cap * size);
+    if (grown)
+        *cap = grown_cap;
+    return grown;
 }
 
 double et__json_number(const json_t *obj, const char *key, double fallback)

@@ -132,8 +132,10 @@ static int collect_feedback(void *user, const char *id, json_t *doc)
         et_log(ET_LOG_WARN, "skipping feedback/%s: not a feedback entry", id);
         return 0;
     }
-    if (!et__listener_grow((void **)&c->items, c->n, &c->cap, sizeof *c->items))
+    void *grown = et__listener_grow(c->items, c->n, &c->cap, sizeof *c->items);
+    if (!grown)
         return c->nomem = true, 1;
+    c->items = grown;
     c->items[c->n++] = f;
     return 0;
 }

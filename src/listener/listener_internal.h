@@ -20,9 +20,10 @@ typedef int (*et__listener_visit_fn)(void *user, const char *id, json_t *doc);
 et_status et__listener_iterate(et_store *s, const char *collection, const char *name,
                                et__listener_visit_fn fn, void *user, char *err);
 
-/* Makes room for one more item in a growing array (*items of *cap items of
- * `size` bytes, n in use); false when out of memory (the array is kept). */
-bool et__listener_grow(void **items, size_t n, size_t *cap, size_t size);
+/* Makes room for one more item in a growing array (items: *cap items of
+ * `size` bytes, n in use): returns the array, moved when it grew, or NULL
+ * when out of memory (then items is still valid and still the caller's). */
+void *et__listener_grow(void *items, size_t n, size_t *cap, size_t size);
 
 /* A number field, or fallback when absent or not a number. */
 double et__json_number(const json_t *obj, const char *key, double fallback);

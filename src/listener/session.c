@@ -68,8 +68,10 @@ static int load_track(void *user, const char *id, const char *json, size_t len)
         json_decref(doc);
         return 0; /* not a track, or its file is gone */
     }
-    bool ok = et__listener_grow((void **)&c->tracks, c->n, &c->cap, sizeof *c->tracks) &&
-              read_track(id, doc, &c->tracks[c->n]);
+    void *grown = et__listener_grow(c->tracks, c->n, &c->cap, sizeof *c->tracks);
+    if (grown)
+        c->tracks = grown;
+    bool ok = grown && read_track(id, doc, &c->tracks[c->n]);
     json_decref(doc);
     if (!ok)
         return c->nomem = true, 1;
