@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs each libFuzzer target for SECONDS on a scratch copy of its corpus.
-# New inputs that raise coverage are merged back into fuzz/corpus/<name>/ only
-# when small; crashes are written to fuzz/crashes/ (fix, then move the input
-# into the corpus so `make test` replays it for ever).
+# Runs each libFuzzer target for SECONDS on a scratch copy of its corpus
+# (fuzz/corpus/<name>/ itself is left as it is: add inputs to it by hand).
+# Crashes are written to fuzz/crashes/ (fix, then move the input into the
+# corpus so `make test` replays it for ever).
 # usage: scripts/fuzz.sh SECONDS fuzz_image fuzz_weights ...
 set -euo pipefail
 cd "$(dirname "$0")/.."

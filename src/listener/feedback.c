@@ -100,7 +100,7 @@ et_status et_listener_feedback_add(et_store *s, const char *name, et_listener_fe
 }
 
 /* A stored document back into feedback; false when it is not one. */
-static bool read_feedback(const json_t *doc, et_listener_feedback *f)
+bool et__listener_read_feedback(const json_t *doc, et_listener_feedback *f)
 {
     memset(f, 0, sizeof *f);
     f->time = et__json_number(doc, "time", NAN);
@@ -128,7 +128,7 @@ static int collect_feedback(void *user, const char *id, json_t *doc)
 {
     feedback_ctx *c = user;
     et_listener_feedback f;
-    if (!read_feedback(doc, &f)) {
+    if (!et__listener_read_feedback(doc, &f)) {
         et_log(ET_LOG_WARN, "skipping feedback/%s: not a feedback entry", id);
         return 0;
     }

@@ -136,7 +136,7 @@ typedef struct moods_ctx {
 } moods_ctx;
 
 /* A stored document back into a mood; false when it is not one. */
-static bool read_mood(const json_t *doc, et_listener_mood *m)
+bool et__listener_read_mood(const json_t *doc, et_listener_mood *m)
 {
     memset(m, 0, sizeof *m);
     m->time = et__json_number(doc, "time", NAN);
@@ -153,7 +153,7 @@ static int collect_mood(void *user, const char *id, json_t *doc)
 {
     moods_ctx *c = user;
     et_listener_mood m;
-    if (!read_mood(doc, &m)) {
+    if (!et__listener_read_mood(doc, &m)) {
         et_log(ET_LOG_WARN, "skipping history/%s: not a mood entry", id);
         return 0;
     }

@@ -67,7 +67,7 @@ static void take_number(const json_t *doc, const char *key, double *field, et_li
 
 /* Takes each valid field of doc over the defaults in *p; a bad field keeps
  * its default, the others are still taken. */
-static void read_fields(const json_t *doc, et_listener_profile *p)
+void et__listener_read_profile(const json_t *doc, et_listener_profile *p)
 {
     et_rec_policy pol;
     if (et_rec_policy_parse(json_string_value(json_object_get(doc, "policy")), &pol, NULL) ==
@@ -102,7 +102,7 @@ et_status et_listener_profile_load(et_store *s, const char *name, et_listener_pr
     json_t *doc = json_loadb(json, len, 0, NULL);
     free(json);
     if (json_is_object(doc)) {
-        read_fields(doc, &p);
+        et__listener_read_profile(doc, &p);
         p.stored = true;
     } else {
         et_log(ET_LOG_WARN, "profile of %s is not a JSON object: using the defaults", name);

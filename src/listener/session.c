@@ -14,7 +14,7 @@ typedef struct load_ctx {
     bool nomem;
 } load_ctx;
 
-static void track_free(et_listener_track *t)
+void et__listener_track_free(et_listener_track *t)
 {
     free(t->id);
     free(t->title);
@@ -33,7 +33,7 @@ static bool copy_optional(const json_t *doc, const char *key, char **out)
 }
 
 /* One stored track document into t; false when out of memory. */
-static bool read_track(const char *id, const json_t *doc, et_listener_track *t)
+bool et__listener_read_track(const char *id, const json_t *doc, et_listener_track *t)
 {
     memset(t, 0, sizeof *t);
     const char *title = json_string_value(json_object_get(doc, "title"));
@@ -46,7 +46,7 @@ static bool read_track(const char *id, const json_t *doc, et_listener_track *t)
     bool ok = t->id && t->title && t->location && copy_optional(doc, "artist", &t->artist) &&
               copy_optional(doc, "genre", &t->genre);
     if (!ok) {
-        track_free(t);
+        et__listener_track_free(t);
         return false;
     }
     double d = et__json_number(doc, "duration", 0);
@@ -71,7 +71,7 @@ static int load_track(void *user, const char *id, const char *json, size_t len)
     void *grown = et__listener_grow(c->tracks, c->n, &c->cap, sizeof *c->tracks);
     if (grown)
         c->tracks = grown;
-    bool ok = grown && read_track(id, doc, &c->tracks[c->n]);
+    bool ok = grown && et__listener_read_track(id, doc, &c->tracks[c->n]);
     json_decref(doc);
     if (!ok)
         return c->nomem = true, 1;
@@ -161,7 +161,7 @@ void et_listener_session_free(et_listener_session *session)
         return;
     et_rec_free(session->rec);
     for (size_t i = 0; i < session->n; i++)
-        track_free(&session->tracks[i]);
+        et__listener_track_free(&session->tracks[i]);
     free(session->tracks);
     free(session);
 }

@@ -152,6 +152,17 @@ et_status et_store_check_doc(const et_store *s, const char *json, size_t len, ch
     if (len > max)
         return et_fail(err, ET_E_TOO_LARGE, "document of %zu bytes is over the limit of %zu",
                        len, max);
+    /* yajl takes form feed and vertical tab for white space; JSON (RFC 8259)
+     * does not, nor does jansson, which reads the documents back. Raw, they
+     * are invalid anywhere: inside strings they must be escaped. */
+    const char *ctl = memchr(json, '\f', len);
+    const char *vt = memchr(json, '\v', len);
+    if (!ctl || (vt && vt < ctl))
+        ctl = vt;
+    if (ctl)
+        return et_fail(err, ET_E_INVALID,
+                       "document is not valid JSON (at byte %zu: a raw control character)",
+                       (size_t)(ctl - json));
     json_check c = {0};
     c.h = yajl_alloc(&json_check_callbacks, NULL, &c);
     if (!c.h)
