@@ -332,13 +332,17 @@ static void feedback_is_checked_and_its_position_becomes_a_fraction(void **state
     snprintf(f.mood, sizeof f.mood, "sad");
     assert_int_equal(et_listener_feedback_add(s, "ann", &f, err), ET_OK);
     assert_true(fabs(f.fraction - 0.25) < 1e-12); /* 30 s of 120 s */
-    /* a link has no duration: the fraction is unknown, 0 */
+    /* a link has no duration: it counts as ET_LISTENER_TYPICAL_SONG_S long */
     et_listener_feedback g = f;
     g.time = T0 + 1;
     snprintf(g.track, sizeof g.track, "link1");
-    g.at_s = 500;
+    g.at_s = 60;
     assert_int_equal(et_listener_feedback_add(s, "ann", &g, err), ET_OK);
-    assert_true(g.fraction == 0);
+    assert_true(fabs(g.fraction - 60 / ET_LISTENER_TYPICAL_SONG_S) < 1e-12);
+    g.time = T0 + 2;
+    g.at_s = 500; /* not past an end nobody knows; at most the whole song */
+    assert_int_equal(et_listener_feedback_add(s, "ann", &g, err), ET_OK);
+    assert_true(g.fraction == 1);
     char *before = export_all(s);
     struct {
         const char *track;
@@ -371,7 +375,7 @@ static void feedback_is_checked_and_its_position_becomes_a_fraction(void **state
     et_listener_feedback *all;
     size_t n;
     assert_int_equal(et_listener_feedbacks(s, "ann", &all, &n, err), ET_OK);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
     assert_string_equal(all[0].track, "t1");
     assert_int_equal(all[0].kind, ET_REC_SKIP);
     assert_true(fabs(all[0].at_s - 30) < 1e-9 && fabs(all[0].fraction - 0.25) < 1e-9);

@@ -81,7 +81,8 @@ et_status et_listener_feedback_add(et_store *s, const char *name, et_listener_fe
     if (f->at_s >= 0 && duration > 0 && f->at_s > duration + 1.0)
         return et_fail(err, ET_E_INVALID, "position %.1f s is past the end of the %.1f s track",
                        f->at_s, duration);
-    f->fraction = f->at_s >= 0 && duration > 0 ? fmin(f->at_s / duration, 1.0) : 0.0;
+    double length = duration > 0 ? duration : ET_LISTENER_TYPICAL_SONG_S;
+    f->fraction = f->at_s >= 0 ? fmin(f->at_s / length, 1.0) : 0.0;
     json_t *doc = json_pack("{s:f, s:s, s:s, s:o, s:f, s:f, s:f, s:s}", "time", f->time,
                             "track", f->track, "kind", et_listener_feedback_kind_name(f->kind),
                             "at", f->at_s >= 0 ? json_real(f->at_s) : json_null(), "fraction",

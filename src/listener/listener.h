@@ -36,6 +36,9 @@
 #define ET_LISTENER_HISTORY "history"
 #define ET_LISTENER_DEFAULT "default"
 #define ET_LISTENER_MAX_NAME 64
+/* The length assumed for a song whose duration is unknown (a link), to tell
+ * an early skip from a late one: about a pop song's. */
+#define ET_LISTENER_TYPICAL_SONG_S 240.0
 /* Mood names are at most this long ("disgusted", "unknown", ...). */
 #define ET_LISTENER_MAX_MOOD 16
 
@@ -110,7 +113,7 @@ typedef struct et_listener_feedback {
     char track[ET_STORE_MAX_ID + 1];
     et_rec_feedback_kind kind;
     double at_s;                      /* seconds into the song; -1: not given */
-    double fraction;                  /* at_s / duration in [0, 1] (0 when not known) */
+    double fraction;                  /* how far into the song, in [0, 1] */
     double valence, arousal;          /* the mood when it was given */
     char mood[ET_LISTENER_MAX_MOOD];
 } et_listener_feedback;
@@ -122,8 +125,10 @@ const char *et_listener_feedback_kind_name(et_rec_feedback_kind k);
 
 /*
  * Records feedback on a track of the library: f->track must name a stored
- * track (ET_E_NOT_FOUND otherwise). f->fraction is computed here from f->at_s
- * and the track's duration (0 when either is unknown); an at_s past the end
+ * track (ET_E_NOT_FOUND otherwise). f->fraction is computed here: at_s /
+ * the track's duration, or / ET_LISTENER_TYPICAL_SONG_S for a track of
+ * unknown duration (links), at most 1; 0 when at_s is not given (a skip
+ * without a position counts as one at the start). An at_s past the end
  * of a track of known duration (by more than one second) is ET_E_INVALID,
  * as is a negative or non-finite one (other than -1), an unknown kind or a
  * mood out of range. The stored copy is written to *f.
