@@ -450,6 +450,77 @@ static void scan_tracks_tag_and_import_from_the_command_line(void **state)
     free(dir);
 }
 
+/* Max RSS in KB of a scan of dir into a new store, from /usr/bin/time; the
+ * scan's JSON summary in *summary. Under AddressSanitizer, freed memory
+ * would be held in quarantine (up to 256 MB) and look like growth: the
+ * quarantine is turned off for this measure. */
+static long scan_rss(const char *dir, const char *store, json_t **summary)
+{
+    char cmd[4096], *out;
+    snprintf(cmd, sizeof cmd,
+             "ASAN_OPTIONS=\"$ASAN_OPTIONS:quarantine_size_mb=0\" "
+             "/usr/bin/time -f 'rss_kb=%%M' -o '%s.rss' %s scan --json --store lmdb:%s %s",
+             store, ts_bin(), store, dir);
+    assert_int_equal(ts_run(cmd, &out), 0);
+    json_error_t e;
+    *summary = json_loads(out, 0, &e);
+    free(out);
+    assert_non_null(*summary);
+    char rss_path[1100], buf[64] = "";
+    snprintf(rss_path, sizeof rss_path, "%s.rss", store);
+    FILE *f = fopen(rss_path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(buf, sizeof buf, f));
+    fclose(f);
+    long kb = 0;
+    assert_int_equal(sscanf(buf, "rss_kb=%ld", &kb), 1);
+    return kb;
+}
+
+/* A track of 10 hours (a beep a second, 8 kHz FLAC made by ffmpeg) is read
+ * whole, in the memory a 1-minute one takes: decoding streams. */
+static void a_ten_hour_track_scans_in_the_memory_of_a_one_minute_one(void **state)
+{
+    (void)state;
+    char *dir = ts_tempdir(), cmd[4096];
+    const struct {
+        const char *name;
+        int seconds;
+    } tracks[] = {{"short", 60}, {"long", 36000}};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "mkdir '%s/%s' && ffmpeg -nostdin -loglevel error -f lavfi "
+                 "-i 'sine=frequency=440:beep_factor=4:sample_rate=8000' -t %d -ac 1 "
+                 "-c:a flac -compression_level 0 '%s/%s/track.flac'",
+                 dir, tracks[i].name, tracks[i].seconds, dir, tracks[i].name);
+        assert_int_equal(system(cmd), 0);
+    }
+    char short_dir[700], long_dir[700], store[700];
+    json_t *sum;
+    snprintf(short_dir, sizeof short_dir, "%s/short", dir);
+    snprintf(store, sizeof store, "%s/db-short", dir);
+    long rss_short = scan_rss(short_dir, store, &sum);
+    json_decref(sum);
+    snprintf(long_dir, sizeof long_dir, "%s/long", dir);
+    snprintf(store, sizeof store, "%s/db-long", dir);
+    long rss_long = scan_rss(long_dir, store, &sum);
+    assert_int_equal(json_integer_value(json_object_get(sum, "added")), 1);
+    assert_true(fabs(json_number_value(json_object_get(sum, "audio_hours")) - 10.0) < 0.01);
+    json_decref(sum);
+    print_message("max RSS: 1 minute %ld KB, 10 hours %ld KB\n", rss_short, rss_long);
+    assert_true(rss_long <= rss_short + 8 * 1024);
+    snprintf(cmd, sizeof cmd, "%s tracks --json --store lmdb:%s", ts_bin(), store);
+    char *out;
+    assert_int_equal(ts_run(cmd, &out), 0);
+    json_t *l = ts_json_lines(out);
+    free(out);
+    double duration = json_number_value(json_object_get(json_array_get(l, 0), "duration"));
+    assert_true(fabs(duration - 36000) < 1);
+    json_decref(l);
+    ts_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,6 +532,7 @@ int main(void)
         cmocka_unit_test(usage_errors_and_missing_models_have_their_exit_codes),
         cmocka_unit_test(store_import_export_copy_and_check_from_the_command_line),
         cmocka_unit_test(scan_tracks_tag_and_import_from_the_command_line),
+        cmocka_unit_test(a_ten_hour_track_scans_in_the_memory_of_a_one_minute_one),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }
