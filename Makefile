@@ -105,7 +105,7 @@ fuzz: $(addprefix build/fuzz/,$(FUZZERS))
 
 # --- run and bench --------------------------------------------------------
 run: $(DEPS_OK) all
-	build/emotune detect $(MODEL_SRC)/../demo/sample*.jpg
+	scripts/demo.sh
 
 build/bench/bench_detect: bench/bench_detect.c build/libemotune.a
 	@mkdir -p $(dir $@)

@@ -396,6 +396,9 @@ static void session_takes_present_tracks_and_replays_feedback(void **state)
     assert_int_equal(et_listener_session_open(s, "ann", 1, &se, err), ET_E_NOT_FOUND);
     assert_null(se);
     assert_non_null(strstr(err, "library is empty"));
+    put_track(s, "beep", "C", "fx", 0.5, 0.5, 0.4); /* a sound effect: not a song */
+    assert_int_equal(et_listener_session_open(s, "ann", 1, &se, err), ET_E_NOT_FOUND);
+    assert_non_null(strstr(err, "no song of 30 s or more (1 shorter"));
     put_track(s, "t1", "A", "rock", 0.5, 0.5, 120);
     put_track(s, "t2", "B", "jazz", -0.5, -0.5, 200);
     put(s, "tracks", "gone", "{\"kind\":\"file\",\"path\":\"/music/gone.mp3\",\"missing\":true}");
@@ -410,7 +413,8 @@ static void session_takes_present_tracks_and_replays_feedback(void **state)
     snprintf(f.track, sizeof f.track, "gone");
     assert_int_equal(et_listener_feedback_add(s, "ann", &f, err), ET_OK);
     assert_int_equal(et_listener_session_open(s, "ann", 1, &se, err), ET_OK);
-    assert_int_equal(se->n, 3); /* t1, t2, link1; not the missing one */
+    assert_int_equal(se->n, 3); /* t1, t2, link1; not the missing one, nor the beep */
+    assert_int_equal(se->too_short, 1);
     assert_int_equal(se->feedback_used, 1);
     assert_int_equal(se->feedback_stale, 1);
     for (size_t i = 0; i < se->n; i++) {

@@ -33,6 +33,7 @@ static const char recommend_usage[] =
     "its mood is, what you liked or skipped in this mood (emotune feedback) and\n"
     "how recently it or its artist played, then drawn at random among the\n"
     "best: no song twice within 50, not the same artist twice in a row.\n"
+    "Files shorter than 30 s (jingles, sound effects) are left out.\n"
     "\n"
     "options:\n"
     "  --mood NAME        happy, calm, sad, angry, tense, disgusted or surprised\n"

@@ -39,6 +39,9 @@
 /* The length assumed for a song whose duration is unknown (a link), to tell
  * an early skip from a late one: about a pop song's. */
 #define ET_LISTENER_TYPICAL_SONG_S 240.0
+/* Files shorter than this (jingles, sound effects; links have no known
+ * length and are kept) are not songs: they are left out of recommendations. */
+#define ET_LISTENER_MIN_SONG_S 30.0
 /* Mood names are at most this long ("disgusted", "unknown", ...). */
 #define ET_LISTENER_MAX_MOOD 16
 
@@ -156,16 +159,19 @@ typedef struct et_listener_session {
     et_rec *rec;                 /* over tracks[0..n), same order */
     et_listener_track *tracks;
     size_t n;
+    size_t too_short;            /* tracks left out: shorter than ET_LISTENER_MIN_SONG_S */
     size_t feedback_used;        /* feedback replayed into rec */
     size_t feedback_stale;       /* feedback on tracks no longer in the library */
 } et_listener_session;
 
 /*
- * Loads the library (tracks not marked missing) and the listener's feedback
+ * Loads the library (tracks not marked missing, and not shorter than
+ * ET_LISTENER_MIN_SONG_S) and the listener's feedback
  * into a new recommender seeded with seed: every feedback, oldest first,
  * counts as a play (et_rec_mark_played) and as a preference
- * (et_rec_feedback in its mood). ET_E_NOT_FOUND when the library has no
- * track. Free with et_listener_session_free.
+ * (et_rec_feedback in its mood); feedback on a track left out counts as
+ * stale. ET_E_NOT_FOUND when the library has no such track. Free with
+ * et_listener_session_free.
  */
 et_status et_listener_session_open(et_store *s, const char *name, uint64_t seed,
                                    et_listener_session **out, char *err);

@@ -10,7 +10,7 @@
 
 typedef struct load_ctx {
     et_listener_track *tracks;
-    size_t n, cap;
+    size_t n, cap, too_short;
     bool nomem;
 } load_ctx;
 
@@ -75,6 +75,12 @@ static int load_track(void *user, const char *id, const char *json, size_t len)
     json_decref(doc);
     if (!ok)
         return c->nomem = true, 1;
+    const et_listener_track *t = &c->tracks[c->n];
+    if (t->duration > 0 && t->duration < ET_LISTENER_MIN_SONG_S) {
+        et__listener_track_free(&c->tracks[c->n]);
+        c->too_short++;
+        return 0;
+    }
     c->n++;
     return 0;
 }
@@ -137,9 +143,15 @@ et_status et_listener_session_open(et_store *s, const char *name, uint64_t seed,
     st = et_store_iterate(s, ET_LIBRARY_TRACKS, NULL, 0, load_track, &c, err);
     se->tracks = c.tracks;
     se->n = c.n;
+    se->too_short = c.too_short;
     if (st == ET_OK && c.nomem)
         st = et_fail(err, ET_E_NOMEM, "out of memory");
-    if (st == ET_OK && se->n == 0)
+    if (st == ET_OK && se->n == 0 && se->too_short)
+        st = et_fail(err, ET_E_NOT_FOUND,
+                     "the library has no song of %.0f s or more (%zu shorter files, sound "
+                     "effects or jingles, are not recommended): add music with emotune scan DIR",
+                     ET_LISTENER_MIN_SONG_S, se->too_short);
+    else if (st == ET_OK && se->n == 0)
         st = et_fail(err, ET_E_NOT_FOUND,
                      "the library is empty: add music with emotune scan DIR or emotune import "
                      "FILE");
