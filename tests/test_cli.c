@@ -521,6 +521,56 @@ static void a_ten_hour_track_scans_in_the_memory_of_a_one_minute_one(void **stat
     free(dir);
 }
 
+/* Files that vanish or turn into something else after the walk found them:
+ * each is reported, the scan goes on. A 2-hour track scanned first (one job,
+ * its folder first) keeps the scan busy for seconds; the files are changed
+ * one second in, long after the walk (milliseconds for three files). */
+static void files_that_vanish_or_change_during_a_scan_are_reported(void **state)
+{
+    (void)state;
+    char *dir = ts_tempdir(), cmd[4096], *out;
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && mkdir A B && ffmpeg -nostdin -loglevel error -f lavfi "
+             "-i 'sine=frequency=440:beep_factor=4:sample_rate=8000' -t 7200 -ac 1 -c:a flac "
+             "-compression_level 0 A/long.flac && for n in gone garbled; do ffmpeg -nostdin "
+             "-loglevel error -f lavfi -i 'sine=frequency=300:sample_rate=8000' -t 40 -ac 1 "
+             "B/$n.flac || exit 1; done",
+             dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd,
+             "D='%s'; { %s scan --jobs 1 --json --store \"lmdb:$D/db\" \"$D/A\" \"$D/B\" "
+             "> \"$D/out.json\" & } && sleep 1 && rm \"$D/B/gone.flac\" && "
+             "echo 'not audio any more' > \"$D/B/garbled.flac\" && wait; cat \"$D/out.json\"",
+             dir, ts_bin());
+    ts_run(cmd, &out);
+    json_error_t e;
+    json_t *sum = json_loads(out, 0, &e);
+    if (!sum)
+        fail_msg("scan summary: %s", out);
+    free(out);
+    if (json_integer_value(json_object_get(sum, "scanned")) != 3)
+        fail_msg("the files changed before the walk saw them: the machine is too loaded "
+                 "for this test's timing");
+    assert_int_equal(json_integer_value(json_object_get(sum, "added")), 1);
+    assert_int_equal(json_integer_value(json_object_get(sum, "failed")), 2);
+    json_t *fails = json_object_get(sum, "failures");
+    const char *want[][2] = {{"garbled.flac", "not audio"}, {"gone.flac", "No such file"}};
+    for (size_t k = 0; k < 2; k++) {
+        int found = 0;
+        for (size_t i = 0; i < json_array_size(fails); i++) {
+            json_t *f = json_array_get(fails, i);
+            const char *path = json_string_value(json_object_get(f, "path"));
+            const char *reason = json_string_value(json_object_get(f, "reason"));
+            found |= path && reason && strstr(path, want[k][0]) && strstr(reason, want[k][1]);
+        }
+        if (!found)
+            fail_msg("no failure for %s saying '%s'", want[k][0], want[k][1]);
+    }
+    json_decref(sum);
+    ts_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -533,6 +583,7 @@ int main(void)
         cmocka_unit_test(store_import_export_copy_and_check_from_the_command_line),
         cmocka_unit_test(scan_tracks_tag_and_import_from_the_command_line),
         cmocka_unit_test(a_ten_hour_track_scans_in_the_memory_of_a_one_minute_one),
+        cmocka_unit_test(files_that_vanish_or_change_during_a_scan_are_reported),
     };
     return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
 }
