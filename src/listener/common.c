@@ -127,3 +127,49 @@ et_status et__listener_check_point(double valence, double arousal, char *err)
         return et_fail(err, ET_E_INVALID, "arousal %g is not in [-1, 1]", arousal);
     return ET_OK;
 }
+
+typedef struct collect_ctx {
+    et__listener_read_fn read;
+    size_t size;
+    const char *what, *collection;
+    char *items;
+    size_t n, cap;
+    bool nomem;
+} collect_ctx;
+
+static int collect_one(void *user, const char *id, json_t *doc)
+{
+    collect_ctx *c = user;
+    void *grown = et__listener_grow(c->items, c->n, &c->cap, c->size);
+    if (!grown)
+        return c->nomem = true, 1;
+    c->items = grown;
+    if (c->read(doc, c->items + c->n * c->size))
+        c->n++;
+    else
+        et_log(ET_LOG_WARN, "skipping %s/%s: not a %s", c->collection, id, c->what);
+    return 0;
+}
+
+et_status et__listener_collect(et_store *s, const char *collection, const char *name,
+                               et__listener_read_fn read, size_t size, const char *what,
+                               void **out, size_t *n, char *err)
+{
+    if (!out || !n)
+        return et_fail(err, ET_E_INVALID, "reading %s: NULL argument", collection);
+    collect_ctx c = {.read = read, .size = size, .what = what, .collection = collection};
+    et_status st = et__listener_iterate(s, collection, name, collect_one, &c, err);
+    if (st == ET_OK && c.nomem)
+        st = et_fail(err, ET_E_NOMEM, "out of memory");
+    if (st != ET_OK) {
+        free(c.items);
+        return st;
+    }
+    if (c.n == 0) { /* the documented NULL for an empty list */
+        free(c.items);
+        c.items = NULL;
+    }
+    *out = c.items;
+    *n = c.n;
+    return ET_OK;
+}

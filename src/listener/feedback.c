@@ -119,43 +119,20 @@ bool et__listener_read_feedback(const json_t *doc, et_listener_feedback *f)
            f->fraction <= 1;
 }
 
-typedef struct feedback_ctx {
-    et_listener_feedback *items;
-    size_t n, cap;
-    bool nomem;
-} feedback_ctx;
-
-static int collect_feedback(void *user, const char *id, json_t *doc)
+static bool read_any_feedback(const json_t *doc, void *item)
 {
-    feedback_ctx *c = user;
-    et_listener_feedback f;
-    if (!et__listener_read_feedback(doc, &f)) {
-        et_log(ET_LOG_WARN, "skipping feedback/%s: not a feedback entry", id);
-        return 0;
-    }
-    void *grown = et__listener_grow(c->items, c->n, &c->cap, sizeof *c->items);
-    if (!grown)
-        return c->nomem = true, 1;
-    c->items = grown;
-    c->items[c->n++] = f;
-    return 0;
+    return et__listener_read_feedback(doc, item);
 }
 
 et_status et_listener_feedbacks(et_store *s, const char *name, et_listener_feedback **out,
                                 size_t *n, char *err)
 {
-    if (!out || !n)
-        return et_fail(err, ET_E_INVALID, "et_listener_feedbacks: NULL argument");
-    feedback_ctx c = {0};
-    et_status st = et__listener_iterate(s, ET_LISTENER_FEEDBACK, name, collect_feedback, &c,
-                                        err);
-    if (st == ET_OK && c.nomem)
-        st = et_fail(err, ET_E_NOMEM, "out of memory");
-    if (st != ET_OK) {
-        free(c.items);
-        return st;
-    }
-    *out = c.items;
-    *n = c.n;
-    return ET_OK;
+    if (!out)
+        return et_fail(err, ET_E_INVALID, "%s: NULL argument", "et_listener_feedbacks");
+    void *items = NULL;
+    et_status st = et__listener_collect(s, ET_LISTENER_FEEDBACK, name, read_any_feedback,
+                                        sizeof **out, "feedback entry", &items, n, err);
+    if (st == ET_OK)
+        *out = items;
+    return st;
 }

@@ -129,12 +129,6 @@ et_status et_listener_mood_add(et_store *s, const et_listener_profile *p,
     return st;
 }
 
-typedef struct moods_ctx {
-    et_listener_mood *items;
-    size_t n, cap;
-    bool nomem;
-} moods_ctx;
-
 /* A stored document back into a mood; false when it is not one. */
 bool et__listener_read_mood(const json_t *doc, et_listener_mood *m)
 {
@@ -149,38 +143,22 @@ bool et__listener_read_mood(const json_t *doc, et_listener_mood *m)
     return check_mood(m, NULL) == ET_OK;
 }
 
-static int collect_mood(void *user, const char *id, json_t *doc)
+static bool read_any_mood(const json_t *doc, void *item)
 {
-    moods_ctx *c = user;
-    et_listener_mood m;
-    if (!et__listener_read_mood(doc, &m)) {
-        et_log(ET_LOG_WARN, "skipping history/%s: not a mood entry", id);
-        return 0;
-    }
-    void *grown = et__listener_grow(c->items, c->n, &c->cap, sizeof *c->items);
-    if (!grown)
-        return c->nomem = true, 1;
-    c->items = grown;
-    c->items[c->n++] = m;
-    return 0;
+    return et__listener_read_mood(doc, item);
 }
 
 et_status et_listener_moods(et_store *s, const char *name, et_listener_mood **out, size_t *n,
                             char *err)
 {
-    if (!out || !n)
-        return et_fail(err, ET_E_INVALID, "et_listener_moods: NULL argument");
-    moods_ctx c = {0};
-    et_status st = et__listener_iterate(s, ET_LISTENER_HISTORY, name, collect_mood, &c, err);
-    if (st == ET_OK && c.nomem)
-        st = et_fail(err, ET_E_NOMEM, "out of memory");
-    if (st != ET_OK) {
-        free(c.items);
-        return st;
-    }
-    *out = c.items;
-    *n = c.n;
-    return ET_OK;
+    if (!out)
+        return et_fail(err, ET_E_INVALID, "%s: NULL argument", "et_listener_moods");
+    void *items = NULL;
+    et_status st = et__listener_collect(s, ET_LISTENER_HISTORY, name, read_any_mood,
+                                        sizeof **out, "mood entry", &items, n, err);
+    if (st == ET_OK)
+        *out = items;
+    return st;
 }
 
 et_status et_listener_mood_latest(et_store *s, const char *name, et_listener_mood *out,

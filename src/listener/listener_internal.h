@@ -25,6 +25,17 @@ et_status et__listener_iterate(et_store *s, const char *collection, const char *
  * when out of memory (then items is still valid and still the caller's). */
 void *et__listener_grow(void *items, size_t n, size_t *cap, size_t size);
 
+/* Reads one stored document into the item at `item`; false when it is not
+ * one (it is then skipped and logged). */
+typedef bool (*et__listener_read_fn)(const json_t *doc, void *item);
+
+/* Every document of one listener in a collection, in id order, read into a
+ * new array of items of `size` bytes (caller frees; NULL when *n is 0).
+ * `what` names an item in the log line of a skipped document. */
+et_status et__listener_collect(et_store *s, const char *collection, const char *name,
+                               et__listener_read_fn read, size_t size, const char *what,
+                               void **out, size_t *n, char *err);
+
 /* A number field, or fallback when absent or not a number. */
 double et__json_number(const json_t *obj, const char *key, double fallback);
 
