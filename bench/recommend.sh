@@ -108,5 +108,38 @@ svg.push('</svg>');
 fs.writeFileSync(svgPath, svg.join('\n') + '\n');
 JS
 
+# ---- `emotune recommend` end to end on a store of 100,000 tracks ----
+# Generated track documents (seeded), imported into a fresh LMDB store; the
+# command against the time to read the same store out (`emotune store
+# export`), both with hyperfine in this run.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+echo "bench: emotune recommend on 100,000 tracks" >&2
+node - > "$tmp/tracks.jsonl" <<'JS'
+let x = 12345;
+const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+const lines = [];
+for (let i = 0; i < 100000; i++) {
+  const doc = { kind: 'file', path: `/music/${i}.flac`, title: `Song ${i}`, artist: `Artist ${i % 5000}`,
+    genre: `genre ${i % 12}`, duration: 120 + Math.floor(rnd() * 240),
+    valence: +(2 * rnd() - 1).toFixed(3), arousal: +(2 * rnd() - 1).toFixed(3),
+    features: { tempo: 60 + Math.floor(rnd() * 120) }, missing: false };
+  lines.push(JSON.stringify({ collection: 'tracks', id: `f-${String(i).padStart(6, '0')}`, doc }));
+}
+console.log(lines.join('\n'));
+JS
+build/emotune store --store "lmdb:$tmp/db" import "$tmp/tracks.jsonl" >/dev/null
+hyperfine --warmup 1 --runs 7 --export-json "$tmp/cli.json" \
+  "build/emotune store --store lmdb:$tmp/db export" \
+  "build/emotune recommend --store lmdb:$tmp/db --mood happy --count 10 --seed 1" >/dev/null 2>&1
+rss_kb=$( { /usr/bin/time -f '%M' build/emotune recommend --store "lmdb:$tmp/db" --mood happy --count 10 --seed 1 >/dev/null; } 2>&1 | tail -1)
+node - "$tmp/cli.json" "$rss_kb" >> "$out/recommend.md" <<'JS'
+const r = JSON.parse(require('fs').readFileSync(process.argv[2], 'utf8')).results;
+const [exp, rec] = r.map((x) => x.median);
+console.log(`\n\`emotune recommend --count 10\` on an LMDB store of 100,000 generated tracks, median of 7 runs: ` +
+  `**${rec.toFixed(2)} s**, ${(rec / exp).toFixed(2)}x the time \`emotune store export\` takes to read the same store ` +
+  `(${exp.toFixed(2)} s); max RSS ${(process.argv[3] / 1024).toFixed(0)} MB.`);
+JS
+
 { echo; cat "$out/recommend.md"; } >> "$out/report.md"
 cat "$out/recommend.md"
