@@ -13,6 +13,7 @@
 #include <webp/encode.h>
 
 #include "image/image.h"
+#include "library/library.h"
 #include "support.h"
 
 static char *demo(int i)
@@ -83,6 +84,23 @@ static void demo_images_give_faces_in_order_with_all_fields(void **state)
                              strcmp(top_name, "happy") == 0);
             double score = json_number_value(json_object_get(f, "score"));
             assert_true(score > 0.5 && score < 1);
+            /* the face's mood: a point in range and one of the seven names;
+             * a face that is one expression for sure (> 0.95) sits on that
+             * expression's named mood */
+            json_t *mood = json_object_get(f, "mood");
+            double mv = json_number_value(json_object_get(mood, "valence"));
+            double ma = json_number_value(json_object_get(mood, "arousal"));
+            double mc = json_number_value(json_object_get(mood, "confidence"));
+            assert_true(mv >= -1 && mv <= 1 && ma >= -1 && ma <= 1 && mc >= 0 && mc <= 1);
+            const char *name = json_string_value(json_object_get(mood, "name"));
+            assert_non_null(name);
+            assert_true(et_library_mood_point(name, NULL, NULL));
+            if (top > 0.95) {
+                const char *want_mood = !strcmp(top_name, "neutral")   ? "calm"
+                                        : !strcmp(top_name, "fearful") ? "tense"
+                                                                       : top_name;
+                assert_string_equal(name, want_mood);
+            }
         }
     }
     json_decref(l);

@@ -9,6 +9,8 @@
 
 #include "cli/cli.h"
 #include "image/image.h"
+#include "library/library.h"
+#include "mood/mood.h"
 #include "vision/vision.h"
 
 #define MAX_FACES 64
@@ -24,7 +26,8 @@ static const char detect_usage[] =
     "  --json             one JSON object per image and line, in the order given:\n"
     "                     {\"image\", \"width\", \"height\", \"faces\": [{\"box\": {x, y,\n"
     "                     width, height}, \"score\", \"expressions\": {...}, \"expression\",\n"
-    "                     \"smiling\"}]}, or {\"image\", \"error\": {\"code\", \"message\"}}\n"
+    "                     \"smiling\", \"mood\": {valence, arousal, confidence, name}}]},\n"
+    "                     or {\"image\", \"error\": {\"code\", \"message\"}}\n"
     "  --input-size N     detector input size, a multiple of 32 from 128 to 608\n"
     "                     (default 416; smaller is faster, larger finds smaller faces)\n"
     "  --min-score S      keep faces whose detector score is above S, 0 < S < 1\n"
@@ -121,15 +124,29 @@ static int parse_args(int argc, char **argv, detect_args *a)
     return 0;
 }
 
+/* The face's mood: its point on the valence/arousal plane, how sure, and the
+ * nearest named mood (src/mood, src/library/moods.c); null if the
+ * probabilities were refused (they never are from the network). */
+static json_t *mood_json(const et_face *f)
+{
+    et_mood_point p;
+    if (et_mood_from_expressions(f->expressions, &p, NULL) != ET_OK)
+        return json_null();
+    return json_pack("{s:f,s:f,s:f,s:s}", "valence", p.valence, "arousal", p.arousal,
+                     "confidence", p.confidence, "name",
+                     et_library_mood_nearest(p.valence, p.arousal));
+}
+
 static json_t *face_json(const et_face *f)
 {
     json_t *expr = json_object();
     for (int e = 0; e < ET_EXPR_COUNT; e++)
         json_object_set_new(expr, et_vision_expression_name(e), json_real(f->expressions[e]));
-    return json_pack("{s:{s:f,s:f,s:f,s:f},s:o,s:o,s:s,s:b}", "box", "x", f->box.x, "y", f->box.y,
-                     "width", f->box.width, "height", f->box.height, "score",
+    return json_pack("{s:{s:f,s:f,s:f,s:f},s:o,s:o,s:s,s:b,s:o}", "box", "x", f->box.x, "y",
+                     f->box.y, "width", f->box.width, "height", f->box.height, "score",
                      f->has_score ? json_real(f->score) : json_null(), "expressions", expr,
-                     "expression", et_vision_expression_name(f->top), "smiling", f->smiling);
+                     "expression", et_vision_expression_name(f->top), "smiling", f->smiling,
+                     "mood", mood_json(f));
 }
 
 static void print_json(json_t *obj)
@@ -166,10 +183,13 @@ static void report_faces_table(const char *path, const et_image *img, const et_f
         char score[16] = "-";
         if (f->has_score)
             snprintf(score, sizeof score, "%.2f", f->score);
-        printf("  #%zu  box %4.0f,%-4.0f %4.0fx%-4.0f  score %-4s  %-9s %5.1f%%  %s\n", i + 1,
-               f->box.x, f->box.y, f->box.width, f->box.height, score,
+        et_mood_point p = {0};
+        bool has_mood = et_mood_from_expressions(f->expressions, &p, NULL) == ET_OK;
+        printf("  #%zu  box %4.0f,%-4.0f %4.0fx%-4.0f  score %-4s  %-9s %5.1f%%  %-11s  mood %s\n",
+               i + 1, f->box.x, f->box.y, f->box.width, f->box.height, score,
                et_vision_expression_name(f->top), 100.0 * f->expressions[f->top],
-               f->smiling ? "smiling" : "not smiling");
+               f->smiling ? "smiling" : "not smiling",
+               has_mood ? et_library_mood_nearest(p.valence, p.arousal) : "-");
     }
 }
 
