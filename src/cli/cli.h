@@ -35,16 +35,27 @@ const char *et_cli_store_uri(const char *option, char *buf, unsigned long len);
  * next to the executable. Writes into buf (size len). */
 const char *et_cli_models_dir(const char *option, char *buf, unsigned long len);
 
-/* ---- shared by the listener commands (listener_cmd.c) ---- */
-
-/* The listener: `option` if given, else $EMOTUNE_LISTENER, else "default". */
-const char *et_cli_listener_name(const char *option);
+/* ---- shared by the commands (common.c) ---- */
 
 /* The wall clock, Unix seconds. */
 double et_cli_wall_time(void);
 
 /* Parses a number in [lo, hi] (the whole string); 0 or -1. */
 int et_cli_parse_number(const char *s, double lo, double hi, double *out);
+
+/* Opens the store (option or default); prints the error and returns
+ * ET_EXIT_SETUP when it cannot. */
+struct et_store;
+int et_cli_open_store(const char *cmd, const char *option, struct et_store **out);
+
+/* Prints a one-line JSON document and frees it. */
+struct json_t;
+void et_cli_print_json(struct json_t *doc);
+
+/* ---- shared by the listener commands (listener_cmd.c) ---- */
+
+/* The listener: `option` if given, else $EMOTUNE_LISTENER, else "default". */
+const char *et_cli_listener_name(const char *option);
 
 /* The mood the listener gave on the command line: --mood NAME, or --valence
  * and --arousal together (mood_name may be NULL, v_arg/a_arg NULL when not
@@ -55,13 +66,5 @@ int et_cli_stated_mood(const char *cmd, const char *mood_name, const char *v_arg
                        const char *a_arg, double now, struct et_listener_mood *out,
                        int *given);
 
-/* Opens the store (option or default); prints the error and returns
- * ET_EXIT_SETUP when it cannot. */
-struct et_store;
-int et_cli_open_store(const char *cmd, const char *option, struct et_store **out);
-
-/* Prints a one-line JSON document and frees it. */
-struct json_t;
-void et_cli_print_json(struct json_t *doc);
 
 #endif

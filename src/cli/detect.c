@@ -52,16 +52,6 @@ typedef struct detect_args {
     int json;
 } detect_args;
 
-static int parse_number(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !(v >= lo && v <= hi))
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* Returns -1 on a usage error (message printed), 1 for --help, 0 to go on. */
 static int parse_args(int argc, char **argv, detect_args *a)
 {
@@ -87,21 +77,21 @@ static int parse_args(int argc, char **argv, detect_args *a)
         case OPT_MODELS: a->models = optarg; break;
         case 'h': return 1;
         case OPT_SIZE:
-            if (parse_number(optarg, 1, 1e6, &v) || v != (int)v) {
+            if (et_cli_parse_number(optarg, 1, 1e6, &v) || v != (int)v) {
                 fprintf(stderr, "emotune detect: --input-size wants a whole number, got '%s'\n", optarg);
                 return -1;
             }
             a->opts.input_size = (int)v;
             break;
         case OPT_SCORE:
-            if (parse_number(optarg, -1e9, 1e9, &v)) {
+            if (et_cli_parse_number(optarg, -1e9, 1e9, &v)) {
                 fprintf(stderr, "emotune detect: --min-score wants a number, got '%s'\n", optarg);
                 return -1;
             }
             a->opts.min_score = v;
             break;
         case OPT_PIXELS:
-            if (parse_number(optarg, 1, 1e12, &v)) {
+            if (et_cli_parse_number(optarg, 1, 1e12, &v)) {
                 fprintf(stderr, "emotune detect: --max-pixels wants a positive number, got '%s'\n", optarg);
                 return -1;
             }

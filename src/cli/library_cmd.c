@@ -119,17 +119,6 @@ static int parse_operands(int argc, char **argv, const char *usage, const char *
     return first;
 }
 
-static int open_store(const lib_opts *o, et_store **s)
-{
-    char buf[4096], err[ET_ERR_MAX];
-    const char *uri = et_cli_store_uri(o->store, buf, sizeof buf);
-    if (et_store_open(uri, NULL, s, err) != ET_OK) {
-        fprintf(stderr, "emotune: %s\n", err);
-        return ET_EXIT_SETUP;
-    }
-    return ET_EXIT_OK;
-}
-
 static void print_summary(const et_scan_summary *sum, int json)
 {
     if (json) {
@@ -168,7 +157,7 @@ int et_cli_scan(int argc, char **argv)
     if (first < 0)
         return first == -2 ? ET_EXIT_OK : ET_EXIT_USAGE;
     et_store *s;
-    int rc = open_store(&o, &s);
+    int rc = et_cli_open_store("scan", o.store, &s);
     if (rc)
         return rc;
     et_scan_opts so = {.jobs = o.jobs, .prune = o.prune, .progress = isatty(STDERR_FILENO),
@@ -275,7 +264,7 @@ int et_cli_tracks(int argc, char **argv)
         return ET_EXIT_USAGE;
     }
     et_store *s;
-    int rc = open_store(&o, &s);
+    int rc = et_cli_open_store("tracks", o.store, &s);
     if (rc)
         return rc;
     char err[ET_ERR_MAX];
@@ -302,7 +291,7 @@ int et_cli_tag(int argc, char **argv)
         return ET_EXIT_USAGE;
     }
     et_store *s;
-    int rc = open_store(&o, &s);
+    int rc = et_cli_open_store("tag", o.store, &s);
     if (rc)
         return rc;
     char err[ET_ERR_MAX];
@@ -327,7 +316,7 @@ int et_cli_import(int argc, char **argv)
         return ET_EXIT_USAGE;
     }
     et_store *s;
-    int rc = open_store(&o, &s);
+    int rc = et_cli_open_store("import", o.store, &s);
     if (rc)
         return rc;
     for (int i = first; i < argc; i++) {

@@ -29,26 +29,6 @@ static const char store_usage[] =
     "exit status: 0 success, 1 the operation failed or check found problems,\n"
     "             2 bad command line, 3 the store cannot be opened\n";
 
-const char *et_cli_store_uri(const char *option, char *buf, unsigned long len)
-{
-    if (option && *option)
-        return option;
-    const char *env = getenv("EMOTUNE_STORE");
-    if (env && *env)
-        return env;
-    return et_store_default_uri(buf, len);
-}
-
-static int open_or_report(const char *uri, et_store **s)
-{
-    char err[ET_ERR_MAX];
-    if (et_store_open(uri, NULL, s, err) != ET_OK) {
-        fprintf(stderr, "emotune store: %s\n", err);
-        return ET_EXIT_SETUP;
-    }
-    return ET_EXIT_OK;
-}
-
 static int report(et_status st, const char *err)
 {
     if (st == ET_OK)
@@ -87,10 +67,10 @@ static int cmd_import(et_store *s, const char *path)
 static int cmd_copy(const char *src_uri, const char *dst_uri)
 {
     et_store *src, *dst;
-    int rc = open_or_report(src_uri, &src);
+    int rc = et_cli_open_store("store", src_uri, &src);
     if (rc)
         return rc;
-    if ((rc = open_or_report(dst_uri, &dst))) {
+    if ((rc = et_cli_open_store("store", dst_uri, &dst))) {
         et_store_close(src);
         return rc;
     }
@@ -185,7 +165,7 @@ int et_cli_store(int argc, char **argv)
     char buf[4096];
     const char *uri = et_cli_store_uri(store_opt, buf, sizeof buf);
     et_store *s;
-    int rc = open_or_report(uri, &s);
+    int rc = et_cli_open_store("store", uri, &s);
     if (rc)
         return rc;
     if (!strcmp(cmd, "export"))

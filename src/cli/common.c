@@ -1,0 +1,54 @@
+/* cli: helpers every command shares. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "store/store.h"
+
+const char *et_cli_store_uri(const char *option, char *buf, unsigned long len)
+{
+    if (option && *option)
+        return option;
+    const char *env = getenv("EMOTUNE_STORE");
+    if (env && *env)
+        return env;
+    return et_store_default_uri(buf, len);
+}
+
+double et_cli_wall_time(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int et_cli_parse_number(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= lo && v <= hi))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int et_cli_open_store(const char *cmd, const char *option, et_store **out)
+{
+    char buf[4096], err[ET_ERR_MAX];
+    const char *uri = et_cli_store_uri(option, buf, sizeof buf);
+    if (et_store_open(uri, NULL, out, err) != ET_OK) {
+        fprintf(stderr, "emotune %s: %s\n", cmd, err);
+        return ET_EXIT_SETUP;
+    }
+    return ET_EXIT_OK;
+}
+
+void et_cli_print_json(json_t *doc)
+{
+    char *s = doc ? json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
+    puts(s ? s : "{}");
+    free(s);
+    json_decref(doc);
+}
