@@ -176,18 +176,14 @@ static long choose_face(const et_mood_tracker *t, const et_face *faces, size_t n
     return best_iou >= 0 ? best_iou : largest;
 }
 
+/* The expression whose named mood is nearest the point. */
 static int nearest_mood(double v, double a)
 {
-    int best = 0;
-    double bd = INFINITY;
-    for (int i = 0; i < ET_EXPR_COUNT; i++) {
-        double ev, ea;
-        expression_point(i, &ev, &ea);
-        double d = (v - ev) * (v - ev) + (a - ea) * (a - ea);
-        if (d < bd)
-            bd = d, best = i;
-    }
-    return best;
+    const char *name = et_library_mood_nearest(v, a);
+    for (int e = 0; e < ET_EXPR_COUNT; e++)
+        if (strcmp(et_mood_expression_mood((et_expression)e), name) == 0)
+            return e;
+    return 0; /* not reached: the seven names are the expressions' moods */
 }
 
 /* Hysteresis on the name, evaluated at time now (the newest frame time). */

@@ -548,26 +548,6 @@ static void score_all(et_rec *r, double tv, double ta, int q, top *best, top *fa
     }
 }
 
-/* The named mood nearest the point (the library's table). */
-static const char *mood_name(double v, double a)
-{
-    static const char *const names[] = {"happy", "calm", "sad", "angry", "tense",
-                                        "disgusted", "surprised", "energetic", "excited"};
-    const char *best = "calm";
-    double best_d = INFINITY;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        double mv, ma;
-        if (!et_library_mood_point(names[i], &mv, &ma))
-            continue;
-        double d = (mv - v) * (mv - v) + (ma - a) * (ma - a);
-        if (d < best_d) {
-            best_d = d;
-            best = names[i];
-        }
-    }
-    return best;
-}
-
 static bool liked(const counts *c) { return c->a >= 1.0f && c->a > c->b; }
 
 static void describe(const et_rec *r, const rtrack *t, et_rec_policy policy, uint64_t steps,
@@ -596,7 +576,7 @@ static void describe(const et_rec *r, const rtrack *t, et_rec_policy policy, uin
         snprintf(out, size, "%s, you liked %s when %s", what, who, quad_names[q]);
         return;
     }
-    const char *mood = mood_name(mood_v, mood_a);
+    const char *mood = et_library_mood_nearest(mood_v, mood_a);
     const char *aim = policy == ET_REC_MATCH || steps == 0 ? ""
                     : policy == ET_REC_LIFT                ? "a step up from "
                                                            : "a step towards calm from ";
