@@ -214,6 +214,11 @@ static void history_keeps_the_newest_within_the_count_limit(void **state)
     assert_int_equal(et_listener_mood_latest(s, "ann", &latest, &found, err), ET_OK);
     assert_true(found);
     assert_string_equal(latest.mood, "happy");
+    /* a newer document that is no mood (written by hand) is passed over */
+    put(s, "history", "ann/999999999999999-00000000", "{\"note\":\"not a mood\"}");
+    assert_int_equal(et_listener_mood_latest(s, "ann", &latest, &found, err), ET_OK);
+    assert_true(found);
+    assert_string_equal(latest.mood, "happy");
     assert_int_equal(et_listener_mood_latest(s, "bob", &latest, &found, err), ET_OK);
     assert_false(found);
 }

@@ -36,12 +36,16 @@ static json_t *mood_doc(const et_listener_mood *m)
 }
 
 /* The ids of one listener's history, oldest first, with their times (from
- * the id: NAME/TIME-RAND). */
+ * the id: NAME/TIME-RAND); the documents themselves are not parsed. */
+typedef struct id_time {
+    char *id;
+    double time;
+} id_time;
+
 typedef struct id_list {
     const char *prefix;
     size_t prefix_len;
-    char **ids;
-    double *times;
+    id_time *items;
     size_t n, cap;
     bool nomem;
 } id_list;
@@ -52,28 +56,34 @@ static int collect_id(void *user, const char *id, const char *json, size_t len)
     id_list *l = user;
     if (strncmp(id, l->prefix, l->prefix_len) != 0)
         return 1;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 64;
-        char **ids = realloc(l->ids, cap * sizeof *ids);
-        if (ids)
-            l->ids = ids;
-        double *times = ids ? realloc(l->times, cap * sizeof *times) : NULL;
-        if (!times)
-            return l->nomem = true, 1;
-        l->times = times, l->cap = cap;
-    }
-    if (!(l->ids[l->n] = strdup(id)))
+    void *grown = et__listener_grow(l->items, l->n, &l->cap, sizeof *l->items);
+    char *copy = grown ? strdup(id) : NULL;
+    if (grown)
+        l->items = grown;
+    if (!copy)
         return l->nomem = true, 1;
-    l->times[l->n++] = strtod(id + l->prefix_len, NULL) / 1000.0;
+    l->items[l->n++] = (id_time){copy, strtod(id + l->prefix_len, NULL) / 1000.0};
     return 0;
 }
 
 static void id_list_free(id_list *l)
 {
     for (size_t i = 0; i < l->n; i++)
-        free(l->ids[i]);
-    free(l->ids);
-    free(l->times);
+        free(l->items[i].id);
+    free(l->items);
+}
+
+/* Lists the ids of `name`'s history into *l (free with id_list_free, also
+ * on error); prefix is the caller's buffer. */
+static et_status list_ids(et_store *s, const char *name, char prefix[ET_LISTENER_MAX_NAME + 2],
+                          id_list *l, char *err)
+{
+    snprintf(prefix, ET_LISTENER_MAX_NAME + 2, "%s/", name);
+    *l = (id_list){.prefix = prefix, .prefix_len = strlen(prefix)};
+    et_status st = et_store_iterate(s, ET_LISTENER_HISTORY, prefix, 0, collect_id, l, err);
+    if (st == ET_OK && l->nomem)
+        st = et_fail(err, ET_E_NOMEM, "out of memory");
+    return st;
 }
 
 /* How many of the oldest entries fall out of the retention once one more
@@ -82,7 +92,7 @@ static size_t count_expired(const id_list *l, const et_listener_profile *p, doub
 {
     double cutoff = now - p->history_days * 86400.0;
     size_t k = 0;
-    while (k < l->n && l->times[k] < cutoff)
+    while (k < l->n && l->items[k].time < cutoff)
         k++;
     if (l->n - k + 1 > p->history_max)
         k = l->n + 1 - p->history_max;
@@ -100,11 +110,8 @@ et_status et_listener_mood_add(et_store *s, const et_listener_profile *p,
     if (st != ET_OK)
         return st;
     char prefix[ET_LISTENER_MAX_NAME + 2];
-    snprintf(prefix, sizeof prefix, "%s/", p->name);
-    id_list l = {.prefix = prefix, .prefix_len = strlen(prefix)};
-    st = et_store_iterate(s, ET_LISTENER_HISTORY, prefix, 0, collect_id, &l, err);
-    if (st == ET_OK && l.nomem)
-        st = et_fail(err, ET_E_NOMEM, "out of memory");
+    id_list l;
+    st = list_ids(s, p->name, prefix, &l, err);
     json_t *doc = st == ET_OK ? mood_doc(m) : NULL;
     size_t len = 0;
     char *json = doc ? et__json_dump(doc, &len) : NULL;
@@ -115,7 +122,7 @@ et_status et_listener_mood_add(et_store *s, const et_listener_profile *p,
         st = et_fail(err, ET_E_NOMEM, "out of memory");
     if (st == ET_OK) {
         for (size_t i = 0; i < expired; i++)
-            ops[i] = (et_store_op){ET_STORE_OP_DEL, ET_LISTENER_HISTORY, l.ids[i], NULL, 0};
+            ops[i] = (et_store_op){ET_STORE_OP_DEL, ET_LISTENER_HISTORY, l.items[i].id, NULL, 0};
         char id[ET__LISTENER_ID_MAX];
         et__listener_event_id(id, p->name, m->time);
         ops[expired] = (et_store_op){ET_STORE_OP_PUT, ET_LISTENER_HISTORY, id, json, len};
@@ -161,19 +168,49 @@ et_status et_listener_moods(et_store *s, const char *name, et_listener_mood **ou
     return st;
 }
 
+/* The newest readable mood among the listed ids, from the end: one document
+ * read, unless the newest were written by hand and are not moods. */
+static et_status read_newest(et_store *s, const id_list *l, et_listener_mood *out, bool *found,
+                             char *err)
+{
+    *found = false;
+    for (size_t i = l->n; i-- > 0 && !*found;) {
+        char *json = NULL;
+        size_t len = 0;
+        et_status st = et_store_get(s, ET_LISTENER_HISTORY, l->items[i].id, &json, &len, err);
+        if (st == ET_E_NOT_FOUND)
+            continue; /* deleted meanwhile */
+        if (st != ET_OK)
+            return st;
+        json_t *doc = json_loadb(json, len, 0, NULL);
+        free(json);
+        *found = json_is_object(doc) && et__listener_read_mood(doc, out);
+        if (!*found)
+            et_log(ET_LOG_WARN, "skipping history/%s: not a mood entry", l->items[i].id);
+        json_decref(doc);
+    }
+    return ET_OK;
+}
+
 et_status et_listener_mood_latest(et_store *s, const char *name, et_listener_mood *out,
                                   bool *found, char *err)
 {
-    if (!out || !found)
+    if (!s || !out || !found)
         return et_fail(err, ET_E_INVALID, "et_listener_mood_latest: NULL argument");
-    et_listener_mood *all;
-    size_t n;
-    et_status st = et_listener_moods(s, name, &all, &n, err);
+    et_status st = et_listener_check_name(name, err);
+    char prefix[ET_LISTENER_MAX_NAME + 2];
+    id_list l = {0};
+    if (st == ET_OK)
+        st = list_ids(s, name, prefix, &l, err);
+    et_listener_mood m;
+    bool have = false;
+    if (st == ET_OK)
+        st = read_newest(s, &l, &m, &have, err);
+    id_list_free(&l);
     if (st != ET_OK)
         return st;
-    *found = n > 0;
-    if (n)
-        *out = all[n - 1];
-    free(all);
+    *found = have;
+    if (have)
+        *out = m;
     return ET_OK;
 }

@@ -157,13 +157,10 @@ static int collect_name(void *user, const char *id, const char *json, size_t len
     size_t idlen = strlen(id), suffix = strlen(PROFILE_SUFFIX);
     if (idlen <= suffix || strcmp(id + idlen - suffix, PROFILE_SUFFIX) != 0)
         return 0;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 16;
-        char **grown = realloc(c->names, cap * sizeof *grown);
-        if (!grown)
-            return c->nomem = true, 1;
-        c->names = grown, c->cap = cap;
-    }
+    void *grown = et__listener_grow(c->names, c->n, &c->cap, sizeof *c->names);
+    if (!grown)
+        return c->nomem = true, 1;
+    c->names = grown;
     char *copy = strndup(id, idlen - suffix);
     if (!copy)
         return c->nomem = true, 1;
