@@ -1,4 +1,5 @@
 #include "support.h"
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <sys/wait.h>
 
@@ -189,4 +190,61 @@ json_t *ts_json_lines(const char *out)
         s += n + (nl ? 1 : 0);
     }
     return arr;
+}
+
+int ts_backend_lmdb_setup(void **state)
+{
+    ts_backend *b = calloc(1, sizeof *b);
+    if (!b)
+        return -1;
+    b->name = "lmdb";
+    b->dir = ts_tempdir();
+    *state = b;
+    return 0;
+}
+
+int ts_backend_redis_setup(void **state)
+{
+    ts_backend *b = calloc(1, sizeof *b);
+    if (!b)
+        return -1;
+    b->name = "redis";
+    if (ts_redis_start(&b->redis) != 0) {
+        free(b);
+        return -1;
+    }
+    *state = b;
+    return 0;
+}
+
+int ts_backend_teardown(void **state)
+{
+    ts_backend *b = *state;
+    ts_redis_cleanup(&b->redis);
+    if (b->dir) {
+        ts_rmtree(b->dir);
+        free(b->dir);
+    }
+    free(b);
+    return 0;
+}
+
+void ts_redis_command(int port, const char *cmd)
+{
+    redisContext *c = redisConnect("127.0.0.1", port);
+    assert_true(c && !c->err);
+    redisReply *r = redisCommand(c, cmd);
+    assert_non_null(r);
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+void ts_backend_fresh(ts_backend *b)
+{
+    if (b->dir) {
+        snprintf(b->uri, sizeof b->uri, "lmdb:%s/t%d", b->dir, b->serial++);
+    } else {
+        snprintf(b->uri, sizeof b->uri, "redis://127.0.0.1:%d/0", b->redis.port);
+        ts_redis_command(b->redis.port, "FLUSHALL");
+    }
 }

@@ -60,3 +60,26 @@ int ts_redis_start(ts_redis *r);
 void ts_redis_stop(ts_redis *r, int sig);
 /* Stops it and removes its directory. */
 void ts_redis_cleanup(ts_redis *r);
+
+/* One of the store's two backends for a group of tests: LMDB (a temporary
+ * directory holding one store per test) or a real redis-server (one per
+ * group). */
+typedef struct ts_backend {
+    const char *name; /* "lmdb" or "redis" */
+    ts_redis redis;   /* redis only */
+    char *dir;        /* lmdb only */
+    int serial;
+    char uri[700];    /* the store of the current test (ts_backend_fresh) */
+} ts_backend;
+
+/* cmocka group setups (state: a new ts_backend) and teardown. */
+int ts_backend_lmdb_setup(void **state);
+int ts_backend_redis_setup(void **state);
+int ts_backend_teardown(void **state);
+
+/* Points b->uri at an empty store: a new LMDB directory, or Redis's
+ * database 0 emptied (FLUSHALL). */
+void ts_backend_fresh(ts_backend *b);
+
+/* Sends one command to the test's redis-server; fails the test on error. */
+void ts_redis_command(int port, const char *cmd);

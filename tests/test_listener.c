@@ -10,66 +10,34 @@
 #include "listener/listener.h"
 #include "support.h"
 
-typedef struct backend {
-    ts_redis redis; /* redis only */
-    char *dir;      /* lmdb only */
-    int serial;
-    char uri[700];
+/* The store of the current test (one per test, on the group's backend). */
+typedef struct fixture {
+    ts_backend *b;
     et_store *s;
-} backend;
+} fixture;
 
-static int lmdb_setup(void **state)
-{
-    backend *b = calloc(1, sizeof *b);
-    b->dir = ts_tempdir();
-    *state = b;
-    return 0;
-}
+static et_store *store_of(void **state) { return ((fixture *)*state)->s; }
 
-static int redis_setup(void **state)
-{
-    backend *b = calloc(1, sizeof *b);
-    if (ts_redis_start(&b->redis) != 0) {
-        free(b);
-        return -1;
-    }
-    *state = b;
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    backend *b = *state;
-    ts_redis_cleanup(&b->redis);
-    if (b->dir) {
-        ts_rmtree(b->dir);
-        free(b->dir);
-    }
-    free(b);
-    return 0;
-}
-
-/* A new empty store per test: a new LMDB directory, or the next of Redis's
- * 16 databases. */
 static int open_fresh(void **state)
 {
-    backend *b = *state;
-    if (b->dir)
-        snprintf(b->uri, sizeof b->uri, "lmdb:%s/t%d", b->dir, b->serial++);
-    else
-        snprintf(b->uri, sizeof b->uri, "redis://127.0.0.1:%d/%d", b->redis.port,
-                 b->serial++ % 16);
+    ts_backend *b = *state;
+    fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->b = b;
+    ts_backend_fresh(b);
     char err[ET_ERR_MAX];
-    if (et_store_open(b->uri, NULL, &b->s, err) != ET_OK)
+    if (et_store_open(b->uri, NULL, &f->s, err) != ET_OK)
         fail_msg("open %s: %s", b->uri, err);
+    *state = f;
     return 0;
 }
 
 static int close_store(void **state)
 {
-    backend *b = *state;
-    et_store_close(b->s);
-    b->s = NULL;
+    fixture *f = *state;
+    et_store_close(f->s);
+    *state = f->b;
+    free(f);
     return 0;
 }
 
@@ -134,7 +102,7 @@ static void listener_names_are_checked(void **state)
 
 static void profile_defaults_then_saved_settings_and_other_fields_kept(void **state)
 {
-    et_store *s = ((backend *)*state)->s;
+    et_store *s = store_of(state);
     char err[ET_ERR_MAX];
     et_listener_profile p;
     assert_int_equal(et_listener_profile_load(s, "ann", &p, err), ET_OK);
@@ -182,7 +150,7 @@ static void profile_defaults_then_saved_settings_and_other_fields_kept(void **st
 
 static void history_keeps_the_newest_within_the_count_limit(void **state)
 {
-    et_store *s = ((backend *)*state)->s;
+    et_store *s = store_of(state);
     char err[ET_ERR_MAX];
     et_listener_profile p;
     assert_int_equal(et_listener_profile_default("ann", &p, err), ET_OK);
@@ -225,7 +193,7 @@ static void history_keeps_the_newest_within_the_count_limit(void **state)
 
 static void history_forgets_moods_older_than_the_retention(void **state)
 {
-    et_store *s = ((backend *)*state)->s;
+    et_store *s = store_of(state);
     char err[ET_ERR_MAX];
     et_listener_profile p;
     assert_int_equal(et_listener_profile_default("ann", &p, err), ET_OK);
@@ -250,7 +218,7 @@ static void history_forgets_moods_older_than_the_retention(void **state)
 
 static void bad_moods_are_refused_and_change_nothing(void **state)
 {
-    et_store *s = ((backend *)*state)->s;
+    et_store *s = store_of(state);
     char err[ET_ERR_MAX];
     et_listener_profile p;
     assert_int_equal(et_listener_profile_default("ann", &p, err), ET_OK);
@@ -279,7 +247,7 @@ static void bad_moods_are_refused_and_change_nothing(void **state)
 
 static void listeners_keep_their_own_history_feedback_and_profile(void **state)
 {
-    et_store *s = ((backend *)*state)->s;
+    et_store *s = store_of(state);
     char err[ET_ERR_MAX];
     put_track(s, "t1", "A", "rock", 0.5, 0.5, 120);
     /* names chosen so that one's ids sort inside the other's range by
@@ -326,7 +294,7 @@ static void listeners_keep_their_own_history_feedback_and_profile(void **state)
 
 static void feedback_is_checked_and_its_position_becomes_a_fraction(void **state)
 {
-    et_store *s = ((backend *)*state)->s;
+    et_store *s = store_of(state);
     char err[ET_ERR_MAX];
     put_track(s, "t1", "A", "rock", 0.5, 0.5, 120);
     put(s, "tracks", "link1", "{\"kind\":\"link\",\"url\":\"https://example.org/x\","
@@ -395,7 +363,7 @@ static void feedback_is_checked_and_its_position_becomes_a_fraction(void **state
 
 static void session_takes_present_tracks_and_replays_feedback(void **state)
 {
-    et_store *s = ((backend *)*state)->s;
+    et_store *s = store_of(state);
     char err[ET_ERR_MAX];
     et_listener_session *se = NULL;
     assert_int_equal(et_listener_session_open(s, "ann", 1, &se, err), ET_E_NOT_FOUND);
@@ -464,7 +432,7 @@ static int picks_by(et_store *s, const char *listener, const char *artist, uint6
 
 static void stored_feedback_steers_later_sessions(void **state)
 {
-    et_store *s = ((backend *)*state)->s;
+    et_store *s = store_of(state);
     char err[ET_ERR_MAX];
     /* 400 tracks by 20 artists, all near "happy": only preference differs */
     for (int i = 0; i < 400; i++) {
@@ -518,9 +486,9 @@ int main(void)
         T(session_takes_present_tracks_and_replays_feedback),
         T(stored_feedback_steers_later_sessions),
     };
-    int failed = cmocka_run_group_tests_name("listener on lmdb", tests, lmdb_setup,
-                                             group_teardown);
-    failed += cmocka_run_group_tests_name("listener on redis", tests, redis_setup,
-                                          group_teardown);
+    int failed = cmocka_run_group_tests_name("listener on lmdb", tests, ts_backend_lmdb_setup,
+                                             ts_backend_teardown);
+    failed += cmocka_run_group_tests_name("listener on redis", tests, ts_backend_redis_setup,
+                                          ts_backend_teardown);
     return failed;
 }

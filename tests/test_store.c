@@ -16,67 +16,12 @@
 #include "store/store.h"
 #include "support.h"
 
-typedef struct backend {
-    const char *name;
-    ts_redis redis;   /* redis only */
-    char *dir;        /* lmdb only: parent of each test's store */
-    int serial;
-    char uri[700];
-} backend;
-
-/* ---- fixtures ---- */
-
-static int lmdb_group_setup(void **state)
-{
-    backend *b = calloc(1, sizeof *b);
-    b->name = "lmdb";
-    b->dir = ts_tempdir();
-    *state = b;
-    return 0;
-}
-
-static int redis_group_setup(void **state)
-{
-    backend *b = calloc(1, sizeof *b);
-    b->name = "redis";
-    if (ts_redis_start(&b->redis) != 0)
-        return -1;
-    *state = b;
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    backend *b = *state;
-    ts_redis_cleanup(&b->redis);
-    if (b->dir) {
-        ts_rmtree(b->dir);
-        free(b->dir);
-    }
-    free(b);
-    return 0;
-}
-
-static void redis_command(int port, const char *cmd)
-{
-    redisContext *c = redisConnect("127.0.0.1", port);
-    assert_true(c && !c->err);
-    redisReply *r = redisCommand(c, cmd);
-    assert_non_null(r);
-    freeReplyObject(r);
-    redisFree(c);
-}
+typedef ts_backend backend;
 
 /* A fresh, empty store for each test. */
 static int fresh_store(void **state)
 {
-    backend *b = *state;
-    if (b->dir) {
-        snprintf(b->uri, sizeof b->uri, "lmdb:%s/t%d", b->dir, b->serial++);
-    } else {
-        snprintf(b->uri, sizeof b->uri, "redis://127.0.0.1:%d/0", b->redis.port);
-        redis_command(b->redis.port, "FLUSHALL");
-    }
+    ts_backend_fresh(*state);
     return 0;
 }
 
@@ -415,7 +360,7 @@ static void set_raw_version(const backend *b, const char *version)
     } else {
         char cmd[128];
         snprintf(cmd, sizeof cmd, "SET emotune:~meta:schema %s", version);
-        redis_command(b->redis.port, cmd);
+        ts_redis_command(b->redis.port, cmd);
     }
 }
 
@@ -762,18 +707,18 @@ static int run_backend_specific_tests(void)
         cmocka_unit_test_setup(redis_down_fails_in_bounded_time_and_recovers, fresh_store),
         cmocka_unit_test_setup(copies_between_lmdb_and_redis_give_identical_exports, fresh_store),
     };
-    int failed = cmocka_run_group_tests_name("store on lmdb only", lmdb_only, lmdb_group_setup,
-                                             group_teardown);
+    int failed = cmocka_run_group_tests_name("store on lmdb only", lmdb_only, ts_backend_lmdb_setup,
+                                             ts_backend_teardown);
     return failed + cmocka_run_group_tests_name("store on redis only", redis_only,
-                                                redis_group_setup, group_teardown);
+                                                ts_backend_redis_setup, ts_backend_teardown);
 }
 
 int main(void)
 {
-    int failed = cmocka_run_group_tests_name("store contract on lmdb", contract, lmdb_group_setup,
-                                             group_teardown);
-    failed += cmocka_run_group_tests_name("store contract on redis", contract, redis_group_setup,
-                                          group_teardown);
+    int failed = cmocka_run_group_tests_name("store contract on lmdb", contract, ts_backend_lmdb_setup,
+                                             ts_backend_teardown);
+    failed += cmocka_run_group_tests_name("store contract on redis", contract, ts_backend_redis_setup,
+                                          ts_backend_teardown);
     failed += run_backend_specific_tests();
     return failed;
 }
