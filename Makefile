@@ -12,8 +12,18 @@ BASE    := -std=c11 -D_DEFAULT_SOURCE -Isrc $(WARN)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lopenblas -lm -lpthread
 
-OPT     := -O3 -march=native -g
-SAN     := -O1 -march=native -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+# A portable baseline: x86-64-v2 on x86-64, the compiler's default elsewhere.
+# NATIVE=1 builds for this machine's CPU only.
+ARCH    := $(shell $(CC) -dumpmachine | cut -d- -f1)
+ifeq ($(NATIVE),1)
+MARCH   := -march=native
+else ifeq ($(ARCH),x86_64)
+MARCH   := -march=x86-64-v2
+else
+MARCH   :=
+endif
+OPT     := -O3 $(MARCH) -g
+SAN     := -O1 $(MARCH) -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 # Every module under src/ except the command line goes into one library.
 LIB_SRC := $(filter-out src/cli/%,$(wildcard src/*/*.c))
@@ -99,7 +109,7 @@ test: $(DEPS_OK)
 FUZZ_SECONDS ?= 60
 build/fuzz/%: fuzz/%.c $(LIB_SRC) $(HDRS) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	clang $(BASE) -O1 -march=native -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) $< $(LIB_SRC) $(PKG_LIBS) -o $@
+	clang $(BASE) -O1 $(MARCH) -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) $< $(LIB_SRC) $(PKG_LIBS) -o $@
 fuzz: $(addprefix build/fuzz/,$(FUZZERS))
 	scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZERS)
 

@@ -57,19 +57,18 @@ static const float zeros[ZEROS_MAX];
 typedef float v16f __attribute__((vector_size(64)));
 #define V16 16
 
-static inline v16f v16_load(const float *p)
-{
-    v16f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
+/* A macro, not a function: returning a 64-byte vector from a function
+ * changes the ABI between CPUs with and without AVX-512. */
+#define V16_LOAD(dst, p) memcpy(&(dst), (p), sizeof(v16f))
 
 /* Output channels [co0, co0+16) of one pixel of the full 3x3 convolution. */
 static inline void conv3x3_pixel16(const float *in, const et_nn_conv_geom *g, int cin,
                                    const float *filter, const float *bias, int cout, int co0,
                                    int oy, int ox, float *o)
 {
-    v16f acc = bias ? v16_load(bias + co0) : (v16f){0};
+    v16f acc = {0};
+    if (bias)
+        V16_LOAD(acc, bias + co0);
     for (int ky = 0; ky < 3; ky++) {
         int iy = oy * g->stride + ky - g->py.before;
         if (iy < 0 || iy >= g->h)
@@ -81,7 +80,11 @@ static inline void conv3x3_pixel16(const float *in, const et_nn_conv_geom *g, in
             const float *x = in + ((size_t)iy * g->w + ix) * cin;
             const float *f = filter + (size_t)(ky * 3 + kx) * cin * cout + co0;
             for (int ci = 0; ci < cin; ci++, f += cout)
-                acc += x[ci] * v16_load(f);
+            {
+                v16f fv;
+                V16_LOAD(fv, f);
+                acc += x[ci] * fv;
+            }
         }
     }
     memcpy(o + co0, &acc, sizeof acc);
@@ -117,7 +120,9 @@ static inline void conv3x3_quad16(const float *in, const et_nn_conv_geom *g, int
                                   const float *filter, const float *bias, int cout, int co0,
                                   int oy, int ox, float *out)
 {
-    v16f b = bias ? v16_load(bias + co0) : (v16f){0};
+    v16f b = {0};
+    if (bias)
+        V16_LOAD(b, bias + co0);
     v16f a0 = b, a1 = b, a2 = b, a3 = b;
     size_t step = (size_t)g->stride * cin;
     for (int ky = 0; ky < 3; ky++) {
@@ -130,7 +135,8 @@ static inline void conv3x3_quad16(const float *in, const et_nn_conv_geom *g, int
                         *x2 = x1 + step, *x3 = x2 + step;
             const float *f = filter + (size_t)(ky * 3 + kx) * cin * cout + co0;
             for (int ci = 0; ci < cin; ci++, f += cout) {
-                v16f fv = v16_load(f);
+                v16f fv;
+                V16_LOAD(fv, f);
                 a0 += x0[ci] * fv;
                 a1 += x1[ci] * fv;
                 a2 += x2[ci] * fv;
