@@ -17,11 +17,21 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lopenblas -lm -lpth
 ARCH    := $(shell $(CC) -dumpmachine | cut -d- -f1)
 ifeq ($(NATIVE),1)
 MARCH   := -march=native
+TARGET  := this CPU only (NATIVE=1)
 else ifeq ($(ARCH),x86_64)
 MARCH   := -march=x86-64-v2
+TARGET  := x86-64-v2
 else
 MARCH   :=
+TARGET  := $(ARCH)
 endif
+# The kernels of one instruction set are compiled alone with its flags
+# (src/nn/kernels_*.c); emotune picks among them at run time (src/nn/cpu.c).
+ifeq ($(ARCH),x86_64)
+KFLAGS_avx2   := -mavx2 -mfma -ffp-contract=fast
+KFLAGS_avx512 := -mavx512f -mavx2 -mfma -mprefer-vector-width=512 -ffp-contract=fast
+endif
+kflags = $(KFLAGS_$(patsubst kernels_%,%,$(basename $(notdir $(1)))))
 OPT     := -O3 $(MARCH) -g
 SAN     := -O1 $(MARCH) -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
@@ -48,13 +58,16 @@ deps:
 	@mkdir -p build && touch $(DEPS_OK)
 
 # --- release build (build/) and sanitizer build (build/san/) ---------------
-build/obj/%.o: src/%.c $(HDRS) | $(DEPS_OK)
+build/obj/%.o: src/%.c $(HDRS) src/nn/kernels_impl.h | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) -c $< -o $@
+	$(CC) $(BASE) $(OPT) $(call kflags,$<) $(PKG_CFLAGS) -c $< -o $@
 
-build/san/obj/%.o: src/%.c $(HDRS) | $(DEPS_OK)
+build/san/obj/%.o: src/%.c $(HDRS) src/nn/kernels_impl.h | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(SAN) $(PKG_CFLAGS) -c $< -o $@
+	$(CC) $(BASE) $(SAN) $(call kflags,$<) $(PKG_CFLAGS) -c $< -o $@
+
+# `emotune version` tells which target the build was for.
+build/obj/cli/version_cmd.o build/san/obj/cli/version_cmd.o: BASE += -DET_BUILD_TARGET='"$(TARGET)"'
 
 LIB_OBJ     := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRC))
 LIB_OBJ_SAN := $(patsubst src/%.c,build/san/obj/%.o,$(LIB_SRC))
@@ -121,6 +134,10 @@ build/bench/bench_detect: bench/bench_detect.c build/libemotune.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
 
+build/bench/bench_kernels: bench/bench_kernels.c build/libemotune.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
+
 build/bench/bench_store: bench/bench_store.c build/libemotune.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
@@ -133,7 +150,7 @@ build/bench/sim_recommend: bench/sim_recommend.c build/libemotune.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
 
-bench: $(DEPS_OK) all build/tests/dump_rgb build/bench/bench_detect build/bench/bench_store \
+bench: $(DEPS_OK) all build/tests/dump_rgb build/bench/bench_detect build/bench/bench_kernels build/bench/bench_store \
 	build/bench/bench_decode build/bench/sim_recommend
 	bench/run.sh
 	bench/store.sh

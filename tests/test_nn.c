@@ -7,6 +7,45 @@
 #include "nn/nn.h"
 #include "support.h"
 
+/* The kernel tables under test: the one EMOTUNE_CPU forces (the test fails
+ * when this CPU cannot run it), else every table this CPU runs. */
+static int kernels_under_test(const et_nn_kernels *ks[ET_NN_ISA_COUNT])
+{
+    const char *forced = getenv(ET_NN_CPU_ENV);
+    if (forced && *forced && strcmp(forced, "auto") != 0) {
+        char err[ET_ERR_MAX];
+        if (et_nn_kernels_choose(forced, &ks[0], err) != ET_OK)
+            fail_msg("%s=%s: %s", ET_NN_CPU_ENV, forced, err);
+        return 1;
+    }
+    int n = 0;
+    for (int isa = 0; isa < ET_NN_ISA_COUNT; isa++)
+        if ((ks[n] = et_nn_kernels_for((et_nn_isa)isa)) != NULL)
+            n++;
+    return n;
+}
+
+/* Runs one case with every kernel table under test, saying which. */
+static void for_each_kernels(void (*run)(const et_nn_kernels *k))
+{
+    const et_nn_kernels *ks[ET_NN_ISA_COUNT];
+    int n = kernels_under_test(ks);
+    for (int i = 0; i < n; i++) {
+        print_message("  kernels: %s\n", et_nn_isa_name(ks[i]->isa));
+        run(ks[i]);
+    }
+}
+
+/* A test whose body takes the kernel table `k`, run with each under test. */
+#define KERNEL_TEST(name)                                                      \
+    static void name##_with(const et_nn_kernels *k);                            \
+    static void name(void **state)                                              \
+    {                                                                           \
+        (void)state;                                                            \
+        for_each_kernels(name##_with);                                          \
+    }                                                                           \
+    static void name##_with(const et_nn_kernels *k)
+
 static void same_padding_matches_tensorflow(void **state)
 {
     (void)state;
@@ -25,9 +64,8 @@ static void same_padding_matches_tensorflow(void **state)
     assert_int_equal(et_nn_out_size(112, 3, 2, et_nn_same_padding(112, 3, 2)), 56);
 }
 
-static void conv3x3_sums_neighbourhoods_with_zero_padding(void **state)
+KERNEL_TEST(conv3x3_sums_neighbourhoods_with_zero_padding)
 {
-    (void)state;
     /* 3x3 single-channel image 1..9, all-ones filter, pad 1: each output is the
      * sum of the 3x3 neighbourhood, e.g. centre = 45, corner (0,0) = 1+2+4+5. */
     float in[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, filter[9], out[9];
@@ -36,15 +74,14 @@ static void conv3x3_sums_neighbourhoods_with_zero_padding(void **state)
     float bias = 0.5f;
     et_nn_pad one = {1, 1};
     et_nn_conv_geom g = et_nn_geom(3, 3, 1, one, one);
-    et_nn_conv3x3(in, &g, 1, filter, &bias, 1, out);
+    k->conv3x3(in, &g, 1, filter, &bias, 1, out);
     const float want[9] = {12, 21, 16, 27, 45, 33, 24, 39, 28};
     for (int i = 0; i < 9; i++)
         assert_float_equal(out[i], want[i] + 0.5f, 1e-5);
 }
 
-static void conv3x3_orders_filter_as_hwio(void **state)
+KERNEL_TEST(conv3x3_orders_filter_as_hwio)
 {
-    (void)state;
     /* 1x1 image with 2 channels (a=2, b=3), pad 1, 2 outputs. Only the centre
      * tap (ky=kx=1) sees the pixel: out[o] = a*F[1][1][0][o] + b*F[1][1][1][o].
      * HWIO index of (1,1,i,o) = ((1*3+1)*2 + i)*2 + o = 16 + 2i + o. */
@@ -56,14 +93,13 @@ static void conv3x3_orders_filter_as_hwio(void **state)
     filter[0] = 7;     /* a corner tap: reads padding only */
     et_nn_pad one = {1, 1};
     et_nn_conv_geom g = et_nn_geom(1, 1, 1, one, one);
-    et_nn_conv3x3(in, &g, 2, filter, NULL, 2, out);
+    k->conv3x3(in, &g, 2, filter, NULL, 2, out);
     assert_float_equal(out[0], 2 * 1 + 3 * 100, 1e-4);
     assert_float_equal(out[1], 2 * 10 + 3 * 1000, 1e-3);
 }
 
-static void conv3x3_stride2_same_pads_after(void **state)
+KERNEL_TEST(conv3x3_stride2_same_pads_after)
 {
-    (void)state;
     /* 4x4 image of ones, stride 2, 'same' padding (0 before, 1 after):
      * output (0,0) covers rows/cols 0..2 -> 9 ones; (1,1) covers 2..4 where 4
      * is padding -> 4 ones; (0,1) -> 6; (1,0) -> 6. */
@@ -75,7 +111,7 @@ static void conv3x3_stride2_same_pads_after(void **state)
     et_nn_pad p = et_nn_same_padding(4, 3, 2);
     et_nn_conv_geom g = et_nn_geom(4, 4, 2, p, p);
     assert_int_equal(g.oh, 2);
-    et_nn_conv3x3(in, &g, 1, filter, NULL, 1, out);
+    k->conv3x3(in, &g, 1, filter, NULL, 1, out);
     assert_float_equal(out[0], 9, 1e-6);
     assert_float_equal(out[1], 6, 1e-6);
     assert_float_equal(out[2], 6, 1e-6);
@@ -84,9 +120,8 @@ static void conv3x3_stride2_same_pads_after(void **state)
 
 /* The vectorised paths (16 channels at a time, 4 pixels at a time inside the
  * image) must give what the plain path gives one output channel at a time. */
-static void conv3x3_wide_paths_equal_one_channel_at_a_time(void **state)
+KERNEL_TEST(conv3x3_wide_paths_equal_one_channel_at_a_time)
 {
-    (void)state;
     enum { H = 9, W = 11, CIN = 3, COUT = 32 };
     float in[H * W * CIN], filter[9 * CIN * COUT], bias[COUT];
     float one_filter[9 * CIN], wide[H * W * COUT], narrow[H * W];
@@ -99,20 +134,19 @@ static void conv3x3_wide_paths_equal_one_channel_at_a_time(void **state)
     for (int stride = 1; stride <= 2; stride++) {
         et_nn_pad py = et_nn_same_padding(H, 3, stride), px = et_nn_same_padding(W, 3, stride);
         et_nn_conv_geom g = et_nn_geom(H, W, stride, py, px);
-        et_nn_conv3x3(in, &g, CIN, filter, bias, COUT, wide);
+        k->conv3x3(in, &g, CIN, filter, bias, COUT, wide);
         for (int co = 0; co < COUT; co++) {
             for (int t = 0; t < 9 * CIN; t++)
                 one_filter[t] = filter[t * COUT + co];
-            et_nn_conv3x3(in, &g, CIN, one_filter, &bias[co], 1, narrow);
+            k->conv3x3(in, &g, CIN, one_filter, &bias[co], 1, narrow);
             for (int p = 0; p < g.oh * g.ow; p++)
                 assert_float_equal(wide[p * COUT + co], narrow[p], 1e-5);
         }
     }
 }
 
-static void depthwise_keeps_channels_apart(void **state)
+KERNEL_TEST(depthwise_keeps_channels_apart)
 {
-    (void)state;
     /* 2x2 image, 2 channels: channel 0 = 1,2,3,4; channel 1 = 10,20,30,40.
      * Filter for channel 0: only the centre tap = 1 (identity); channel 1:
      * only tap (ky=1,kx=2) = 1, i.e. out(y,x) = in(y,x+1), 0 past the edge. */
@@ -121,15 +155,14 @@ static void depthwise_keeps_channels_apart(void **state)
     filter[(1 * 3 + 2) * 2 + 1] = 1;
     et_nn_pad one = {1, 1};
     et_nn_conv_geom g = et_nn_geom(2, 2, 1, one, one);
-    et_nn_depthwise3x3(in, &g, 2, filter, out);
+    k->depthwise3x3(in, &g, 2, filter, out);
     const float want[8] = {1, 20, 2, 0, 3, 40, 4, 0};
     for (int i = 0; i < 8; i++)
         assert_float_equal(out[i], want[i], 1e-6);
 }
 
-static void depthwise_vector_width_does_not_matter(void **state)
+KERNEL_TEST(depthwise_vector_width_does_not_matter)
 {
-    (void)state;
     /* 37 channels (not a multiple of any vector width): each channel c scaled
      * by its centre tap (c+1); result = in * (c+1). */
     enum { C = 37 };
@@ -140,9 +173,184 @@ static void depthwise_vector_width_does_not_matter(void **state)
         filter[4 * C + c] = (float)(c + 1);
     et_nn_pad one = {1, 1};
     et_nn_conv_geom g = et_nn_geom(3, 3, 1, one, one);
-    et_nn_depthwise3x3(in, &g, C, filter, out);
+    k->depthwise3x3(in, &g, C, filter, out);
     for (int i = 0; i < 9 * C; i++)
         assert_float_equal(out[i], in[i] * (float)(i % C + 1), 1e-5);
+}
+
+/* ---- the kernel tables against each other ---------------------------- */
+
+/* Deterministic values in [-1, 1) (a fixed linear congruential sequence:
+ * the same numbers on every machine). */
+static void fill_pseudo_random(float *x, size_t n, uint32_t seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        x[i] = (float)(seed >> 8) / 8388608.0f - 1.0f;
+    }
+}
+
+typedef struct kernel_shape {
+    int depthwise, h, w, stride, cin, cout;
+} kernel_shape;
+
+/* The networks' layer shapes, shrunk, with odd sizes and stride 2, channel
+ * counts that are and are not multiples of the vector widths, and one
+ * wider than the depthwise zero row (the bounded path). */
+static const kernel_shape agreement_shapes[] = {
+    {0, 37, 41, 1, 3, 16}, {0, 29, 29, 2, 3, 32}, {0, 13, 11, 1, 5, 24}, {0, 9, 9, 2, 3, 7},
+    {1, 31, 31, 1, 16, 16}, {1, 17, 19, 2, 64, 64}, {1, 9, 9, 1, 512, 512},
+    {1, 7, 5, 1, 37, 37},  {1, 5, 5, 2, 1030, 1030},
+};
+
+/* Runs one shape with k into out (sized for it). */
+static void run_shape(const et_nn_kernels *k, const kernel_shape *sh, const float *in,
+                      const float *filter, const float *bias, float *out, int *n_out)
+{
+    et_nn_pad py = et_nn_same_padding(sh->h, 3, sh->stride);
+    et_nn_pad px = et_nn_same_padding(sh->w, 3, sh->stride);
+    et_nn_conv_geom g = et_nn_geom(sh->h, sh->w, sh->stride, py, px);
+    if (sh->depthwise)
+        k->depthwise3x3(in, &g, sh->cin, filter, out);
+    else
+        k->conv3x3(in, &g, sh->cin, filter, bias, sh->cout, out);
+    *n_out = g.oh * g.ow * sh->cout;
+}
+
+/* The largest |a - b| / (1 + |b|) over n values. */
+static double max_rel_diff(const float *a, const float *b, int n)
+{
+    double worst = 0;
+    for (int i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]) / (1.0 + fabs((double)b[i]));
+        worst = d > worst ? d : worst;
+    }
+    return worst;
+}
+
+/* Compares every available table with the generic one on each shape;
+ * bitwise says whether fused tables must also agree exactly with `exact`. */
+static void compare_tables(const et_nn_kernels *k, const et_nn_kernels *ref, double tol)
+{
+    for (size_t i = 0; i < sizeof agreement_shapes / sizeof *agreement_shapes; i++) {
+        const kernel_shape *sh = &agreement_shapes[i];
+        size_t n_in = (size_t)sh->h * sh->w * sh->cin;
+        size_t n_f = (size_t)9 * sh->cin * (sh->depthwise ? 1 : sh->cout);
+        size_t n_o = (size_t)sh->h * sh->w * sh->cout;
+        float *in = malloc(n_in * sizeof *in), *filter = malloc(n_f * sizeof *filter);
+        float *bias = malloc((size_t)sh->cout * sizeof *bias);
+        float *a = malloc(n_o * sizeof *a), *b = malloc(n_o * sizeof *b);
+        assert_non_null(in && filter && bias && a && b);
+        fill_pseudo_random(in, n_in, 1u + (uint32_t)i);
+        fill_pseudo_random(filter, n_f, 101u + (uint32_t)i);
+        fill_pseudo_random(bias, (size_t)sh->cout, 202u + (uint32_t)i);
+        int na, nb;
+        run_shape(k, sh, in, filter, bias, a, &na);
+        run_shape(ref, sh, in, filter, bias, b, &nb);
+        assert_int_equal(na, nb);
+        double d = max_rel_diff(a, b, na);
+        if (tol == 0 ? memcmp(a, b, (size_t)na * sizeof *a) != 0 : d > tol)
+            fail_msg("%s against %s, %s %dx%d stride %d %d->%d channels: differ by %g "
+                     "(allowed %g)", et_nn_isa_name(k->isa), et_nn_isa_name(ref->isa),
+                     sh->depthwise ? "depthwise" : "conv3x3", sh->h, sh->w, sh->stride,
+                     sh->cin, sh->cout, d, tol);
+        free(in);
+        free(filter);
+        free(bias);
+        free(a);
+        free(b);
+    }
+}
+
+/* nn.h promises: generic differs from the fused tables by rounding only
+ * (bounded at 1e-5 relative); the tables match bit for bit with themselves
+ * run again (determinism). */
+KERNEL_TEST(every_kernel_table_agrees_with_generic)
+{
+    const et_nn_kernels *generic = et_nn_kernels_for(ET_NN_ISA_GENERIC);
+    assert_non_null(generic);
+    compare_tables(k, generic, 1e-5);
+    compare_tables(k, k, 0);
+}
+
+/* avx2 and avx512 sum in the same order with the same fused operations, so
+ * nn.h promises they agree exactly; needs a CPU with both. */
+static void fused_tables_agree_bit_for_bit(void **state)
+{
+    (void)state;
+    const et_nn_kernels *avx2 = et_nn_kernels_for(ET_NN_ISA_AVX2);
+    const et_nn_kernels *avx512 = et_nn_kernels_for(ET_NN_ISA_AVX512);
+    if (!avx2 || !avx512) {
+        print_message("  this CPU lacks %s: avx2 against avx512 not compared\n",
+                      avx2 ? "avx512" : "avx2");
+        skip();
+    }
+    compare_tables(avx512, avx2, 0);
+}
+
+/* Whether /proc/cpuinfo's first "flags" line lists every flag in `want`
+ * (space separated); -1 when there is no such file (not Linux x86). */
+static int cpuinfo_has(const char *want)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return -1;
+    char line[8192];
+    int found = -1;
+    while (found < 0 && fgets(line, sizeof line, f))
+        if (!strncmp(line, "flags", 5)) {
+            found = 1;
+            char copy[256];
+            snprintf(copy, sizeof copy, "%s", want);
+            for (char *w = strtok(copy, " "); w; w = strtok(NULL, " ")) {
+                char pat[64];
+                snprintf(pat, sizeof pat, " %s", w);
+                char *hit = strstr(line, pat);
+                if (!hit || (hit[strlen(pat)] != ' ' && hit[strlen(pat)] != '\n'))
+                    found = 0;
+            }
+        }
+    fclose(f);
+    return found;
+}
+
+/* What the CPU has, as the kernel reports it in /proc/cpuinfo (a source
+ * independent of the detection code), decides which tables are offered; a
+ * table the CPU lacks is refused with a message, never handed out. */
+static void kernels_follow_the_cpu_and_refuse_what_it_lacks(void **state)
+{
+    (void)state;
+    const char *flags[ET_NN_ISA_COUNT] = {NULL, "avx2 fma", "avx512f avx2 fma"};
+    assert_true(et_nn_isa_available(ET_NN_ISA_GENERIC));
+    for (int isa = 1; isa < ET_NN_ISA_COUNT; isa++) {
+        int has = strcmp(et_nn_build_arch(), "x86_64") ? 0 : cpuinfo_has(flags[isa]);
+        if (has < 0) {
+            print_message("  no /proc/cpuinfo: %s not cross-checked\n",
+                          et_nn_isa_name((et_nn_isa)isa));
+            continue;
+        }
+        assert_int_equal(et_nn_isa_available((et_nn_isa)isa), has);
+        const et_nn_kernels *k = NULL;
+        char err[ET_ERR_MAX] = "";
+        et_status st = et_nn_kernels_choose(et_nn_isa_name((et_nn_isa)isa), &k, err);
+        if (has) {
+            assert_int_equal(st, ET_OK);
+            assert_int_equal(k->isa, isa);
+        } else {
+            assert_int_equal(st, ET_E_UNSUPPORTED);
+            assert_non_null(strstr(err, "cannot run"));
+        }
+    }
+    const et_nn_kernels *k;
+    char err[ET_ERR_MAX];
+    assert_int_equal(et_nn_kernels_choose("sse9", &k, err), ET_E_INVALID);
+    assert_int_equal(et_nn_kernels_choose("auto", &k, err), ET_OK);
+    assert_int_equal(k->isa, et_nn_isa_best());
+    assert_int_equal(et_nn_kernels_choose(NULL, &k, err), ET_OK);
+    assert_int_equal(k->isa, et_nn_isa_best());
+    /* The best is the widest available. */
+    for (int isa = et_nn_isa_best() + 1; isa < ET_NN_ISA_COUNT; isa++)
+        assert_false(et_nn_isa_available((et_nn_isa)isa));
 }
 
 static void pointwise_is_a_matrix_product_plus_bias(void **state)
@@ -334,6 +542,9 @@ int main(void)
         cmocka_unit_test(conv3x3_wide_paths_equal_one_channel_at_a_time),
         cmocka_unit_test(depthwise_keeps_channels_apart),
         cmocka_unit_test(depthwise_vector_width_does_not_matter),
+        cmocka_unit_test(every_kernel_table_agrees_with_generic),
+        cmocka_unit_test(fused_tables_agree_bit_for_bit),
+        cmocka_unit_test(kernels_follow_the_cpu_and_refuse_what_it_lacks),
         cmocka_unit_test(pointwise_is_a_matrix_product_plus_bias),
         cmocka_unit_test(maxpool_stride1_same_ignores_padding),
         cmocka_unit_test(activations_and_softmax),

@@ -145,7 +145,9 @@ static void detect_agrees_with_face_api(void **state)
     int bad = 0;
     size_t faces = 0;
     size_t images = run_reference(*state, "build/parity/detect.jsonl", false, &bad, &faces);
-    fprintf(stderr, "detect parity: %zu images, %zu faces, %d images differ\n", images, faces, bad);
+    const parity *p = *state;
+    fprintf(stderr, "detect parity (%s kernels): %zu images, %zu faces, %d images differ\n",
+            et_nn_isa_name(et_vision_ctx_kernels(p->ctx)->isa), images, faces, bad);
     assert_true(images >= 6);
     assert_true(faces >= 20); /* the six demo images alone show 20 faces */
     assert_int_equal(bad, 0);

@@ -1,6 +1,7 @@
 /* The vision module's own promises: options checked, face regions clipped as
  * face-api clips them, contexts reusable across input sizes, and several
  * contexts running at once on shared models giving the same answers. */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,6 +164,93 @@ static void contexts_in_parallel_share_models_and_agree(void **state)
     free(jobs);
 }
 
+/* |a - b| relative to 1 + |b|. */
+static double rel_diff(double a, double b) { return fabs(a - b) / (1.0 + fabs(b)); }
+
+/* Detects on one image with each available kernel table and compares with
+ * generic: nn.h bounds the tables' differences at 1e-5, and that must hold
+ * through both whole networks (boxes, scores, probabilities). */
+static void compare_tables_on(et_vision_ctx *ctx, const char *path)
+{
+    char err[ET_ERR_MAX];
+    et_image img;
+    assert_int_equal(et_image_load(path, NULL, &img, err), ET_OK);
+    et_detect_opts o = et_vision_default_opts();
+    et_face ref[MAX_FACES], got[MAX_FACES];
+    size_t n_ref, n_got;
+    et_vision_ctx_use_kernels(ctx, et_nn_kernels_for(ET_NN_ISA_GENERIC));
+    assert_int_equal(et_vision_detect(ctx, &img, &o, ref, MAX_FACES, &n_ref, err), ET_OK);
+    assert_true(n_ref >= 1);
+    for (int isa = ET_NN_ISA_GENERIC + 1; isa < ET_NN_ISA_COUNT; isa++) {
+        const et_nn_kernels *k = et_nn_kernels_for((et_nn_isa)isa);
+        if (!k)
+            continue;
+        et_vision_ctx_use_kernels(ctx, k);
+        assert_ptr_equal(et_vision_ctx_kernels(ctx), k);
+        assert_int_equal(et_vision_detect(ctx, &img, &o, got, MAX_FACES, &n_got, err), ET_OK);
+        if (n_got != n_ref)
+            fail_msg("%s: %s finds %zu faces, generic %zu", path, et_nn_isa_name(k->isa), n_got,
+                     n_ref);
+        double worst = 0;
+        for (size_t f = 0; f < n_ref; f++) {
+            const double a[] = {got[f].box.x, got[f].box.y, got[f].box.width,
+                                got[f].box.height, got[f].score};
+            const double b[] = {ref[f].box.x, ref[f].box.y, ref[f].box.width,
+                                ref[f].box.height, ref[f].score};
+            for (int i = 0; i < 5; i++)
+                worst = fmax(worst, rel_diff(a[i], b[i]));
+            for (int e = 0; e < ET_EXPR_COUNT; e++)
+                worst = fmax(worst, fabs((double)got[f].expressions[e] - ref[f].expressions[e]));
+        }
+        print_message("  %s: %s against generic, largest difference %.2g\n", path,
+                      et_nn_isa_name(k->isa), worst);
+        if (worst > 1e-5)
+            fail_msg("%s: %s differs from generic by %g", path, et_nn_isa_name(k->isa), worst);
+    }
+    et_image_free(&img);
+}
+
+static void every_kernel_table_finds_the_same_faces(void **state)
+{
+    shared *s = *state;
+    et_vision_ctx *ctx;
+    char err[ET_ERR_MAX], path[512];
+    assert_int_equal(et_vision_ctx_new(s->models, &ctx, err), ET_OK);
+    for (int i = 1; i <= 6; i++) {
+        snprintf(path, sizeof path, "%s/sample%d.jpg", ts_demo_dir(), i);
+        compare_tables_on(ctx, path);
+    }
+    et_vision_ctx_free(ctx);
+}
+
+/* A context runs what EMOTUNE_CPU names, and refuses to start on a table
+ * this CPU cannot run rather than die of an illegal instruction later. */
+static void contexts_follow_emotune_cpu(void **state)
+{
+    shared *s = *state;
+    char err[ET_ERR_MAX];
+    const char *saved = getenv(ET_NN_CPU_ENV);
+    char *keep = saved ? strdup(saved) : NULL;
+    for (int isa = 0; isa < ET_NN_ISA_COUNT; isa++) {
+        setenv(ET_NN_CPU_ENV, et_nn_isa_name((et_nn_isa)isa), 1);
+        et_vision_ctx *ctx = NULL;
+        et_status st = et_vision_ctx_new(s->models, &ctx, err);
+        if (et_nn_isa_available((et_nn_isa)isa)) {
+            assert_int_equal(st, ET_OK);
+            assert_int_equal(et_vision_ctx_kernels(ctx)->isa, isa);
+        } else {
+            assert_int_equal(st, ET_E_UNSUPPORTED);
+            assert_null(ctx);
+        }
+        et_vision_ctx_free(ctx);
+    }
+    if (keep)
+        setenv(ET_NN_CPU_ENV, keep, 1);
+    else
+        unsetenv(ET_NN_CPU_ENV);
+    free(keep);
+}
+
 int main(void)
 {
     et_nn_set_blas_threads(1);
@@ -173,6 +261,8 @@ int main(void)
     const struct CMUnitTest with_models[] = {
         cmocka_unit_test(one_context_serves_every_input_size),
         cmocka_unit_test(contexts_in_parallel_share_models_and_agree),
+        cmocka_unit_test(every_kernel_table_finds_the_same_faces),
+        cmocka_unit_test(contexts_follow_emotune_cpu),
     };
     int failed = cmocka_run_group_tests_name("vision", plain, NULL, NULL);
     return failed + cmocka_run_group_tests_name("vision with models", with_models, setup, teardown);

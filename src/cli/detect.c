@@ -233,6 +233,8 @@ int et_cli_detect(int argc, char **argv)
         et_vision_models_free(models);
         return ET_EXIT_SETUP;
     }
+    et_log(ET_LOG_INFO, "emotune detect: %s convolution kernels (%s)",
+           et_nn_isa_name(et_vision_ctx_kernels(ctx)->isa), ET_NN_CPU_ENV);
     int failed = 0;
     for (int i = optind; i < argc; i++)
         failed += detect_one(ctx, &a, argv[i]);

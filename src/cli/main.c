@@ -29,6 +29,7 @@ static const char usage[] =
     "  history   your mood over time and your feedback\n"
     "  profile   show or change a listener's policy and settings\n"
     "  store     export, import, copy and check the document store\n"
+    "  version   the version, and the CPU kernels this machine runs\n"
     "  (emotune COMMAND --help for each)\n"
     "\n"
     "options:\n"
@@ -43,6 +44,8 @@ static const char usage[] =
     "  EMOTUNE_LISTENER  whose profile, feedback and history (default: default)\n"
     "  EMOTUNE_MODELS  folder with the face-api model files (default: models/\n"
     "                  next to the emotune executable)\n"
+    "  EMOTUNE_CPU     convolution kernels: auto (default: the fastest this CPU\n"
+    "                  runs), generic, avx2 or avx512\n"
     "\n"
     "exit status: 0 success, 1 some input failed, 2 bad command line,\n"
     "             3 models or configuration missing or invalid\n";
@@ -85,7 +88,7 @@ int main(int argc, char **argv)
             fputs(usage, stdout);
             return ET_EXIT_OK;
         } else if (!strcmp(argv[i], "--version")) {
-            puts("emotune 0.1.0");
+            puts("emotune " ET_VERSION);
             return ET_EXIT_OK;
         } else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
             et_log_set_level(ET_LOG_DEBUG);
@@ -106,6 +109,8 @@ int main(int argc, char **argv)
         return et_cli_detect(argc - i, argv + i);
     if (!strcmp(cmd, "store"))
         return et_cli_store(argc - i, argv + i);
+    if (!strcmp(cmd, "version"))
+        return et_cli_version(argc - i, argv + i);
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define ET_VERSION "0.1.0"
+
 #define ET_ERR_MAX 256
 
 typedef enum et_status {

@@ -17,6 +17,7 @@
 #ifndef ET_NN_H
 #define ET_NN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -89,19 +90,76 @@ typedef struct et_nn_conv_geom {
 
 et_nn_conv_geom et_nn_geom(int h, int w, int stride, et_nn_pad py, et_nn_pad px);
 
-/*
- * Full 3x3 convolution, cin -> cout channels, filter HWIO [3][3][cin][cout]
- * (tfjs layout), plus bias[cout] (may be NULL). in: h*w*cin, out: oh*ow*cout.
- * Direct (no unfolding): it serves the networks' first layers, with 3 input
- * channels, where a matrix product would be mostly copying.
+/* ---- kernels per instruction set ----------------------------------------
+ *
+ * The two hand-vectorised operations (the direct and the depthwise 3x3
+ * convolution) are compiled once per instruction set; the rest of emotune is
+ * built for a baseline CPU (x86-64-v2 on x86-64) and picks a kernel table at
+ * run time, so one binary runs on any CPU of its architecture and uses the
+ * widest vectors that CPU has.
+ *
+ *   generic  portable C (8-float vector extension), no fused multiply-add:
+ *            every architecture
+ *   avx2     AVX2 + FMA, fused multiply-add: x86-64 CPUs since about 2013
+ *   avx512   AVX-512F + FMA, fused multiply-add
+ *
+ * Within one table results are bit-for-bit deterministic. avx2 and avx512
+ * sum each output in the same order with the same fused operations, so they
+ * agree exactly; generic rounds each product separately and differs from them
+ * by a few units in the last place (tests bound it at 1e-5).
  */
-void et_nn_conv3x3(const float *in, const et_nn_conv_geom *g, int cin, const float *filter,
-                   const float *bias, int cout, float *out);
+typedef enum et_nn_isa {
+    ET_NN_ISA_GENERIC = 0,
+    ET_NN_ISA_AVX2,
+    ET_NN_ISA_AVX512,
+    ET_NN_ISA_COUNT
+} et_nn_isa;
 
-/* Depthwise 3x3 convolution with channel multiplier 1: filter [3][3][c]
- * (tfjs [3,3,c,1]); no bias. in: h*w*c, out: oh*ow*c. Vectorised over c. */
-void et_nn_depthwise3x3(const float *in, const et_nn_conv_geom *g, int c, const float *filter,
-                        float *out);
+/* The environment variable that forces a table: generic, avx2, avx512, or
+ * auto (the default: the fastest this CPU runs). Read by et_vision_ctx_new. */
+#define ET_NN_CPU_ENV "EMOTUNE_CPU"
+
+typedef struct et_nn_kernels {
+    et_nn_isa isa;
+
+    /* Full 3x3 convolution, cin -> cout channels, filter HWIO
+     * [3][3][cin][cout] (tfjs layout), plus bias[cout] (may be NULL).
+     * in: h*w*cin, out: oh*ow*cout. Direct (no unfolding): it serves the
+     * networks' first layers, with 3 input channels, where a matrix product
+     * would be mostly copying. */
+    void (*conv3x3)(const float *in, const et_nn_conv_geom *g, int cin, const float *filter,
+                    const float *bias, int cout, float *out);
+
+    /* Depthwise 3x3 convolution with channel multiplier 1: filter [3][3][c]
+     * (tfjs [3,3,c,1]); no bias. in: h*w*c, out: oh*ow*c. Vectorised over c. */
+    void (*depthwise3x3)(const float *in, const et_nn_conv_geom *g, int c,
+                         const float *filter, float *out);
+} et_nn_kernels;
+
+/* "generic", "avx2", "avx512"; NULL for a value out of range. */
+const char *et_nn_isa_name(et_nn_isa isa);
+
+/* Whether this build has the table for isa and this CPU (with its operating
+ * system) can run it. Thread-safe. */
+bool et_nn_isa_available(et_nn_isa isa);
+
+/* The architecture this build is for: "x86_64", "aarch64", or "other". */
+const char *et_nn_build_arch(void);
+
+/* The fastest available instruction set. */
+et_nn_isa et_nn_isa_best(void);
+
+/* The table of isa, or NULL when it is not available. Tables are static:
+ * never freed, shared by all threads. */
+const et_nn_kernels *et_nn_kernels_for(et_nn_isa isa);
+
+/*
+ * The table a request names: NULL, "" or "auto" for the fastest available;
+ * "generic", "avx2" or "avx512" for that one. Errors: ET_E_INVALID (an
+ * unknown name), ET_E_UNSUPPORTED (this CPU cannot run the one named; the
+ * message says which it can), never an illegal instruction later.
+ */
+et_status et_nn_kernels_choose(const char *request, const et_nn_kernels **out, char *err);
 
 /* Pointwise (1x1) convolution over n pixels: out[n][cout] = in[n][cin] x
  * W[cin][cout] + bias[cout] (bias may be NULL), through cblas_sgemm. */

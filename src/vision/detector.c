@@ -48,11 +48,12 @@ void et__detector_release(et_vision_ctx *ctx) { free_det_buffers(&ctx->det); }
 
 /* Separable 3x3 (pad 1) + bias + leaky: in -> out, using tmp for the
  * depthwise result. */
-static void sep_leaky(const et__sep_conv *c, const float *in, int n, float *tmp, float *out)
+static void sep_leaky(const et_nn_kernels *k, const et__sep_conv *c, const float *in, int n,
+                      float *tmp, float *out)
 {
     et_nn_pad one = {1, 1};
     et_nn_conv_geom g = et_nn_geom(n, n, 1, one, one);
-    et_nn_depthwise3x3(in, &g, c->cin, c->depthwise, tmp);
+    k->depthwise3x3(in, &g, c->cin, c->depthwise, tmp);
     et_nn_pointwise(tmp, n * n, c->cin, c->pointwise, c->bias, c->cout, out);
     et_nn_leaky(out, (size_t)n * n * c->cout);
 }
@@ -64,7 +65,7 @@ const float *et__detector_forward(et_vision_ctx *ctx, int *cells)
     et_nn_pad none = {0, 0};
     et_nn_conv_geom g0 = et_nn_geom(b->size, b->size, 1, none, none);
     int n = g0.oh;
-    et_nn_conv3x3(b->input, &g0, 3, d->conv0_filters, d->conv0_bias, ET__DET_CONV0_OUT, b->a);
+    ctx->k->conv3x3(b->input, &g0, 3, d->conv0_filters, d->conv0_bias, ET__DET_CONV0_OUT, b->a);
     et_nn_leaky(b->a, (size_t)n * n * ET__DET_CONV0_OUT);
     et_nn_maxpool2x2(b->a, n, n, ET__DET_CONV0_OUT, 2, b->b);
     n = (n + 1) / 2; /* 'same' pooling: ceil(n / 2) */
@@ -75,7 +76,7 @@ const float *et__detector_forward(et_vision_ctx *ctx, int *cells)
     float *tmp = b->a, *out = b->a + (size_t)b->size * b->size * 8;
     for (int i = 0; i < ET__DET_SEP_LAYERS; i++) {
         const et__sep_conv *c = &d->sep[i];
-        sep_leaky(c, b->b, n, tmp, out);
+        sep_leaky(ctx->k, c, b->b, n, tmp, out);
         int last = i == ET__DET_SEP_LAYERS - 1;
         et_nn_maxpool2x2(out, n, n, c->cout, last ? 1 : 2, b->b);
         if (!last)

@@ -30,12 +30,12 @@ et_status et__expression_prepare(et_vision_ctx *ctx, char *err)
 
 /* Separable conv with 'same' padding and bias, no activation
  * (face-api common/depthwiseSeparableConv.ts). */
-static void sep_same(const et__sep_conv *c, const float *in, int n, int stride, float *tmp,
+static void sep_same(const et_nn_kernels *k, const et__sep_conv *c, const float *in, int n, int stride, float *tmp,
                      float *out, int *on)
 {
     et_nn_pad p = et_nn_same_padding(n, 3, stride);
     et_nn_conv_geom g = et_nn_geom(n, n, stride, p, p);
-    et_nn_depthwise3x3(in, &g, c->cin, c->depthwise, tmp);
+    k->depthwise3x3(in, &g, c->cin, c->depthwise, tmp);
     et_nn_pointwise(tmp, g.oh * g.ow, c->cin, c->pointwise, c->bias, c->cout, out);
     *on = g.oh;
 }
@@ -61,18 +61,18 @@ static int dense_block(et_vision_ctx *ctx, const et__dense_block *blk, int first
     if (first) {
         et_nn_pad p = et_nn_same_padding(n, 3, 2);
         et_nn_conv_geom g = et_nn_geom(n, n, 2, p, p);
-        et_nn_conv3x3(x, &g, blk->cin, blk->conv0_filters, blk->conv0_bias, blk->cout, buf[OUT1]);
+        ctx->k->conv3x3(x, &g, blk->cin, blk->conv0_filters, blk->conv0_bias, blk->cout, buf[OUT1]);
         on = g.oh;
     } else {
-        sep_same(&blk->sep[0], x, n, 2, buf[TMP], buf[OUT1], &on);
+        sep_same(ctx->k, &blk->sep[0], x, n, 2, buf[TMP], buf[OUT1], &on);
     }
     size_t len = (size_t)on * on * blk->cout;
     et_nn_relu(buf[OUT1], len);
-    sep_same(&blk->sep[1], buf[OUT1], on, 1, buf[TMP], buf[OUT2], &on);
+    sep_same(ctx->k, &blk->sep[1], buf[OUT1], on, 1, buf[TMP], buf[OUT2], &on);
     relu_sum(buf[SUM], buf[OUT1], buf[OUT2], NULL, NULL, len);
-    sep_same(&blk->sep[2], buf[SUM], on, 1, buf[TMP], buf[OUT3], &on);
+    sep_same(ctx->k, &blk->sep[2], buf[SUM], on, 1, buf[TMP], buf[OUT3], &on);
     relu_sum(buf[SUM], buf[OUT1], buf[OUT2], buf[OUT3], NULL, len);
-    sep_same(&blk->sep[3], buf[SUM], on, 1, buf[TMP], buf[OUT4], &on);
+    sep_same(ctx->k, &blk->sep[3], buf[SUM], on, 1, buf[TMP], buf[OUT4], &on);
     relu_sum(buf[RES], buf[OUT1], buf[OUT2], buf[OUT3], buf[OUT4], len);
     return on;
 }

@@ -51,12 +51,22 @@ et_status et_vision_check_opts(const et_detect_opts *o, char *err)
 
 et_status et_vision_ctx_new(const et_vision_models *m, et_vision_ctx **out, char *err)
 {
+    *out = NULL;
+    const et_nn_kernels *k;
+    et_status st = et_nn_kernels_choose(getenv(ET_NN_CPU_ENV), &k, err);
+    if (st != ET_OK)
+        return st;
     *out = calloc(1, sizeof **out);
     if (!*out)
         return et_fail(err, ET_E_NOMEM, "out of memory for a vision context");
     (*out)->m = m;
+    (*out)->k = k;
     return ET_OK;
 }
+
+void et_vision_ctx_use_kernels(et_vision_ctx *ctx, const et_nn_kernels *k) { ctx->k = k; }
+
+const et_nn_kernels *et_vision_ctx_kernels(const et_vision_ctx *ctx) { return ctx->k; }
 
 void et_vision_ctx_free(et_vision_ctx *ctx)
 {

@@ -16,6 +16,7 @@
 
 #include "core/core.h"
 #include "image/image.h"
+#include "nn/nn.h"
 
 #define ET_DETECT_DEFAULT_INPUT_SIZE 416
 #define ET_DETECT_MIN_INPUT_SIZE 128
@@ -54,9 +55,20 @@ void et_vision_models_free(et_vision_models *m);
 
 typedef struct et_vision_ctx et_vision_ctx;
 
-/* A context bound to models (which must outlive it). ET_E_NOMEM on failure. */
+/*
+ * A context bound to models (which must outlive it). It runs the convolution
+ * kernels that the environment variable EMOTUNE_CPU (ET_NN_CPU_ENV) names,
+ * by default the fastest this CPU has (see nn.h). Errors: ET_E_NOMEM;
+ * ET_E_INVALID or ET_E_UNSUPPORTED when EMOTUNE_CPU names unknown kernels or
+ * kernels this CPU cannot run.
+ */
 et_status et_vision_ctx_new(const et_vision_models *m, et_vision_ctx **out, char *err);
 void et_vision_ctx_free(et_vision_ctx *ctx);
+
+/* Switches a context to other kernels (from et_nn_kernels_for or
+ * et_nn_kernels_choose, so available on this CPU); and tells which it runs. */
+void et_vision_ctx_use_kernels(et_vision_ctx *ctx, const et_nn_kernels *k);
+const et_nn_kernels *et_vision_ctx_kernels(const et_vision_ctx *ctx);
 
 typedef struct et_detect_opts {
     int input_size;   /* multiple of 32 in [128, 608] */

@@ -62,6 +62,7 @@ typedef struct et__candidate {
 #define ET__EXPR_BUFFERS 7
 struct et_vision_ctx {
     const et_vision_models *m;
+    const et_nn_kernels *k; /* the convolution kernels this context runs */
     et__det_buffers det;
     et__candidate *cand;   /* cells*cells*anchors of the largest size used */
     size_t cand_cap;
