@@ -124,7 +124,7 @@ static et_status add_tensor(et_nn_weights *w, const char *label, json_t *spec, c
     if (!name || !*name || strlen(name) > MAX_NAME)
         return et_fail(err, ET_E_MODEL, "%s: tensor %zu has no valid name", label, w->n);
     et_nn_tensor t = {0};
-    stored_format f;
+    stored_format f = {0};
     et_status s = parse_shape(label, name, json_object_get(spec, "shape"), &t, err);
     if (s == ET_OK)
         s = parse_format(label, name, spec, &f, err);
