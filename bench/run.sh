@@ -28,6 +28,22 @@ echo "bench: speed, $REPEAT runs per image, core $CORE" >&2
 pin build/bench/bench_detect --repeat "$REPEAT" "$demo"/sample{1,2,3,4,5,6}.jpg > "$out/emotune.jsonl"
 pin node scripts/reference.js --bench "$REPEAT" "$out/demo.tsv" > "$out/reference.jsonl"
 
+# The same with each kernel table this CPU runs forced (EMOTUNE_CPU), and
+# the kernels alone, every table interleaved in one process.
+paths=()
+for p in generic avx2 avx512; do
+  if EMOTUNE_CPU=$p build/emotune version > /dev/null 2>&1; then
+    paths+=("$p")
+    echo "bench: speed with the $p kernels" >&2
+    EMOTUNE_CPU=$p pin build/bench/bench_detect --repeat "$REPEAT" "$demo"/sample{1,2,3,4,5,6}.jpg \
+      > "$out/emotune-$p.jsonl"
+  else
+    echo "bench: this CPU cannot run the $p kernels; not measured" >&2
+  fi
+done
+echo "bench: kernels alone" >&2
+pin build/bench/bench_kernels --repeat "$((REPEAT * 3))" > "$out/kernels.jsonl"
+
 echo "bench: memory" >&2
 rss_kb=$( { /usr/bin/time -f '%M' build/emotune detect --json "$demo/sample1.jpg" > /dev/null; } 2>&1 | tail -1)
 
@@ -58,6 +74,37 @@ console.log(`| TinyFaceDetector 416 (${head.detector_gflop.toFixed(3)} GFLOP) | 
 console.log(`| FaceExpressionNet 112 (${head.expression_gflop.toFixed(3)} GFLOP) | ${(sx / n).toFixed(2)} | ${(srx / n).toFixed(2)} | ${(srx / sx).toFixed(1)}x | ${gx.toFixed(1)} | ${(100 * gx / peak).toFixed(0)}% |`);
 console.log('');
 console.log(`Core peak measured as OpenBLAS sgemm 1024x1024x1024 on one thread: ${peak.toFixed(1)} GFLOP/s.`);
+JS
+  echo
+  echo "## Speed per kernel table (EMOTUNE_CPU forced; same run, same images, one core)"
+  echo
+  node - "$out/reference.jsonl" "${paths[@]/#/$out/emotune-}" <<'JS'
+const fs = require('fs');
+const read = (f) => fs.readFileSync(f, 'utf8').trim().split('\n').map(JSON.parse);
+const [refFile, ...files] = process.argv.slice(2);
+const mean = (rows, k) => rows.reduce((s, x) => s + x[k], 0) / rows.length;
+const ref = read(refFile);
+const rms = mean(ref, 'ms');
+console.log('| kernels | emotune ms per image | detector ms | expression ms (one face) | face-api ms per image | face-api / emotune |');
+console.log('|---|---|---|---|---|---|');
+for (const f of files) {
+  const rows = read(f + '.jsonl'); rows.shift();
+  const name = f.split('emotune-').pop();
+  const ms = mean(rows, 'ms');
+  console.log(`| ${name} | ${ms.toFixed(1)} | ${mean(rows, 'ms_detector').toFixed(1)} | ${mean(rows, 'ms_expression').toFixed(2)} | ${rms.toFixed(1)} | **${(rms / ms).toFixed(1)}x** |`);
+}
+JS
+  echo
+  echo "Kernels alone (median per call; speed-up against generic in the same process):"
+  echo
+  node - "$out/kernels.jsonl" <<'JS'
+const fs = require('fs');
+const rows = fs.readFileSync(process.argv[2], 'utf8').trim().split('\n').map(JSON.parse);
+const isas = ['generic', 'avx2', 'avx512'].filter((i) => (i + '_ms') in rows[0]);
+console.log(`| kernel | ${isas.map((i) => i + ' ms').join(' | ')} | ${isas.slice(1).map((i) => i + ' speed-up').join(' | ')} |`);
+console.log(`|---|${isas.map(() => '---|').join('')}${isas.slice(1).map(() => '---|').join('')}`);
+for (const r of rows)
+  console.log(`| ${r.kernel} | ${isas.map((i) => r[i + '_ms'].toFixed(3)).join(' | ')} | ${isas.slice(1).map((i) => r[i + '_speedup'].toFixed(2) + 'x').join(' | ')} |`);
 JS
   echo
   echo "## Memory"
