@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "library/library.h"
 #include "support.h"
 
 typedef struct fixture {
