@@ -9,37 +9,19 @@
 
 #include "support.h"
 
-typedef struct fixture {
-    char *dir;
-    char store[600]; /* lmdb:DIR/db, holding two links */
-} fixture;
+typedef ts_cli_library fixture; /* a store holding two links */
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = ts_tempdir();
-    snprintf(f->store, sizeof f->store, "lmdb:%s/db", f->dir);
-    char csv[700], cmd[2048], *out;
-    snprintf(csv, sizeof csv, "%s/links.csv", f->dir);
-    static const char text[] = "url,title,artist,mood\n"
-                               "https://example.org/a,Song A,Artist A,happy\n"
-                               "https://example.org/b,Song B,Artist B,sad\n";
-    ts_write_file(csv, text, strlen(text));
-    snprintf(cmd, sizeof cmd, "%s import --store %s %s 2>&1", ts_bin(), f->store, csv);
-    int st = ts_run(cmd, &out);
-    if (st != 0)
-        fprintf(stderr, "setup: emotune import: exit %d: %s\n", st, out);
-    free(out);
-    *state = f;
-    return st == 0 ? 0 : -1;
+    *state = ts_cli_library_new("url,title,artist,mood\n"
+                                "https://example.org/a,Song A,Artist A,happy\n"
+                                "https://example.org/b,Song B,Artist B,sad\n");
+    return *state ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    ts_rmtree(f->dir);
-    free(f->dir);
-    free(f);
+    ts_cli_library_free(*state);
     return 0;
 }
 
