@@ -25,7 +25,7 @@
  *  - hidden taste of a track = genre affinity + artist affinity + track
  *    noise: genres N(0, 0.5), two loved (+1) and two disliked (-1); artists
  *    N(0, 0.4), 3% favourites (+1.2), 3% disliked (-1.2); tracks N(0, 0.3);
- *  - mood: a named mood of the library's table (et_library_mood_point),
+ *  - mood: a named mood of the named-mood table (et_mood_named_point),
  *    uniform, replaced by another one every 20..60 songs (uniform);
  *  - what they want in their mood, s songs after it began: match: the mood's
  *    point; lift: from the mood's point towards their own uplifted point
@@ -64,7 +64,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "library/library.h"
+#include "mood/mood.h"
 #include "recommend/recommend.h"
 
 /* The seed of everything (--seed N to change it). */
@@ -595,7 +595,7 @@ int main(int argc, char **argv)
         }
     }
     for (size_t m = 0; m < MOODS; m++) {
-        if (!et_library_mood_point(mood_names[m], &mood_v[m], &mood_a[m])) {
+        if (!et_mood_named_point(mood_names[m], &mood_v[m], &mood_a[m])) {
             fprintf(stderr, "sim_recommend: no point for mood %s\n", mood_names[m]);
             return 1;
         }

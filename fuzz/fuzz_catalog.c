@@ -11,6 +11,7 @@
 
 #include "library/library.h"
 #include "library/library_internal.h"
+#include "mood/mood.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -65,7 +66,7 @@ static void check(const et__catalog *c, size_t lines)
         check_text(e->title, ET__CATALOG_MAX_TEXT, 0);
         check_text(e->artist, ET__CATALOG_MAX_TEXT, 1);
         double v, a;
-        if (!et_library_mood_point(e->mood, &v, &a) || v != e->valence || a != e->arousal)
+        if (!et_mood_named_point(e->mood, &v, &a) || v != e->valence || a != e->arousal)
             abort();
     }
     if (c->n_entries < 2)

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "library/library.h"
 #include "listener/listener_internal.h"
+#include "mood/mood.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,7 +26,7 @@ static void check_name(const char *name)
 {
     if (!memchr(name, '\0', ET_LISTENER_MAX_MOOD))
         abort();
-    if (strcmp(name, "unknown") != 0 && !et_library_mood_point(name, NULL, NULL))
+    if (strcmp(name, "unknown") != 0 && !et_mood_named_point(name, NULL, NULL))
         abort();
 }
 

@@ -175,6 +175,35 @@ int ts_run(const char *cmd, char **out)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+ts_cli_library *ts_cli_library_new(const char *csv)
+{
+    ts_cli_library *l = calloc(1, sizeof *l);
+    assert_non_null(l);
+    l->dir = ts_tempdir();
+    snprintf(l->store, sizeof l->store, "lmdb:%s/db", l->dir);
+    char path[700], cmd[2048], *out;
+    snprintf(path, sizeof path, "%s/links.csv", l->dir);
+    ts_write_file(path, csv, strlen(csv));
+    snprintf(cmd, sizeof cmd, "%s import --store %s %s 2>&1", ts_bin(), l->store, path);
+    int st = ts_run(cmd, &out);
+    if (st != 0) {
+        fprintf(stderr, "emotune import: exit %d: %s\n", st, out);
+        ts_cli_library_free(l);
+        l = NULL;
+    }
+    free(out);
+    return l;
+}
+
+void ts_cli_library_free(ts_cli_library *l)
+{
+    if (!l)
+        return;
+    ts_rmtree(l->dir);
+    free(l->dir);
+    free(l);
+}
+
 json_t *ts_json_lines(const char *out)
 {
     json_t *arr = json_array();

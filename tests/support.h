@@ -39,6 +39,19 @@ int ts_run(const char *cmd, char **out);
 struct json_t;
 struct json_t *ts_json_lines(const char *out);
 
+/* For the command-line tests: a temporary directory holding an LMDB store
+ * that the binary under test filled from a catalogue of links. */
+typedef struct ts_cli_library {
+    char *dir;       /* the temporary directory */
+    char store[600]; /* its store's URI, "lmdb:DIR/db" */
+} ts_cli_library;
+
+/* Writes csv (a catalogue's text) to DIR/links.csv and runs `emotune import
+ * --store URI` on it; NULL (the command's output on stderr) when that fails.
+ * ts_cli_library_free removes the directory (and takes NULL). */
+ts_cli_library *ts_cli_library_new(const char *csv);
+void ts_cli_library_free(ts_cli_library *l);
+
 /* Prints a skip reason to stderr and skips the current test. */
 #define TS_SKIP(...) do { fprintf(stderr, "SKIP: " __VA_ARGS__); fputc('\n', stderr); skip(); } while (0)
 

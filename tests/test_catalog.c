@@ -1,6 +1,7 @@
-/* Catalogues of links (CSV, JSON, M3U) imported into a real LMDB store, and
- * the mood table. Each bad line must be reported at its own line number and
- * only the good entries stored, with the fields the header promises. */
+/* Catalogues of links (CSV, JSON, M3U) imported into a real LMDB store (the
+ * named-mood table itself is tested in test_mood.c). Each bad line must be
+ * reported at its own line number and only the good entries stored, with the
+ * fields the header promises. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "library/library.h"
 #include "library/library_internal.h"
+#include "mood/mood.h"
 #include "support.h"
 
 typedef struct fixture {
@@ -84,7 +86,7 @@ static void assert_link(fixture *f, const char *url, const char *title, const ch
                         const char *mood, const char *source)
 {
     double v, a;
-    assert_true(et_library_mood_point(mood, &v, &a));
+    assert_true(et_mood_named_point(mood, &v, &a));
     json_t *d = link_doc(f, url);
     assert_string_equal(json_string_value(json_object_get(d, "kind")), "link");
     assert_string_equal(json_string_value(json_object_get(d, "url")), url);
@@ -120,47 +122,6 @@ static char *export_store(fixture *f)
     assert_int_equal(et_store_export(f->s, m, NULL, NULL), ET_OK);
     fclose(m);
     return buf;
-}
-
-/* ---- the mood table ---- */
-
-static void mood_point_gives_the_table_point_for_names_and_aliases(void **state)
-{
-    (void)state;
-    static const struct { const char *name; double v, a; } want[] = {
-        {"happy", 0.8, 0.5},      {"calm", 0.3, -0.6},      {"sad", -0.7, -0.4},
-        {"angry", -0.6, 0.7},     {"tense", -0.5, 0.6},     {"disgusted", -0.7, 0.2},
-        {"surprised", 0.3, 0.8},  {"energetic", 0.4, 0.8},  {"excited", 0.6, 0.7},
-        {"neutral", 0.3, -0.6},   {"relaxed", 0.3, -0.6},   {"fearful", -0.5, 0.6},
-    };
-    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        double v = 9, a = 9;
-        assert_true(et_library_mood_point(want[i].name, &v, &a));
-        assert_true(v == want[i].v && a == want[i].a);
-    }
-}
-
-static void mood_point_ignores_case_and_blanks_around(void **state)
-{
-    (void)state;
-    double v = 9, a = 9;
-    assert_true(et_library_mood_point("  HaPpY \t", &v, &a));
-    assert_true(v == 0.8 && a == 0.5);
-    assert_true(et_library_mood_point("Neutral\n", &v, &a));
-    assert_true(v == 0.3 && a == -0.6);
-    assert_true(et_library_mood_point("FEARFUL", NULL, NULL));
-}
-
-static void mood_point_refuses_unknown_names_and_writes_nothing(void **state)
-{
-    (void)state;
-    const char *bad[] = {"", "   ", "happyy", "hap py", "joy", "calm!", "sa"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        double v = 9, a = 9;
-        assert_false(et_library_mood_point(bad[i], &v, &a));
-        assert_true(v == 9 && a == 9);
-    }
-    assert_false(et_library_mood_point(NULL, NULL, NULL));
 }
 
 /* ---- CSV ---- */
@@ -702,7 +663,7 @@ static void tag_by_hand(fixture *f, const char *url, const char *mood)
 {
     json_t *d = link_doc(f, url);
     double v, a;
-    assert_true(et_library_mood_point(mood, &v, &a));
+    assert_true(et_mood_named_point(mood, &v, &a));
     json_object_set_new(d, "mood", json_string(mood));
     json_object_set_new(d, "valence", json_real(v));
     json_object_set_new(d, "arousal", json_real(a));
@@ -758,9 +719,6 @@ static void more_than_one_batch_is_written(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(mood_point_gives_the_table_point_for_names_and_aliases),
-        cmocka_unit_test(mood_point_ignores_case_and_blanks_around),
-        cmocka_unit_test(mood_point_refuses_unknown_names_and_writes_nothing),
         cmocka_unit_test_setup_teardown(csv_good_file_stores_each_link_with_its_fields, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(

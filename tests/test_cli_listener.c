@@ -6,22 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "library/library.h"
 #include "support.h"
 
-typedef struct fixture {
-    char *dir;
-    char store[600];
-} fixture;
+typedef ts_cli_library fixture;
 
 /* 12 links: 4 happy, 4 sad, 4 calm, each mood by two artists. */
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = ts_tempdir();
-    snprintf(f->store, sizeof f->store, "lmdb:%s/db", f->dir);
-    char csv[700], line[256], *text = calloc(1, 4096), cmd[2048], *out;
-    snprintf(csv, sizeof csv, "%s/links.csv", f->dir);
+    char line[256], *text = calloc(1, 4096);
     strcat(text, "url,title,artist,mood\n");
     const char *moods[] = {"happy", "sad", "calm"};
     for (int i = 0; i < 12; i++) {
@@ -29,21 +21,15 @@ static int setup(void **state)
                  moods[i / 4], i, moods[i / 4], i, moods[i / 4], i % 2, moods[i / 4]);
         strcat(text, line);
     }
-    ts_write_file(csv, text, strlen(text));
+    fixture *f = ts_cli_library_new(text);
     free(text);
-    snprintf(cmd, sizeof cmd, "%s import --store %s %s", ts_bin(), f->store, csv);
-    int st = ts_run(cmd, &out);
-    free(out);
     *state = f;
-    return st == 0 ? 0 : -1;
+    return f ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    ts_rmtree(f->dir);
-    free(f->dir);
-    free(f);
+    ts_cli_library_free(*state);
     return 0;
 }
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "library/library.h"
 #include "listener/listener.h"
+#include "mood/mood.h"
 #include "support.h"
 
 /* The store of the current test (one per test, on the group's backend). */
@@ -74,7 +74,7 @@ static void put_track(et_store *s, const char *id, const char *artist, const cha
 static et_listener_mood mood_at(double t, const char *name)
 {
     et_listener_mood m = {.time = t, .confidence = 0.9, .smiling = 0.5};
-    assert_true(et_library_mood_point(name, &m.valence, &m.arousal));
+    assert_true(et_mood_named_point(name, &m.valence, &m.arousal));
     snprintf(m.mood, sizeof m.mood, "%s", name);
     snprintf(m.source, sizeof m.source, "face");
     return m;

@@ -1,5 +1,6 @@
 /* The mood module's promises: a face's expressions become a point on the
- * library's valence/arousal table with an entropy confidence; a stream of
+ * valence/arousal plane, on the named-mood table's points, with an entropy
+ * confidence; the table itself names and places moods; a stream of
  * frames becomes a smoothed mood whose name does not flicker, whose
  * confidence falls without a face, which follows the listener's face, and
  * which refuses bad input without changing. */
@@ -7,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "library/library.h"
 #include "mood/mood.h"
 #include "support.h"
 
@@ -31,7 +31,88 @@ static et_face listener(et_expression e) { return face_of(e, 100, 100, 120, 120)
 
 static void point_of(const char *mood, double *v, double *a)
 {
-    assert_true(et_library_mood_point(mood, v, a));
+    assert_true(et_mood_named_point(mood, v, a));
+}
+
+/* ---- the named-mood table ---- */
+
+static void named_point_gives_the_table_point_for_names_and_aliases(void **state)
+{
+    (void)state;
+    static const struct { const char *name; double v, a; } want[] = {
+        {"happy", 0.8, 0.5},      {"calm", 0.3, -0.6},      {"sad", -0.7, -0.4},
+        {"angry", -0.6, 0.7},     {"tense", -0.5, 0.6},     {"disgusted", -0.7, 0.2},
+        {"surprised", 0.3, 0.8},  {"energetic", 0.4, 0.8},  {"excited", 0.6, 0.7},
+        {"neutral", 0.3, -0.6},   {"relaxed", 0.3, -0.6},   {"fearful", -0.5, 0.6},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        double v = 9, a = 9;
+        assert_true(et_mood_named_point(want[i].name, &v, &a));
+        assert_true(v == want[i].v && a == want[i].a);
+    }
+}
+
+static void named_point_ignores_case_and_blanks_around(void **state)
+{
+    (void)state;
+    double v = 9, a = 9;
+    assert_true(et_mood_named_point("  HaPpY \t", &v, &a));
+    assert_true(v == 0.8 && a == 0.5);
+    assert_true(et_mood_named_point("Neutral\n", &v, &a));
+    assert_true(v == 0.3 && a == -0.6);
+    assert_true(et_mood_named_point("FEARFUL", NULL, NULL));
+}
+
+static void named_point_refuses_unknown_names_and_writes_nothing(void **state)
+{
+    (void)state;
+    const char *bad[] = {"", "   ", "happyy", "hap py", "joy", "calm!", "sa"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        double v = 9, a = 9;
+        assert_false(et_mood_named_point(bad[i], &v, &a));
+        assert_true(v == 9 && a == 9);
+    }
+    assert_false(et_mood_named_point(NULL, NULL, NULL));
+}
+
+static void named_find_reads_a_word_that_is_not_nul_terminated(void **state)
+{
+    (void)state;
+    const char *word = NULL;
+    const et_mood_named *m = et_mood_named_find(" Neutral,sad", 8, &word);
+    assert_non_null(m);
+    assert_string_equal(m->name, "calm");
+    assert_string_equal(word, "neutral");
+    assert_null(et_mood_named_find("sadness", 4, NULL)); /* "sadn" */
+    assert_null(et_mood_named_find(NULL, 3, &word));
+}
+
+static void named_canonical_gives_the_table_word_for_aliases(void **state)
+{
+    (void)state;
+    assert_string_equal(et_mood_named_canonical(" Neutral "), "calm");
+    assert_string_equal(et_mood_named_canonical("RELAXED"), "calm");
+    assert_string_equal(et_mood_named_canonical("fearful"), "tense");
+    assert_string_equal(et_mood_named_canonical("Excited"), "excited");
+    assert_null(et_mood_named_canonical("joy"));
+    assert_null(et_mood_named_canonical(NULL));
+}
+
+static void nearest_named_is_one_of_the_seven_face_moods(void **state)
+{
+    (void)state;
+    /* On each face mood's own point, that mood. */
+    for (int e = 0; e < ET_EXPR_COUNT; e++) {
+        const char *name = et_mood_expression_mood((et_expression)e);
+        double v, a;
+        point_of(name, &v, &a);
+        assert_string_equal(et_mood_nearest_named(v, a), name);
+    }
+    /* On energetic's and excited's own points: a face mood, not them
+     * (energetic (0.4, 0.8) is nearest surprised (0.3, 0.8); excited
+     * (0.6, 0.7) nearest happy (0.8, 0.5), 0.283 against surprised's 0.316). */
+    assert_string_equal(et_mood_nearest_named(0.4, 0.8), "surprised");
+    assert_string_equal(et_mood_nearest_named(0.6, 0.7), "happy");
 }
 
 static et_mood_tracker *tracker(double tau, double hold)
@@ -457,6 +538,12 @@ static void smiling_share_counts_face_frames_of_the_window(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(named_point_gives_the_table_point_for_names_and_aliases),
+        cmocka_unit_test(named_point_ignores_case_and_blanks_around),
+        cmocka_unit_test(named_point_refuses_unknown_names_and_writes_nothing),
+        cmocka_unit_test(named_find_reads_a_word_that_is_not_nul_terminated),
+        cmocka_unit_test(named_canonical_gives_the_table_word_for_aliases),
+        cmocka_unit_test(nearest_named_is_one_of_the_seven_face_moods),
         cmocka_unit_test(a_certain_face_sits_on_its_moods_table_point),
         cmocka_unit_test(a_uniform_face_has_no_confidence),
         cmocka_unit_test(bad_probabilities_are_refused_and_out_is_untouched),

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "library/library.h"
+#include "mood/mood.h"
 #include "recommend/recommend.h"
 #include "support.h"
 
@@ -68,7 +68,7 @@ static et_rec *rec_of(const lib *l, uint64_t seed)
 
 static void mood(const char *name, double *v, double *a)
 {
-    assert_true(et_library_mood_point(name, v, a));
+    assert_true(et_mood_named_point(name, v, a));
 }
 
 static size_t next_index(et_rec *r, et_rec_policy p, double v, double a)

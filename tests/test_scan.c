@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "library/library.h"
+#include "mood/mood.h"
 #include "support.h"
 
 typedef struct fixture {
@@ -200,7 +201,7 @@ static void the_listeners_mood_overrides_and_survives_rescans(void **state)
     json_t *two = track_at(f, "two.mp3", NULL);
     assert_string_equal(json_string_value(json_object_get(two, "mood")), "sad");
     double v, a;
-    assert_true(et_library_mood_point("sad", &v, &a));
+    assert_true(et_mood_named_point("sad", &v, &a));
     assert_float_equal(json_number_value(json_object_get(two, "valence")), v, 1e-6);
     assert_float_equal(json_number_value(json_object_get(two, "arousal")), a, 1e-6);
     assert_true(json_is_object(json_object_get(two, "estimate")));

@@ -9,7 +9,6 @@
 
 #include "cli/cli.h"
 #include "image/image.h"
-#include "library/library.h"
 #include "mood/mood.h"
 #include "vision/vision.h"
 
@@ -115,7 +114,7 @@ static int parse_args(int argc, char **argv, detect_args *a)
 }
 
 /* The face's mood: its point on the valence/arousal plane, how sure, and the
- * nearest named mood (src/mood, src/library/moods.c); null if the
+ * nearest named mood (src/mood, its table in moods.c); null if the
  * probabilities were refused (they never are from the network). */
 static json_t *mood_json(const et_face *f)
 {
@@ -124,7 +123,7 @@ static json_t *mood_json(const et_face *f)
         return json_null();
     return json_pack("{s:f,s:f,s:f,s:s}", "valence", p.valence, "arousal", p.arousal,
                      "confidence", p.confidence, "name",
-                     et_library_mood_nearest(p.valence, p.arousal));
+                     et_mood_nearest_named(p.valence, p.arousal));
 }
 
 static json_t *face_json(const et_face *f)
@@ -179,7 +178,7 @@ static void report_faces_table(const char *path, const et_image *img, const et_f
                i + 1, f->box.x, f->box.y, f->box.width, f->box.height, score,
                et_vision_expression_name(f->top), 100.0 * f->expressions[f->top],
                f->smiling ? "smiling" : "not smiling",
-               has_mood ? et_library_mood_nearest(p.valence, p.arousal) : "-");
+               has_mood ? et_mood_nearest_named(p.valence, p.arousal) : "-");
     }
 }
 

@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "library/library.h"
+#include "mood/mood.h"
 
 static const char scan_usage[] =
     "usage: emotune scan [--jobs N] [--json] [--prune] [--store URI] DIR...\n"
@@ -191,7 +192,7 @@ static const char *track_mood(json_t *doc)
     if (own)
         return own;
     if (json_is_number(v) && json_is_number(a))
-        return et_library_mood_nearest(json_number_value(v), json_number_value(a));
+        return et_mood_nearest_named(json_number_value(v), json_number_value(a));
     return NULL;
 }
 
@@ -253,11 +254,11 @@ int et_cli_tracks(int argc, char **argv)
     list_state ls = {.o = &o};
     double v, a;
     if (o.mood) {
-        if (!et_library_mood_point(o.mood, &v, &a)) {
+        if (!et_mood_named_point(o.mood, &v, &a)) {
             fprintf(stderr, "emotune tracks: unknown mood '%s'\n", o.mood);
             return ET_EXIT_USAGE;
         }
-        snprintf(ls.want, sizeof ls.want, "%s", et_library_mood_nearest(v, a));
+        snprintf(ls.want, sizeof ls.want, "%s", et_mood_nearest_named(v, a));
     }
     if (first < argc) {
         fprintf(stderr, "emotune tracks: unexpected argument '%s'\n", argv[first]);
@@ -311,7 +312,7 @@ int et_cli_import(int argc, char **argv)
     if (first < 0)
         return first == -2 ? ET_EXIT_OK : ET_EXIT_USAGE;
     double v, a;
-    if (o.mood && !et_library_mood_point(o.mood, &v, &a)) {
+    if (o.mood && !et_mood_named_point(o.mood, &v, &a)) {
         fprintf(stderr, "emotune import: unknown mood '%s'\n", o.mood);
         return ET_EXIT_USAGE;
     }

@@ -9,8 +9,8 @@
 #include <time.h>
 
 #include "cli/cli.h"
-#include "library/library.h"
 #include "listener/listener.h"
+#include "mood/mood.h"
 
 static const char feedback_usage[] =
     "usage: emotune feedback [OPTIONS] TRACK like|skip|complete\n"
@@ -87,8 +87,8 @@ int et_cli_stated_mood(const char *cmd, const char *mood_name, const char *v_arg
         return ET_EXIT_USAGE;
     }
     if (mood_name) {
-        const char *name = et_library_mood_name(mood_name);
-        if (!name || !et_library_mood_point(name, &out->valence, &out->arousal)) {
+        const char *name = et_mood_named_canonical(mood_name);
+        if (!name || !et_mood_named_point(name, &out->valence, &out->arousal)) {
             fprintf(stderr,
                     "emotune %s: unknown mood '%s' (happy, calm, sad, angry, tense, disgusted, "
                     "surprised)\n",
@@ -108,7 +108,7 @@ int et_cli_stated_mood(const char *cmd, const char *mood_name, const char *v_arg
             return ET_EXIT_USAGE;
         }
         snprintf(out->mood, sizeof out->mood, "%s",
-                 et_library_mood_nearest(out->valence, out->arousal));
+                 et_mood_nearest_named(out->valence, out->arousal));
     } else {
         return 0;
     }

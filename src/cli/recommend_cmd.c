@@ -9,7 +9,6 @@
 
 #include "cli/cli.h"
 #include "image/image.h"
-#include "library/library.h"
 #include "listener/listener.h"
 #include "mood/mood.h"
 #include "vision/vision.h"
@@ -206,7 +205,7 @@ static int mood_of_pictures(const rec_args *a, int argc, char **argv, double now
     out->arousal = acc.sa / acc.sw;
     out->confidence = acc.evidence / (double)acc.faces;
     out->smiling = (double)acc.smiling / (double)acc.faces;
-    snprintf(out->mood, sizeof out->mood, "%s", et_library_mood_nearest(out->valence,
+    snprintf(out->mood, sizeof out->mood, "%s", et_mood_nearest_named(out->valence,
                                                                         out->arousal));
     snprintf(out->source, sizeof out->source, "face");
     return 0;

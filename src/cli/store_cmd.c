@@ -1,6 +1,7 @@
 /* emotune store: copy, export, import and check the document store. */
 #include <getopt.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,9 @@
 #include "store/store.h"
 
 static const char store_usage[] =
-    "usage: emotune store [--store URI] COMMAND\n"
+    "usage: emotune store [--store URI] COMMAND [ARGS]\n"
+    "       emotune store COMMAND [ARGS] [--store URI]\n"
+    "(options may come before or after the command's word)\n"
     "\n"
     "commands:\n"
     "  export              write every document to stdout as JSON lines\n"
@@ -18,10 +21,12 @@ static const char store_usage[] =
     "  copy SRC_URI DST_URI\n"
     "                      copy every document from one store to another, e.g.\n"
     "                      from the embedded LMDB to a Redis shared by servers\n"
+    "                      (names both stores itself: no --store)\n"
     "  check               count documents per collection and report problems\n"
     "\n"
     "options:\n"
-    "  --store URI         lmdb:DIR or redis://[:PASSWORD@]HOST:PORT[/DB]\n"
+    "  --store URI         the store of export, import and check:\n"
+    "                      lmdb:DIR or redis://[:PASSWORD@]HOST:PORT[/DB]\n"
     "                      (default $EMOTUNE_STORE, else lmdb:$XDG_DATA_HOME/emotune,\n"
     "                      else lmdb:~/.local/share/emotune)\n"
     "  -h, --help          show this help\n"
@@ -127,51 +132,110 @@ static int cmd_check(et_store *s, const char *uri)
     return problems ? ET_EXIT_FAILED : ET_EXIT_OK;
 }
 
-int et_cli_store(int argc, char **argv)
+/* The command line after "store": options and words in any order. */
+typedef struct store_args {
+    const char *store;    /* --store, or NULL */
+    const char *words[4]; /* the command's word and its arguments (the first 4) */
+    int n_words;          /* all of them, also beyond 4 */
+} store_args;
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("emotune store: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n\n%s", store_usage);
+    return ET_EXIT_USAGE;
+}
+
+static void add_word(store_args *a, const char *w)
+{
+    if (a->n_words < (int)(sizeof a->words / sizeof *a->words))
+        a->words[a->n_words] = w;
+    a->n_words++;
+}
+
+/* Fills *a; -1 to go on, else the exit status (help printed: 0). */
+static int parse_args(int argc, char **argv, store_args *a)
 {
     static const struct option longopts[] = {
         {"store", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *store_opt = NULL;
-    int c;
+    memset(a, 0, sizeof *a);
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-        if (c == 's') {
-            store_opt = optarg;
+    int c;
+    /* "-": each word comes back in its place as option 1, so an option after
+     * the command's word is read whatever POSIXLY_CORRECT says. */
+    while ((c = getopt_long(argc, argv, "-h", longopts, NULL)) != -1) {
+        if (c == 1) {
+            add_word(a, optarg);
+        } else if (c == 's') {
+            a->store = optarg;
         } else if (c == 'h') {
             fputs(store_usage, stdout);
             return ET_EXIT_OK;
         } else {
-            fprintf(stderr, "emotune store: unknown or incomplete option '%s'\n\n%s",
-                    argv[optind - 1], store_usage);
-            return ET_EXIT_USAGE;
+            return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
-    const char *cmd = optind < argc ? argv[optind] : NULL;
-    int rest = argc - optind - 1;
-    if (cmd && !strcmp(cmd, "copy") && rest == 2)
-        return cmd_copy(argv[optind + 1], argv[optind + 2]);
-    int ok = cmd && ((!strcmp(cmd, "export") && rest == 0) ||
-                     (!strcmp(cmd, "import") && rest <= 1) ||
-                     (!strcmp(cmd, "check") && rest == 0));
-    if (!ok) {
-        fprintf(stderr, "emotune store: %s\n\n%s", cmd ? "wrong command or arguments" : "no command",
-                store_usage);
-        return ET_EXIT_USAGE;
+    for (; optind < argc; optind++) /* the words after "--" */
+        add_word(a, argv[optind]);
+    return -1;
+}
+
+/* -1 when the words make a command, else ET_EXIT_USAGE (printed). */
+static int check_words(const store_args *a)
+{
+    if (a->n_words == 0)
+        return usage_error("no command");
+    const char *cmd = a->words[0];
+    int rest = a->n_words - 1;
+    if (!strcmp(cmd, "copy")) {
+        if (rest != 2)
+            return usage_error("copy takes two stores: copy SRC_URI DST_URI");
+        if (a->store)
+            return usage_error("copy names both its stores; --store does not apply");
+        return -1;
     }
+    int most = -1; /* arguments after the word, at most; -1: no such command */
+    if (!strcmp(cmd, "import"))
+        most = 1;
+    else if (!strcmp(cmd, "export") || !strcmp(cmd, "check"))
+        most = 0;
+    if (most < 0)
+        return usage_error("unknown command '%s' (export, import, copy or check)", cmd);
+    if (rest > most)
+        return usage_error("%s takes %s, not '%s'", cmd, most ? "at most one FILE" : "no argument",
+                           a->words[1 + most]);
+    return -1;
+}
+
+int et_cli_store(int argc, char **argv)
+{
+    store_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc < 0)
+        rc = check_words(&a);
+    if (rc >= 0)
+        return rc;
+    const char *cmd = a.words[0];
+    if (!strcmp(cmd, "copy"))
+        return cmd_copy(a.words[1], a.words[2]);
     char buf[4096];
-    const char *uri = et_cli_store_uri(store_opt, buf, sizeof buf);
+    const char *uri = et_cli_store_uri(a.store, buf, sizeof buf);
     et_store *s;
-    int rc = et_cli_open_store("store", uri, &s);
-    if (rc)
+    if ((rc = et_cli_open_store("store", uri, &s)))
         return rc;
     if (!strcmp(cmd, "export"))
         rc = cmd_export(s);
     else if (!strcmp(cmd, "import"))
-        rc = cmd_import(s, rest ? argv[optind + 1] : NULL);
+        rc = cmd_import(s, a.n_words > 1 ? a.words[1] : NULL);
     else
         rc = cmd_check(s, uri);
     et_store_close(s);

@@ -46,9 +46,9 @@
  * and an optional numeric port, at most 2048 bytes, no blanks, control
  * characters, invalid UTF-8 or any of " < > \ `. The mood is the `mood`
  * argument when given (it replaces the file's labels), else the entry's
- * label, which must be in the mood table (moods.c). The same link twice
- * (same normalised URL) is reported at its second line. Each failure is
- * reported with its line and skipped.
+ * label, which must be in the named-mood table (src/mood/moods.c). The same
+ * link twice (same normalised URL) is reported at its second line. Each
+ * failure is reported with its line and skipped.
  *
  * Title and artist: invalid UTF-8 bytes are read as Windows-1252 (the
  * encoding of old .m3u files; a superset of Latin-1's printable range),
@@ -69,6 +69,7 @@
 
 #include "library/library.h"
 #include "library/library_internal.h"
+#include "mood/mood.h"
 
 #define MAX_FIELDS 64    /* CSV columns read */
 #define SNIPPET 40       /* bytes of a bad value quoted in a message */
@@ -89,7 +90,7 @@ struct et__arena {
 typedef struct parser {
     et__catalog *c;
     size_t entries_cap, issues_cap;
-    const et__mood *forced; /* the `mood` argument */
+    const et_mood_named *forced; /* the `mood` argument */
     const char *forced_word;
     struct seen { uint64_t hash; size_t index; } *seen; /* index + 1; 0 = free slot */
     size_t seen_cap;
@@ -498,7 +499,7 @@ static void add_entry(parser *p, const raw_entry *r)
         issue(p, r->line, "%s: %s", why, snippet(sn, url, url_len));
         return;
     }
-    const et__mood *m = p->forced;
+    const et_mood_named *m = p->forced;
     const char *word = p->forced_word;
     if (!m) {
         const char *label = r->mood;
@@ -508,7 +509,7 @@ static void add_entry(parser *p, const raw_entry *r)
             issue(p, r->line, "no mood (give one in the file or as an argument)");
             return;
         }
-        m = et__mood_find(label, label_len, &word);
+        m = et_mood_named_find(label, label_len, &word);
         if (!m) {
             if (r->mood_line)
                 issue(p, r->line, "unknown mood '%s' (set on line %zu)",
@@ -965,7 +966,7 @@ et_status et__catalog_parse(const char *data, size_t len, const char *mood, et__
 {
     memset(out, 0, sizeof *out);
     parser p = {.c = out};
-    if (mood && !(p.forced = et__mood_find(mood, strlen(mood), &p.forced_word))) {
+    if (mood && !(p.forced = et_mood_named_find(mood, strlen(mood), &p.forced_word))) {
         char sn[SNIPPET + 4];
         return et_fail(err, ET_E_INVALID, "unknown mood '%s'", snippet(sn, mood, strlen(mood)));
     }
@@ -1022,7 +1023,7 @@ static json_t *link_doc(const et__catalog_entry *e, const json_t *old, const cha
     json_t *mine = json_object_get(doc, "mood");
     double v = e->valence, a = e->arousal;
     if (json_is_string(mine))
-        et_library_mood_point(json_string_value(mine), &v, &a);
+        et_mood_named_point(json_string_value(mine), &v, &a);
     int bad = 0;
     bad |= json_object_set_new(doc, "kind", json_string("link"));
     bad |= json_object_set_new(doc, "url", json_string(e->url));
@@ -1113,7 +1114,7 @@ et_status et_library_import(et_store *s, const char *path, const char *mood,
     et_import_report rep = {0};
     if (report)
         memset(report, 0, sizeof *report);
-    if (mood && !et__mood_find(mood, strlen(mood), NULL)) {
+    if (mood && !et_mood_named_find(mood, strlen(mood), NULL)) {
         char sn[SNIPPET + 4];
         return et_fail(err, ET_E_INVALID,
                        "unknown mood '%s' (known: happy, calm, sad, angry, tense, disgusted, "

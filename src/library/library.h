@@ -17,24 +17,14 @@
 
 #define ET_LIBRARY_TRACKS "tracks"
 
-/* ---- moods as points on the valence/arousal plane ---- */
+/* ---- named moods ---- */
 
-/* The named moods emotune uses, with their (valence, arousal) point on
- * Russell's circumplex (the table and its source are in moods.c): happy,
- * calm, sad, angry, tense, disgusted, surprised, and energetic and excited
- * (near happy, more aroused). Also accepted as aliases: neutral (= calm),
- * fearful (= tense), relaxed (= calm). Any case; blanks around are ignored.
- * valence and arousal may be NULL. Returns false (and writes nothing) for
- * an unknown name or NULL. */
+/* The named-mood table lives in mood (mood/mood.h: et_mood_named_point,
+ * et_mood_named_find, et_mood_named_canonical, et_mood_nearest_named).
+ * This is et_mood_named_point under its old name, kept only until its last
+ * callers (scan.c, tests/test_cli.c) move to the new one; new code must not
+ * call it. */
 bool et_library_mood_point(const char *mood, double *valence, double *arousal);
-
-/* The table's own name for a mood or alias ("Neutral " -> "calm"), a static
- * string; NULL when unknown. */
-const char *et_library_mood_name(const char *mood);
-
-/* The nearest of the seven moods a face shows (happy, calm, sad, angry,
- * tense, disgusted, surprised) to a point, Euclidean; a static string. */
-const char *et_library_mood_nearest(double valence, double arousal);
 
 /* ---- catalogues of links (catalog.c) ---- */
 

@@ -8,19 +8,6 @@
 
 #include "library/library.h"
 
-/* ---- the mood table (moods.c) ---- */
-
-typedef struct et__mood {
-    const char *name; /* lower case, e.g. "calm" */
-    double valence, arousal;
-} et__mood;
-
-/* The table row for a mood name or alias in name[0..len) (any case,
- * surrounding blanks ignored; need not be NUL-terminated), or NULL when
- * unknown. An alias gives its target's row ("neutral" -> calm); *word (may
- * be NULL) then gets the table's spelling of the word given ("neutral"). */
-const et__mood *et__mood_find(const char *name, size_t len, const char **word);
-
 /* ---- catalogues of links (catalog.c) ---- */
 
 #define ET__CATALOG_MAX_BYTES ((size_t)64 << 20) /* whole file */

@@ -9,6 +9,7 @@
 #include "library/library.h"
 #include "library/library_internal.h"
 #include "library/scan_internal.h"
+#include "mood/mood.h"
 
 size_t et__utf8_seq(const unsigned char *s, size_t n)
 {
@@ -111,8 +112,8 @@ void et__track_apply_mood(json_t *doc)
     const char *mood = json_string_value(json_object_get(doc, "mood"));
     const char *label = json_string_value(json_object_get(doc, "catalog_mood"));
     json_t *est = json_object_get(doc, "estimate");
-    if ((mood && et_library_mood_point(mood, &v, &a)) ||
-        (!json_is_object(est) && label && et_library_mood_point(label, &v, &a))) {
+    if ((mood && et_mood_named_point(mood, &v, &a)) ||
+        (!json_is_object(est) && label && et_mood_named_point(label, &v, &a))) {
         json_object_set_new(doc, "valence", json_real(v));
         json_object_set_new(doc, "arousal", json_real(a));
     } else if (json_is_object(est)) {
@@ -157,4 +158,10 @@ bool et__content_hash(const char *path, long long size, char out[17])
     if (ok)
         snprintf(out, 17, "%016llx", (unsigned long long)h);
     return ok;
+}
+
+/* The old name of et_mood_named_point (library.h says until when). */
+bool et_library_mood_point(const char *mood, double *valence, double *arousal)
+{
+    return et_mood_named_point(mood, valence, arousal);
 }

@@ -6,6 +6,7 @@
 
 #include "library/library.h"
 #include "listener/listener_internal.h"
+#include "mood/mood.h"
 
 static const char *const kind_names[ET_REC__FEEDBACK_COUNT] = {"like", "skip", "complete"};
 
@@ -40,7 +41,7 @@ static et_status check_feedback(const et_listener_feedback *f, char *err)
     et_status st = et__listener_check_point(f->valence, f->arousal, err);
     if (st != ET_OK)
         return st;
-    if (strcmp(f->mood, "unknown") != 0 && !et_library_mood_point(f->mood, NULL, NULL))
+    if (strcmp(f->mood, "unknown") != 0 && !et_mood_named_point(f->mood, NULL, NULL))
         return et_fail(err, ET_E_INVALID, "unknown mood name '%.16s'", f->mood);
     return et_store_check_id(f->track, err);
 }

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "library/library.h"
 #include "listener/listener_internal.h"
+#include "mood/mood.h"
 
 static et_status check_mood(const et_listener_mood *m, char *err)
 {
@@ -16,7 +16,7 @@ static et_status check_mood(const et_listener_mood *m, char *err)
         return st;
     if (!isfinite(m->confidence) || m->confidence < 0 || m->confidence > 1)
         return et_fail(err, ET_E_INVALID, "mood confidence %g is not in [0, 1]", m->confidence);
-    if (strcmp(m->mood, "unknown") != 0 && !et_library_mood_point(m->mood, NULL, NULL))
+    if (strcmp(m->mood, "unknown") != 0 && !et_mood_named_point(m->mood, NULL, NULL))
         return et_fail(err, ET_E_INVALID, "unknown mood name '%.16s'", m->mood);
     if (m->smiling != -1 && !(isfinite(m->smiling) && m->smiling >= 0 && m->smiling <= 1))
         return et_fail(err, ET_E_INVALID, "smiling share %g is not in [0, 1] (or -1)",

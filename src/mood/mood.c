@@ -3,11 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "library/library.h"
 #include "mood/mood.h"
 
 /* Each expression's named mood, in et_expression order; its point comes from
- * the library's table (moods.c), so faces and music share one table. */
+ * the named-mood table (moods.c), so faces and music share one table. */
 static const char *const expression_moods[ET_EXPR_COUNT] = {
     "calm", "happy", "sad", "angry", "tense", "disgusted", "surprised",
 };
@@ -20,7 +19,7 @@ const char *et_mood_expression_mood(et_expression e)
 static void expression_point(int e, double *v, double *a)
 {
     /* Every name above is in the table; a missing one would be a build bug. */
-    if (!et_library_mood_point(expression_moods[e], v, a))
+    if (!et_mood_named_point(expression_moods[e], v, a))
         *v = *a = 0;
 }
 
@@ -179,7 +178,7 @@ static long choose_face(const et_mood_tracker *t, const et_face *faces, size_t n
 /* The expression whose named mood is nearest the point. */
 static int nearest_mood(double v, double a)
 {
-    const char *name = et_library_mood_nearest(v, a);
+    const char *name = et_mood_nearest_named(v, a);
     for (int e = 0; e < ET_EXPR_COUNT; e++)
         if (strcmp(et_mood_expression_mood((et_expression)e), name) == 0)
             return e;

@@ -1,6 +1,8 @@
 /*
  * mood: the listener's mood from their face, as a point on the
- * valence/arousal plane (Russell's circumplex) and a named mood.
+ * valence/arousal plane (Russell's circumplex) and a named mood; and the
+ * table of named moods itself, which the library, recommend and listener
+ * use to place a mood word (moods.c needs nothing but libc).
  *
  * Two layers:
  *  - et_mood_from_expressions: one face's seven expression probabilities
@@ -10,9 +12,12 @@
  *    when the face is missing, and a named mood with hysteresis.
  *
  * The points: each expression sits on the point of its named mood in the
- * library's mood table (src/library/moods.c, et_library_mood_point; source:
- * J. A. Russell, "A circumplex model of affect", JPSP 39(6), 1980), so the
- * face and the music are placed by ONE table:
+ * named-mood table below (moods.c, et_mood_named_point), so the face and the
+ * music are placed by ONE table. The plane is that of J. A. Russell's
+ * circumplex ("A circumplex model of affect", JPSP 39(6), 1980); the points
+ * are NOT his coordinates but emotune's placements after him, each word in
+ * the quadrant where his figure puts it or its nearest word (moods.c says
+ * how each was chosen):
  *
  *     expression   named mood   (valence, arousal) as in moods.c
  *     neutral      calm         ( 0.3, -0.6)
@@ -33,6 +38,42 @@
 
 #include "core/core.h"
 #include "vision/vision.h"
+
+/* ---- named moods: words as points on the valence/arousal plane (moods.c) ---- */
+
+/* One row of the named-mood table. */
+typedef struct et_mood_named {
+    const char *name;        /* the table's word, lower case, e.g. "calm" */
+    double valence, arousal; /* in [-1, 1] */
+} et_mood_named;
+
+/* The named moods emotune uses, each with its (valence, arousal) point: the
+ * seven a face shows (table above: happy, calm, sad, angry, tense,
+ * disgusted, surprised) and energetic (0.4, 0.8) and excited (0.6, 0.7),
+ * words for music near happy with more arousal. Aliases: neutral (= calm),
+ * relaxed (= calm), fearful (= tense). Any case; blanks around are ignored.
+ * valence and arousal may be NULL. Returns false (and writes nothing) for
+ * an unknown name or NULL. Thread-safe (a constant table), as are the three
+ * below. */
+bool et_mood_named_point(const char *mood, double *valence, double *arousal);
+
+/* The row of the mood or alias in name[0..len) (any case, blanks around
+ * ignored, need not be NUL-terminated), or NULL when unknown (or name NULL).
+ * An alias gives its target's row ("neutral" -> calm); *word (may be NULL)
+ * gets the table's spelling of the word given ("Neutral" -> "neutral").
+ * The row and the word are static. */
+const et_mood_named *et_mood_named_find(const char *name, size_t len, const char **word);
+
+/* The table's own word for a mood or alias ("Neutral " -> "calm"), a static
+ * string; NULL when unknown. */
+const char *et_mood_named_canonical(const char *mood);
+
+/* The nearest of the seven moods a face shows (happy, calm, sad, angry,
+ * tense, disgusted, surprised; never energetic or excited) to a point,
+ * Euclidean; a static string, never NULL. */
+const char *et_mood_nearest_named(double valence, double arousal);
+
+/* ---- a face's mood and the tracker ---- */
 
 /* Probabilities must sum to 1 within this (the network's softmax in float). */
 #define ET_MOOD_PROB_TOLERANCE 1e-3

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "library/library.h"
+#include "mood/mood.h"
 
 /* Mood quadrants, the context in which feedback counts. */
 enum { Q_HAPPY, Q_CALM, Q_SAD, Q_TENSE, QUADS };
@@ -576,7 +576,7 @@ static void describe(const et_rec *r, const rtrack *t, et_rec_policy policy, uin
         snprintf(out, size, "%s, you liked %s when %s", what, who, quad_names[q]);
         return;
     }
-    const char *mood = et_library_mood_nearest(mood_v, mood_a);
+    const char *mood = et_mood_nearest_named(mood_v, mood_a);
     const char *aim = policy == ET_REC_MATCH || steps == 0 ? ""
                     : policy == ET_REC_LIFT                ? "a step up from "
                                                            : "a step towards calm from ";

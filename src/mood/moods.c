@@ -1,10 +1,11 @@
-/* Named moods as points on the valence/arousal plane. */
+/* The named moods: emotune's placements of mood words on the valence/arousal
+ * plane. Needs nothing but libc and libm, so the modules that name moods
+ * (library, recommend, listener) link no vision, store or audio for it. */
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
 
-#include "library/library.h"
-#include "library/library_internal.h"
+#include "mood/mood.h"
 
 /*
  * Russell's circumplex: J. A. Russell, "A circumplex model of affect",
@@ -24,7 +25,7 @@
  * point (imports, `emotune tag`, playlists) uses this table, never its own
  * numbers.
  */
-static const et__mood moods[] = {
+static const et_mood_named moods[] = {
     {"happy", 0.8, 0.5},
     {"calm", 0.3, -0.6},
     {"sad", -0.7, -0.4},
@@ -62,7 +63,7 @@ static bool same_word(const char *name, size_t len, const char *w)
     return true;
 }
 
-static const et__mood *find_point(const char *name, size_t len)
+static const et_mood_named *find_point(const char *name, size_t len)
 {
     for (size_t i = 0; i < COUNT(moods); i++)
         if (same_word(name, len, moods[i].name))
@@ -70,7 +71,7 @@ static const et__mood *find_point(const char *name, size_t len)
     return NULL;
 }
 
-const et__mood *et__mood_find(const char *name, size_t len, const char **word)
+const et_mood_named *et_mood_named_find(const char *name, size_t len, const char **word)
 {
     if (!name)
         return NULL;
@@ -78,7 +79,7 @@ const et__mood *et__mood_find(const char *name, size_t len, const char **word)
         name++, len--;
     while (len && is_blank(name[len - 1]))
         len--;
-    const et__mood *m = find_point(name, len);
+    const et_mood_named *m = find_point(name, len);
     if (m) {
         if (word)
             *word = m->name;
@@ -93,9 +94,9 @@ const et__mood *et__mood_find(const char *name, size_t len, const char **word)
     return NULL;
 }
 
-bool et_library_mood_point(const char *mood, double *valence, double *arousal)
+bool et_mood_named_point(const char *mood, double *valence, double *arousal)
 {
-    const et__mood *m = mood ? et__mood_find(mood, strlen(mood), NULL) : NULL;
+    const et_mood_named *m = mood ? et_mood_named_find(mood, strlen(mood), NULL) : NULL;
     if (!m)
         return false;
     if (valence)
@@ -105,13 +106,13 @@ bool et_library_mood_point(const char *mood, double *valence, double *arousal)
     return true;
 }
 
-const char *et_library_mood_name(const char *mood)
+const char *et_mood_named_canonical(const char *mood)
 {
-    const et__mood *m = mood ? et__mood_find(mood, strlen(mood), NULL) : NULL;
+    const et_mood_named *m = mood ? et_mood_named_find(mood, strlen(mood), NULL) : NULL;
     return m ? m->name : NULL;
 }
 
-const char *et_library_mood_nearest(double valence, double arousal)
+const char *et_mood_nearest_named(double valence, double arousal)
 {
     /* The seven moods a face can show; energetic and excited are words for
      * music, not for a face. */
