@@ -39,6 +39,12 @@ int ts_run(const char *cmd, char **out);
 struct json_t;
 struct json_t *ts_json_lines(const char *out);
 
+/* The seed of a test's random numbers, so that a failing run can be run
+ * again exactly: $EMOTUNE_TEST_SEED when it is set (a decimal number; the
+ * test fails on anything else), else `fixed`. Prints "<what>: seed N" to
+ * stderr either way. Tests never seed from the clock. */
+unsigned ts_seed(const char *what, unsigned fixed);
+
 /* Prints a skip reason to stderr and skips the current test. */
 #define TS_SKIP(...) do { fprintf(stderr, "SKIP: " __VA_ARGS__); fputc('\n', stderr); skip(); } while (0)
 
