@@ -114,6 +114,13 @@ typedef struct et_scan_summary {
  * deleted with prune). Decoding and analysis run on `jobs` threads; the store
  * is written in batches from one thread. Unreadable files are reported in
  * the summary and the scan goes on.
+ * Test hook: when the environment variable EMOTUNE_TEST_SCAN_FIFO names a
+ * path, the scan, after its walk and before it reads any file, opens that
+ * path for reading and reads it to its end (an error opening it is ET_E_IO).
+ * Made a FIFO by a test, this fixes an order no timing can: the test's open
+ * of the FIFO for writing returns once the walk is over, and the scan goes
+ * on when the test closes it. Unset (as it is outside tests), it costs one
+ * getenv per scan.
  */
 et_status et_library_scan(et_store *s, const char *const *dirs, size_t ndirs,
                           const et_scan_opts *opts, et_scan_summary *sum, char *err);
