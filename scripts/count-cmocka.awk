@@ -17,16 +17,18 @@
 #     unreported. Groups it never reached are not known; the exit status
 #     then still makes the program count as one failure (below);
 #   - a group teardown that failed ("[  FAILED  ] GROUP TEARDOWN"): one
-#     failure, since no test owns it.
+#     failure, since no test owns it (none more when the group's setup
+#     failed too: its tests are failures already).
 # The exit status: a program that exits non-zero although nothing above
 # failed (e.g. LeakSanitizer at exit) counts one failure. A program that
 # announced no test at all (a fuzz corpus replay, a script) counts as one
 # test: passed when it exits 0, failed otherwise.
 BEGIN { expected = 0; passed = 0; failed = 0; skipped = 0; group_failures = 0; open = 0 }
 
-/^\[==========\] Running [0-9]+ test\(s\)\./ { expected += $3; open = 0; next }
+/^\[==========\] Running [0-9]+ test\(s\)\./ { expected += $3; open = 0; setup_failed = 0; next }
 /^\[ RUN      \] / { open = 1; next }
-/^\[  FAILED  \] GROUP TEARDOWN/ { group_failures++; next }
+/^\[  FAILED  \] GROUP SETUP/ { setup_failed = 1; next }
+/^\[  FAILED  \] GROUP TEARDOWN/ { if (!setup_failed) group_failures++; next }
 open && /^\[       OK \] / { passed++; open = 0; next }
 open && /^\[  FAILED  \] / { failed++; open = 0; next }
 open && /^\[  SKIPPED \] / { skipped++; open = 0; next }

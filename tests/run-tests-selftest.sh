@@ -27,6 +27,7 @@ cases=(
   "skipped                       2 0 1 0"
   "test_setup_fails              1 1 0 0"
   "group_teardown_fails          3 1 0 0"
+  "group_setup_and_teardown_fail 0 3 0 3"
   "no_tests_ok                   1 0 0 0"
   "no_tests_fail                 0 1 0 0"
 )

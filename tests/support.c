@@ -233,6 +233,7 @@ int ts_backend_redis_setup(void **state)
         return -1;
     b->name = "redis";
     if (ts_redis_start(&b->redis) != 0) {
+        ts_redis_cleanup(&b->redis); /* its temporary directory */
         free(b);
         return -1;
     }
@@ -243,6 +244,8 @@ int ts_backend_redis_setup(void **state)
 int ts_backend_teardown(void **state)
 {
     ts_backend *b = *state;
+    if (!b) /* the group setup failed: nothing to undo */
+        return 0;
     ts_redis_cleanup(&b->redis);
     if (b->dir) {
         ts_rmtree(b->dir);

@@ -4,7 +4,8 @@
  * script, not by the Makefile; it links nothing of emotune.
  * Cases: all_pass, one_fails, group_setup_fails, abort_mid_way,
  * segfault_mid_way, exit_nonzero_after_all_passed, skipped,
- * test_setup_fails, group_teardown_fails, no_tests_ok, no_tests_fail.
+ * test_setup_fails, group_teardown_fails, group_setup_and_teardown_fail,
+ * no_tests_ok, no_tests_fail.
  * Exit status: cmocka's count of failures, or whatever the case forces;
  * 2 for an unknown case. */
 #include <setjmp.h>
@@ -93,6 +94,8 @@ int main(int argc, char **argv)
                                        cmocka_unit_test_setup(passes, refuses)};
         return cmocka_run_group_tests_name("a test's setup fails", t, NULL, NULL);
     }
+    if (!strcmp(c, "group_setup_and_teardown_fail"))
+        return cmocka_run_group_tests_name("both fail", three_pass, refuses, refuses);
     if (!strcmp(c, "group_teardown_fails"))
         return cmocka_run_group_tests_name("group teardown fails", three_pass, NULL, refuses);
     if (!strcmp(c, "no_tests_ok"))
