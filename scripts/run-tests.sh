@@ -2,6 +2,9 @@
 # Runs every test program (release build, then ASan+UBSan build), the fuzz
 # corpus replays and the reference-parity step, and prints one closing line
 # with the counts. Exit status is non-zero when anything failed.
+# The counts come from scripts/count-cmocka.awk (its header says how a
+# failed group setup, a crash part way and a non-zero exit are counted);
+# tests/run-tests-selftest.sh checks that counter and runs first.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,32 +12,31 @@ passed=0 failed=0 skipped=0 programs_failed=()
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-count() { # cmocka summary lines -> counters
-  local log=$1 n
-  n=$(grep -Eo '^\[  PASSED  \] [0-9]+' "$log" | awk '{s+=$4} END{print s+0}'); passed=$((passed+n))
-  n=$(grep -Eo '^\[  FAILED  \] [0-9]+' "$log" | awk '{s+=$4} END{print s+0}'); failed=$((failed+n))
-  n=$(grep -Eo '^\[  SKIPPED \] [0-9]+' "$log" | awk '{s+=$4} END{print s+0}'); skipped=$((skipped+n))
-}
-
 run_program() { # name, command...
   local name=$1; shift
   local log; log=$(mktemp)
   echo "=== $name"
   "$@" 2>&1 | tee "$log"
-  local rc=${PIPESTATUS[0]}
-  count "$log"
-  if [[ $rc -ne 0 ]]; then
-    programs_failed+=("$name (exit $rc)")
-    # A crash before cmocka's summary still counts as a failure.
-    grep -q '^\[  FAILED  \]' "$log" || failed=$((failed+1))
+  local rc=${PIPESTATUS[0]} p f s u
+  read -r p f s u < <(awk -v rc="$rc" -f scripts/count-cmocka.awk "$log") ||
+    { p=0 f=1 s=0 u=0; } # no count at all: the counter itself failed
+  passed=$((passed+p)) failed=$((failed+f)) skipped=$((skipped+s))
+  if [[ $rc -ne 0 || $f -ne 0 ]]; then
+    local why="exit $rc"
+    ((u)) && why+=", $u test(s) never reported"
+    programs_failed+=("$name ($why)")
   fi
   rm -f "$log"
 }
 
-# Reference outputs for the parity tests (face-api on tfjs-wasm), made in this run.
-if ! scripts/make-reference.sh; then
-  programs_failed+=("make-reference.sh"); failed=$((failed+1))
-fi
+# The counter first: a wrong count would make every line below untrustworthy.
+run_program tests/run-tests-selftest.sh tests/run-tests-selftest.sh
+
+# Reference outputs for the parity tests (face-api on tfjs-wasm), made in this
+# run; the previous run's are removed first, so that if this step fails the
+# parity tests fail for want of them instead of passing on stale ones.
+rm -f build/parity/*.jsonl
+run_program scripts/make-reference.sh scripts/make-reference.sh
 
 # A few seconds of real music (Debian's asc-music); its test skips without it.
 scripts/fetch-test-music.sh || echo "run-tests: could not fetch real music; that test will skip"
@@ -45,6 +47,27 @@ done
 for t in build/san/tests/test_*; do
   run_program "$t" env EMOTUNE_TEST_MODELS=build/san/models EMOTUNE_TEST_BIN=build/san/emotune "$t"
 done
+# The kernel tables (src/nn/nn.h): the runs above use the fastest this CPU
+# has; the nn, vision and parity tests run again with each table the CPU runs
+# forced by EMOTUNE_CPU, so a machine with AVX-512 checks the AVX2 and generic
+# code too, against each other and against face-api.
+kernels_not_run=()
+for isa in generic avx2 avx512; do
+  if ! EMOTUNE_CPU=$isa build/emotune version > /dev/null 2>&1; then
+    echo "=== kernels $isa: this CPU cannot run them, so they are not tested here"
+    kernels_not_run+=("$isa")
+    continue
+  fi
+  for t in test_nn test_vision test_parity; do
+    run_program "build/tests/$t (EMOTUNE_CPU=$isa)" env EMOTUNE_CPU=$isa \
+      EMOTUNE_TEST_MODELS=build/models EMOTUNE_TEST_BIN=build/emotune "build/tests/$t"
+  done
+  for t in test_nn test_vision; do
+    run_program "build/san/tests/$t (EMOTUNE_CPU=$isa)" env EMOTUNE_CPU=$isa \
+      EMOTUNE_TEST_MODELS=build/san/models EMOTUNE_TEST_BIN=build/san/emotune "build/san/tests/$t"
+  done
+done
+
 for r in build/san/replay/fuzz_*; do
   name=$(basename "$r")
   run_program "$r" "$r" "fuzz/corpus/${name#fuzz_}"
@@ -53,6 +76,9 @@ done
 echo
 if ((${#programs_failed[@]})); then
   printf 'failed program: %s\n' "${programs_failed[@]}"
+fi
+if ((${#kernels_not_run[@]})); then
+  echo "kernel tables this CPU cannot run, not tested here: ${kernels_not_run[*]}"
 fi
 echo "emotune tests: $passed passed, $failed failed, $skipped skipped"
 [[ $failed -eq 0 && ${#programs_failed[@]} -eq 0 ]]

@@ -3,6 +3,8 @@
 #include <jansson.h>
 #include <sys/wait.h>
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +49,23 @@ void ts_rmtree(const char *dir)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "warning: could not remove %s\n", dir);
+}
+
+unsigned ts_seed(const char *what, unsigned fixed)
+{
+    const char *env = getenv("EMOTUNE_TEST_SEED");
+    unsigned seed = fixed;
+    if (env && *env) {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(env, &end, 10);
+        if (errno || *end || v > UINT_MAX || env[0] == '-')
+            fail_msg("EMOTUNE_TEST_SEED='%s' is not a number of 0..%u", env, UINT_MAX);
+        seed = (unsigned)v;
+    }
+    fprintf(stderr, "%s: seed %u%s\n", what, seed,
+            env && *env ? " (from EMOTUNE_TEST_SEED)" : "; set EMOTUNE_TEST_SEED for another");
+    return seed;
 }
 
 void ts_write_file(const char *path, const void *data, size_t len)
@@ -113,7 +132,10 @@ int ts_redis_start(ts_redis *r)
     if (pid < 0)
         return -1;
     r->pid = pid;
-    for (int i = 0; i < 200; i++) { /* up to 10 s */
+    /* It answers within milliseconds, or exits (no binary, port taken); the
+     * bound only turns a server that hangs into a failure instead of a
+     * test run that never ends, so it is minutes, not a speed check. */
+    for (int i = 0; i < 2400; i++) { /* 50 ms apart: 2 minutes */
         if (redis_pings(r->port))
             return 0;
         int st;
@@ -125,7 +147,8 @@ int ts_redis_start(ts_redis *r)
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    fprintf(stderr, "redis-server on port %d did not answer PING\n", r->port);
+    fprintf(stderr, "redis-server on port %d did not answer PING in 2 minutes (hung?)\n",
+            r->port);
     return -1;
 }
 
@@ -239,6 +262,7 @@ int ts_backend_redis_setup(void **state)
         return -1;
     b->name = "redis";
     if (ts_redis_start(&b->redis) != 0) {
+        ts_redis_cleanup(&b->redis); /* its temporary directory */
         free(b);
         return -1;
     }
@@ -249,6 +273,8 @@ int ts_backend_redis_setup(void **state)
 int ts_backend_teardown(void **state)
 {
     ts_backend *b = *state;
+    if (!b) /* the group setup failed: nothing to undo */
+        return 0;
     ts_redis_cleanup(&b->redis);
     if (b->dir) {
         ts_rmtree(b->dir);

@@ -52,6 +52,12 @@ typedef struct ts_cli_library {
 ts_cli_library *ts_cli_library_new(const char *csv);
 void ts_cli_library_free(ts_cli_library *l);
 
+/* The seed of a test's random numbers, so that a failing run can be run
+ * again exactly: $EMOTUNE_TEST_SEED when it is set (a decimal number; the
+ * test fails on anything else), else `fixed`. Prints "<what>: seed N" to
+ * stderr either way. Tests never seed from the clock. */
+unsigned ts_seed(const char *what, unsigned fixed);
+
 /* Prints a skip reason to stderr and skips the current test. */
 #define TS_SKIP(...) do { fprintf(stderr, "SKIP: " __VA_ARGS__); fputc('\n', stderr); skip(); } while (0)
 

@@ -112,7 +112,8 @@ static size_t run_reference(parity *p, const char *file, bool face_crop, int *im
 {
     FILE *f = fopen(file, "r");
     if (!f)
-        fail_msg("%s is missing: scripts/make-reference.sh did not run", file);
+        fail_msg("%s is missing: scripts/make-reference.sh did not run, or failed, in this "
+                 "run (it removes the previous run's outputs first)", file);
     char line[1 << 16];
     size_t images = 0;
     et_detect_opts opts = et_vision_default_opts();

@@ -292,6 +292,20 @@ static int count_present(void *user, const char *id, const char *json, size_t le
     return 0;
 }
 
+/* How many of many/t00.wav .. t11.wav the store holds. */
+static size_t many_written(fixture *f)
+{
+    size_t written = 0;
+    for (int i = 0; i < 12; i++) {
+        char rel[32];
+        snprintf(rel, sizeof rel, "many/t%02d.wav", i);
+        json_t *t = track_at(f, rel, NULL);
+        written += t != NULL;
+        json_decref(t);
+    }
+    return written;
+}
+
 static void an_interrupted_scan_keeps_its_work_and_the_next_one_finishes(void **state)
 {
     fixture *f = *state;
@@ -322,23 +336,30 @@ static void an_interrupted_scan_keeps_its_work_and_the_next_one_finishes(void **
         et_library_scan(s, dirs, 1, &one, &sum, err);
         _exit(0);
     }
-    /* kill it once some, not all, of the new tracks are written */
+    /* Kill it once some, not all, of the new tracks are written: stopped
+     * (SIGSTOP) as soon as one is, counted while it cannot move, then
+     * killed. No time limit: it either gets caught half way or the test
+     * fails saying it could not. */
     size_t written = 0;
-    for (int tries = 0; tries < 500 && (written == 0 || written == 12); tries++) {
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-        written = 0;
-        for (int i = 0; i < 12; i++) {
-            char rel[32];
-            snprintf(rel, sizeof rel, "many/t%02d.wav", i);
-            json_t *t = track_at(f, rel, NULL);
-            written += t != NULL;
-            json_decref(t);
+    for (;;) {
+        written = many_written(f);
+        if (written > 0) {
+            kill(pid, SIGSTOP);
+            written = many_written(f); /* a batch in flight is not written yet */
+            break;
         }
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            fail_msg("the scan ended (status %d) before it wrote a track: not killed half way",
+                     WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
     }
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     fprintf(stderr, "scan killed with %zu of 12 new tracks written\n", written);
+    if (written == 0 || written == 12)
+        fail_msg("the scan was stopped with %zu of 12 tracks written: not half way", written);
     /* every stored track is a whole document; the next scan finishes */
     sum = scan(f, 0);
     assert_int_equal(sum.failed, 0);

@@ -17,15 +17,6 @@
 
 #define ET_LIBRARY_TRACKS "tracks"
 
-/* ---- named moods ---- */
-
-/* The named-mood table lives in mood (mood/mood.h: et_mood_named_point,
- * et_mood_named_find, et_mood_named_canonical, et_mood_nearest_named).
- * This is et_mood_named_point under its old name, kept only until its last
- * callers (scan.c, tests/test_cli.c) move to the new one; new code must not
- * call it. */
-bool et_library_mood_point(const char *mood, double *valence, double *arousal);
-
 /* ---- catalogues of links (catalog.c) ---- */
 
 typedef struct et_import_issue {
@@ -104,6 +95,13 @@ typedef struct et_scan_summary {
  * deleted with prune). Decoding and analysis run on `jobs` threads; the store
  * is written in batches from one thread. Unreadable files are reported in
  * the summary and the scan goes on.
+ * Test hook: when the environment variable EMOTUNE_TEST_SCAN_FIFO names a
+ * path, the scan, after its walk and before it reads any file, opens that
+ * path for reading and reads it to its end (an error opening it is ET_E_IO).
+ * Made a FIFO by a test, this fixes an order no timing can: the test's open
+ * of the FIFO for writing returns once the walk is over, and the scan goes
+ * on when the test closes it. Unset (as it is outside tests), it costs one
+ * getenv per scan.
  */
 et_status et_library_scan(et_store *s, const char *const *dirs, size_t ndirs,
                           const et_scan_opts *opts, et_scan_summary *sum, char *err);

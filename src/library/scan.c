@@ -11,6 +11,7 @@
  * not yet written as new or changed and finishes the job. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
@@ -24,6 +25,7 @@
 #include "audio/audio.h"
 #include "library/library.h"
 #include "library/scan_internal.h"
+#include "mood/mood.h"
 
 #define WRITE_BATCH 64
 #define WRITE_EVERY_S 2.0
@@ -668,6 +670,27 @@ static et_status analyse_all(scan_run *r)
     return st;
 }
 
+/* The test hook of library.h: with EMOTUNE_TEST_SCAN_FIFO set, opens that
+ * path for reading and reads it to its end. On a FIFO the open waits for a
+ * writer and the reads for the writer to close it. */
+static et_status test_hook_after_walk(char *err)
+{
+    const char *path = getenv("EMOTUNE_TEST_SCAN_FIFO");
+    if (!path || !*path)
+        return ET_OK;
+    int fd;
+    while ((fd = open(path, O_RDONLY)) < 0 && errno == EINTR)
+        ;
+    if (fd < 0)
+        return et_fail(err, ET_E_IO, "EMOTUNE_TEST_SCAN_FIFO %s: %s", path, strerror(errno));
+    char buf[256];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+        ;
+    close(fd);
+    return ET_OK;
+}
+
 static et_status resolve_roots(scan_run *r, const char *const *dirs, size_t ndirs)
 {
     r->roots = calloc(ndirs ? ndirs : 1, sizeof *r->roots);
@@ -718,6 +741,8 @@ et_status et_library_scan(et_store *s, const char *const *dirs, size_t ndirs,
     for (size_t i = 0; st == ET_OK && i < r.nroots; i++)
         st = walk(&r.w, r.roots[i], 0);
     if (st == ET_OK)
+        st = test_hook_after_walk(err);
+    if (st == ET_OK)
         st = analyse_all(&r);
     sum->cancelled = cancelled(r.opts->cancel);
     if (st == ET_OK && !sum->cancelled)
@@ -763,7 +788,7 @@ et_status et_library_tag(et_store *s, const char *track_id, const char *mood, ch
     double v, a;
     char name[32] = "";
     if (mood) {
-        if (!et_library_mood_point(mood, &v, &a))
+        if (!et_mood_named_point(mood, &v, &a))
             return et_fail(err, ET_E_INVALID, "unknown mood '%s'", mood);
         /* stored as the canonical lower-case word, without spaces */
         size_t n = 0;

@@ -160,8 +160,3 @@ bool et__content_hash(const char *path, long long size, char out[17])
     return ok;
 }
 
-/* The old name of et_mood_named_point (library.h says until when). */
-bool et_library_mood_point(const char *mood, double *valence, double *arousal)
-{
-    return et_mood_named_point(mood, valence, arousal);
-}
