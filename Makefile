@@ -140,9 +140,13 @@ cross-arm64: build/arm64/libemotune-vision.a
 
 # --- fuzzing with libFuzzer (clang) ---------------------------------------
 FUZZ_SECONDS ?= 60
-build/fuzz/%: fuzz/%.c $(LIB_SRC) $(HDRS) | $(DEPS_OK)
+FUZZ_CFLAGS := $(BASE) -O1 $(MARCH) -g $(PKG_CFLAGS)
+build/fuzz/obj/%.o: src/%.c $(HDRS) src/nn/kernels_impl.h | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	clang $(BASE) -O1 $(MARCH) -g -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) $< $(LIB_SRC) $(PKG_LIBS) -o $@
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined $(call kflags,$<) -c $< -o $@
+build/fuzz/%: fuzz/%.c $(patsubst src/%.c,build/fuzz/obj/%.o,$(LIB_SRC)) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $^ $(PKG_LIBS) -o $@
 fuzz: $(addprefix build/fuzz/,$(FUZZERS))
 	scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZERS)
 
