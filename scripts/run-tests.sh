@@ -68,6 +68,32 @@ for isa in generic avx2 avx512; do
   done
 done
 
+# One binary for every x86-64 CPU: the same build/emotune and test_parity
+# run on CPUs emulated by qemu-user. On Nehalem (x86-64-v2: SSE4.2, no AVX)
+# an AVX instruction anywhere (ours or the compiler's) would die with
+# SIGILL; the parity test must pass there with the generic kernels, on the
+# six demo pictures and six face crops (emulation costs seconds a picture).
+# emotune version must pick the kernels each emulated CPU has.
+picks() { # cpu, expected kernels
+  local got
+  got=$(qemu-x86_64 -cpu "$1" build/emotune version --json 2> /dev/null |
+        sed -n 's/.*"kernels":"\([a-z0-9]*\)".*/\1/p')
+  echo "emotune version on an emulated $1 picks: ${got:-nothing}"
+  [[ $got == "$2" ]]
+}
+if [[ $(uname -m) != x86_64 ]]; then
+  echo "=== not an x86-64 machine: the binary is not tried on emulated x86-64 CPUs"
+elif command -v qemu-x86_64 > /dev/null; then
+  run_program "emotune version on an emulated Nehalem (x86-64-v2)" picks Nehalem generic
+  run_program "emotune version on an emulated Haswell (AVX2)" picks Haswell avx2
+  run_program "build/tests/test_parity on an emulated Nehalem (x86-64-v2)" \
+    env EMOTUNE_TEST_PARITY_IMAGES=6 EMOTUNE_TEST_MODELS=build/models \
+    qemu-x86_64 -cpu Nehalem build/tests/test_parity
+else
+  echo "=== no qemu-x86_64 (or not x86-64): the binary is not tried on emulated CPUs"
+  programs_failed+=("emulated CPUs (qemu-x86_64 missing)"); failed=$((failed+1))
+fi
+
 for r in build/san/replay/fuzz_*; do
   name=$(basename "$r")
   run_program "$r" "$r" "fuzz/corpus/${name#fuzz_}"
