@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hiredis.h>
+
 #include "listener/listener.h"
 #include "mood/mood.h"
 #include "support.h"
@@ -471,24 +473,151 @@ static void stored_feedback_steers_later_sessions(void **state)
     assert_true(skipped_ann * 2 <= skipped_bob);
 }
 
+/* Keeps the last id seen (ids come in order). */
+static int keep_last_id(void *user, const char *id, const char *json, size_t len)
+{
+    (void)json, (void)len;
+    snprintf(user, 128, "%s", id);
+    return 0;
+}
+
+/* The history's summary (profiles/NAME/history) is a cache of the ids: when
+ * it is missing, not a summary, or names an entry deleted by hand, the
+ * history still keeps its retention exactly and finds its newest mood. */
+static void history_summary_is_rebuilt_when_missing_or_wrong(void **state)
+{
+    et_store *s = store_of(state);
+    char err[ET_ERR_MAX];
+    et_listener_profile p;
+    assert_int_equal(et_listener_profile_default("ann", &p, err), ET_OK);
+    p.history_max = 4;
+    const char *names[] = {"happy", "calm", "sad", "angry", "tense", "disgusted"};
+    size_t pruned;
+    for (int i = 0; i < 4; i++) {
+        et_listener_mood m = mood_at(T0 + 10.0 * i, names[i]);
+        assert_int_equal(et_listener_mood_add(s, &p, &m, &pruned, err), ET_OK);
+        assert_int_equal(pruned, 0);
+    }
+    /* gone: rebuilt from the four ids, so the fifth still pushes one out */
+    assert_int_equal(et_store_del(s, "profiles", "ann/history", err), ET_OK);
+    et_listener_mood m = mood_at(T0 + 40, names[4]);
+    assert_int_equal(et_listener_mood_add(s, &p, &m, &pruned, err), ET_OK);
+    assert_int_equal(pruned, 1);
+    /* not a summary: the same */
+    put(s, "profiles", "ann/history", "{\"count\":\"many\"}");
+    m = mood_at(T0 + 50, names[5]);
+    assert_int_equal(et_listener_mood_add(s, &p, &m, &pruned, err), ET_OK);
+    assert_int_equal(pruned, 1);
+    et_listener_mood *all;
+    size_t n;
+    assert_int_equal(et_listener_moods(s, "ann", &all, &n, err), ET_OK);
+    assert_int_equal(n, 4);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(all[i].mood, names[i + 2]);
+    free(all);
+    /* the newest entry deleted by hand: the one before it is the newest */
+    char newest[128] = "";
+    assert_int_equal(et_store_iterate(s, "history", "ann/", 0, keep_last_id, newest, err), ET_OK);
+    assert_int_equal(et_store_del(s, "history", newest, err), ET_OK);
+    et_listener_mood latest;
+    bool found = false;
+    assert_int_equal(et_listener_mood_latest(s, "ann", &latest, &found, err), ET_OK);
+    assert_true(found);
+    assert_string_equal(latest.mood, "tense");
+    /* the profile list does not take the summary for a listener */
+    char **listeners;
+    assert_int_equal(et_listener_names(s, &listeners, &n, err), ET_OK);
+    for (size_t i = 0; i < n; i++)
+        assert_string_not_equal(listeners[i], "ann/history");
+    et_store_free_names(listeners, n);
+}
+
+/* Redis's own count of the commands it has processed (INFO stats). */
+static long long redis_commands(int port)
+{
+    redisContext *c = redisConnect("127.0.0.1", port);
+    assert_true(c && !c->err);
+    redisReply *r = redisCommand(c, "INFO stats");
+    assert_true(r && r->type == REDIS_REPLY_STRING);
+    const char *at = strstr(r->str, "total_commands_processed:");
+    assert_non_null(at);
+    long long n = atoll(at + strlen("total_commands_processed:"));
+    freeReplyObject(r);
+    redisFree(c);
+    return n;
+}
+
+/* Commands Redis processes for one mood appended at time t, and for reading
+ * the newest mood. */
+static void cost_of_one_append(et_store *s, int port, const et_listener_profile *p, double t,
+                               long long *append, long long *latest)
+{
+    char err[ET_ERR_MAX];
+    et_listener_mood m = mood_at(t, "calm"), got;
+    bool found;
+    long long before = redis_commands(port);
+    assert_int_equal(et_listener_mood_add(s, p, &m, NULL, err), ET_OK);
+    long long mid = redis_commands(port);
+    assert_int_equal(et_listener_mood_latest(s, p->name, &got, &found, err), ET_OK);
+    long long after = redis_commands(port);
+    assert_true(found && fabs(got.time - t) < 1e-3);
+    *append = mid - before;
+    *latest = after - mid;
+}
+
+/* Issue 11 (Redis only: it counts commands): a camera's moods on Redis cost a constant number of store
+ * operations each, not a walk over the history. Counted by Redis itself,
+ * at a history of 10 entries and of 1,210 (the old code walked every id:
+ * 3 more page reads at 1,210). */
+static void history_appends_cost_the_same_at_any_length(void **state)
+{
+    fixture *f = *state;
+    char err[ET_ERR_MAX];
+    et_listener_profile p;
+    assert_int_equal(et_listener_profile_default("ann", &p, err), ET_OK);
+    for (int i = 0; i < 10; i++) {
+        et_listener_mood m = mood_at(T0 + i, "sad");
+        assert_int_equal(et_listener_mood_add(f->s, &p, &m, NULL, err), ET_OK);
+    }
+    long long short_append, short_latest, long_append, long_latest;
+    cost_of_one_append(f->s, f->b->redis.port, &p, T0 + 10, &short_append, &short_latest);
+    for (int i = 11; i < 1210; i++) {
+        et_listener_mood m = mood_at(T0 + i, "sad");
+        assert_int_equal(et_listener_mood_add(f->s, &p, &m, NULL, err), ET_OK);
+    }
+    cost_of_one_append(f->s, f->b->redis.port, &p, T0 + 1210, &long_append, &long_latest);
+    print_message("  commands per append: %lld at 11 entries, %lld at 1,211; per newest mood: "
+                  "%lld and %lld\n", short_append, long_append, short_latest, long_latest);
+    assert_int_equal(long_append, short_append);
+    assert_int_equal(long_latest, short_latest);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, open_fresh, close_store)
+
+/* The same tests on both backends; on Redis one more, which counts its
+ * commands. */
+#define LISTENER_TESTS \
+    cmocka_unit_test(listener_names_are_checked), \
+    T(profile_defaults_then_saved_settings_and_other_fields_kept), \
+    T(history_keeps_the_newest_within_the_count_limit), \
+    T(history_forgets_moods_older_than_the_retention), \
+    T(history_summary_is_rebuilt_when_missing_or_wrong), \
+    T(bad_moods_are_refused_and_change_nothing), \
+    T(listeners_keep_their_own_history_feedback_and_profile), \
+    T(feedback_is_checked_and_its_position_becomes_a_fraction), \
+    T(session_takes_present_tracks_and_replays_feedback), \
+    T(stored_feedback_steers_later_sessions),
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(listener_names_are_checked),
-        T(profile_defaults_then_saved_settings_and_other_fields_kept),
-        T(history_keeps_the_newest_within_the_count_limit),
-        T(history_forgets_moods_older_than_the_retention),
-        T(bad_moods_are_refused_and_change_nothing),
-        T(listeners_keep_their_own_history_feedback_and_profile),
-        T(feedback_is_checked_and_its_position_becomes_a_fraction),
-        T(session_takes_present_tracks_and_replays_feedback),
-        T(stored_feedback_steers_later_sessions),
+    const struct CMUnitTest on_lmdb[] = {LISTENER_TESTS};
+    const struct CMUnitTest on_redis[] = {
+        LISTENER_TESTS
+        T(history_appends_cost_the_same_at_any_length),
     };
-    int failed = cmocka_run_group_tests_name("listener on lmdb", tests, ts_backend_lmdb_setup,
+    int failed = cmocka_run_group_tests_name("listener on lmdb", on_lmdb, ts_backend_lmdb_setup,
                                              ts_backend_teardown);
-    failed += cmocka_run_group_tests_name("listener on redis", tests, ts_backend_redis_setup,
+    failed += cmocka_run_group_tests_name("listener on redis", on_redis, ts_backend_redis_setup,
                                           ts_backend_teardown);
     return failed;
 }

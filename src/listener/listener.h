@@ -10,7 +10,10 @@
  *    how far into the song) or complete, with the mood at that moment;
  *  - history  (collection "history", id NAME/TIME-RAND): the mood over time,
  *    points and names with timestamps (never pictures), kept within the
- *    profile's retention.
+ *    profile's retention; with its summary (collection "profiles", id
+ *    NAME/history: the count, the oldest time, the newest id), so that an
+ *    append and the newest mood cost a few store operations whatever the
+ *    history's length.
  * The ids start with the listener's name, so on Redis one listener's
  * documents share a hash tag. TIME is the Unix time in milliseconds, 15
  * digits, so ids sort by time.
