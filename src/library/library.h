@@ -101,7 +101,11 @@ typedef struct et_scan_summary {
  * Made a FIFO by a test, this fixes an order no timing can: the test's open
  * of the FIFO for writing returns once the walk is over, and the scan goes
  * on when the test closes it. Unset (as it is outside tests), it costs one
- * getenv per scan.
+ * getenv per scan. A second hook, EMOTUNE_TEST_SCAN_WRITE_FIFO, does the
+ * same before each write of analysed tracks to the store (their files read
+ * and their documents built, nothing of them written yet): a test can change
+ * a track exactly while the scan is about to write it. Unset, it costs one
+ * getenv per write.
  */
 et_status et_library_scan(et_store *s, const char *const *dirs, size_t ndirs,
                           const et_scan_opts *opts, et_scan_summary *sum, char *err);

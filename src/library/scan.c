@@ -399,6 +399,27 @@ static bool wait_job(pool *p, size_t i)
     return done;
 }
 
+/* The test hooks of library.h: with the environment variable `name` set,
+ * opens the path it names for reading and reads it to its end. On a FIFO
+ * the open waits for a writer and the reads for the writer to close it. */
+static et_status test_hook(const char *name, char *err)
+{
+    const char *path = getenv(name);
+    if (!path || !*path)
+        return ET_OK;
+    int fd;
+    while ((fd = open(path, O_RDONLY)) < 0 && errno == EINTR)
+        ;
+    if (fd < 0)
+        return et_fail(err, ET_E_IO, "%s %s: %s", name, path, strerror(errno));
+    char buf[256];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+        ;
+    close(fd);
+    return ET_OK;
+}
+
 /* Documents waiting to be written, owned. */
 typedef struct writes {
     et_store_op ops[WRITE_BATCH];
@@ -408,7 +429,9 @@ typedef struct writes {
 
 static et_status flush_writes(et_store *s, writes *wr, char *err)
 {
-    et_status st = wr->n ? et_store_batch(s, wr->ops, wr->n, err) : ET_OK;
+    et_status st = wr->n ? test_hook("EMOTUNE_TEST_SCAN_WRITE_FIFO", err) : ET_OK;
+    if (st == ET_OK && wr->n)
+        st = et_store_batch(s, wr->ops, wr->n, err);
     for (size_t i = 0; i < wr->n; i++)
         free((char *)wr->ops[i].id), free((char *)wr->ops[i].json);
     wr->n = 0;
@@ -670,27 +693,6 @@ static et_status analyse_all(scan_run *r)
     return st;
 }
 
-/* The test hook of library.h: with EMOTUNE_TEST_SCAN_FIFO set, opens that
- * path for reading and reads it to its end. On a FIFO the open waits for a
- * writer and the reads for the writer to close it. */
-static et_status test_hook_after_walk(char *err)
-{
-    const char *path = getenv("EMOTUNE_TEST_SCAN_FIFO");
-    if (!path || !*path)
-        return ET_OK;
-    int fd;
-    while ((fd = open(path, O_RDONLY)) < 0 && errno == EINTR)
-        ;
-    if (fd < 0)
-        return et_fail(err, ET_E_IO, "EMOTUNE_TEST_SCAN_FIFO %s: %s", path, strerror(errno));
-    char buf[256];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-        ;
-    close(fd);
-    return ET_OK;
-}
-
 static et_status resolve_roots(scan_run *r, const char *const *dirs, size_t ndirs)
 {
     r->roots = calloc(ndirs ? ndirs : 1, sizeof *r->roots);
@@ -741,7 +743,7 @@ et_status et_library_scan(et_store *s, const char *const *dirs, size_t ndirs,
     for (size_t i = 0; st == ET_OK && i < r.nroots; i++)
         st = walk(&r.w, r.roots[i], 0);
     if (st == ET_OK)
-        st = test_hook_after_walk(err);
+        st = test_hook("EMOTUNE_TEST_SCAN_FIFO", err);
     if (st == ET_OK)
         st = analyse_all(&r);
     sum->cancelled = cancelled(r.opts->cancel);
