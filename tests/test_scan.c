@@ -1,7 +1,8 @@
 /* emotune's library scan on real audio files made by the ffmpeg command in
  * the test set-up, into a real LMDB store: what is found, what is skipped,
  * what a rescan does after nothing, a touch, a move, a deletion, a listener's
- * mood tag, broken files, odd names, link loops, Ctrl-C and SIGKILL. */
+ * mood tag, changes made by others while the scan writes, broken files, odd
+ * names, link loops, Ctrl-C and SIGKILL. */
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
@@ -209,6 +210,94 @@ static void the_listeners_mood_overrides_and_survives_rescans(void **state)
     et_scan_summary_free(&sum);
 }
 
+/* Fails the test when the scan in child process pid has ended, saying what
+ * it ended without doing; else pauses 5 ms before the caller looks again
+ * (a poll: the order the tests rely on never depends on it). */
+static void scan_goes_on(pid_t pid, const char *without)
+{
+    int st;
+    if (waitpid(pid, &st, WNOHANG) == pid)
+        fail_msg("the scan ended (status %d) %s", WIFEXITED(st) ? WEXITSTATUS(st) : -1, without);
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* Starts a scan of the music folder in a child process, with its own store
+ * handle, that waits on a FIFO before each write of a track
+ * (EMOTUNE_TEST_SCAN_WRITE_FIFO, library.h). Returns once the scan waits
+ * before its first write, with *fd the FIFO's write end: closing it lets
+ * the scan write. The order is certain, not timed: a writer's open of a FIFO
+ * succeeds only once a reader has it open. */
+static pid_t scan_waiting_before_write(fixture *f, char *fifo, size_t len, int *fd)
+{
+    snprintf(fifo, len, "%s/before-write", f->tmp);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        et_store *s;
+        et_scan_summary sum;
+        char err[ET_ERR_MAX];
+        const char *dirs[] = {f->dir};
+        et_scan_opts one = {.jobs = 1};
+        setenv("EMOTUNE_TEST_SCAN_WRITE_FIFO", fifo, 1);
+        if (et_store_open(f->uri, NULL, &s, err) != ET_OK)
+            _exit(2);
+        _exit(et_library_scan(s, dirs, 1, &one, &sum, err) == ET_OK ? 0 : 3);
+    }
+    while ((*fd = open(fifo, O_WRONLY | O_NONBLOCK)) < 0)
+        scan_goes_on(pid, "without waiting before a write");
+    return pid;
+}
+
+/* Lets the scan write (its last write: it must not wait again) and checks
+ * that it succeeded. */
+static void scan_writes_and_ends(pid_t pid, int fd, const char *fifo)
+{
+    close(fd);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    unlink(fifo);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* The listener tags a track, as `emotune tag` does from another process,
+ * while a scan has analysed its changed file and is about to write it. Both
+ * the tag and the scan's new facts about the file must be kept. */
+static void a_tag_set_while_a_scan_writes_keeps_the_tag_and_the_scans_fields(void **state)
+{
+    fixture *f = *state;
+    char id[64], err[ET_ERR_MAX], p[700], fifo[700];
+    json_t *before = track_at(f, "one.flac", id);
+    assert_non_null(before);
+    assert_true(json_is_null(json_object_get(before, "mood")));
+    json_decref(before);
+    snprintf(p, sizeof p, "%s/one.flac", f->dir);
+    make_tone(p, 550, 5, "One, longer"); /* a changed file: new size, time, length, title */
+    struct stat fst;
+    assert_int_equal(stat(p, &fst), 0);
+    int fd;
+    pid_t pid = scan_waiting_before_write(f, fifo, sizeof fifo, &fd);
+    assert_int_equal(et_library_tag(f->s, id, "happy", err), ET_OK);
+    scan_writes_and_ends(pid, fd, fifo);
+    json_t *after = track_at(f, "one.flac", NULL);
+    assert_non_null(after);
+    const char *mood = json_string_value(json_object_get(after, "mood"));
+    if (!mood || strcmp(mood, "happy") != 0)
+        fail_msg("the tag set while the scan wrote was lost: mood is %s", mood ? mood : "null");
+    double v, a;
+    assert_true(et_mood_named_point("happy", &v, &a));
+    assert_float_equal(json_number_value(json_object_get(after, "valence")), v, 1e-6);
+    assert_float_equal(json_number_value(json_object_get(after, "arousal")), a, 1e-6);
+    assert_string_equal(json_string_value(json_object_get(after, "title")), "One, longer");
+    assert_float_equal(json_number_value(json_object_get(after, "duration")), 5.0, 0.1);
+    assert_int_equal(json_integer_value(json_object_get(after, "size")), fst.st_size);
+    assert_int_equal(json_integer_value(json_object_get(after, "mtime")),
+                     (long long)fst.st_mtim.tv_sec * 1000000000LL + fst.st_mtim.tv_nsec);
+    assert_true(json_is_object(json_object_get(after, "estimate")));
+    json_decref(after);
+}
+
 static void a_moved_file_keeps_its_id_and_tag(void **state)
 {
     fixture *f = *state;
@@ -246,6 +335,29 @@ static void a_vanished_file_is_marked_missing_then_pruned(void **state)
     assert_int_equal(et_store_get(f->s, ET_LIBRARY_TRACKS, id, &doc, NULL, err), ET_E_NOT_FOUND);
     et_scan_summary_free(&sum);
     sh("mv '%s/three.wav.away' '%s/sub/three.wav'", f->tmp, f->dir);
+}
+
+/* A track whose file vanished is deleted by someone else (another scan
+ * pruning it) just before this scan marks it missing: it stays deleted,
+ * not brought back as a document of its own. */
+static void a_track_deleted_while_a_scan_marks_it_missing_stays_deleted(void **state)
+{
+    fixture *f = *state;
+    char id[64], err[ET_ERR_MAX], p[700], fifo[700];
+    snprintf(p, sizeof p, "%s/four.wav", f->dir);
+    make_tone(p, 600, 1, "Four");
+    et_scan_summary sum = scan(f, 0); /* adds four.wav (and three.wav, back again) */
+    et_scan_summary_free(&sum);
+    json_decref(track_at(f, "four.wav", id));
+    assert_int_equal(unlink(p), 0);
+    int fd;
+    pid_t pid = scan_waiting_before_write(f, fifo, sizeof fifo, &fd); /* the only write */
+    assert_int_equal(et_store_del(f->s, ET_LIBRARY_TRACKS, id, err), ET_OK);
+    scan_writes_and_ends(pid, fd, fifo);
+    char *doc = NULL;
+    et_status st = et_store_get(f->s, ET_LIBRARY_TRACKS, id, &doc, NULL, err);
+    if (st != ET_E_NOT_FOUND)
+        fail_msg("the deleted track came back: %s", doc ? doc : err);
 }
 
 static void broken_files_odd_names_and_link_loops_do_not_stop_the_scan(void **state)
@@ -332,7 +444,7 @@ static void an_interrupted_scan_keeps_its_work_and_the_next_one_finishes(void **
         et_store *s;
         if (et_store_open(f->uri, NULL, &s, err) != ET_OK)
             _exit(2);
-        et_scan_opts one = {.jobs = 1, .write_batch = 1}; /* each track written at once */
+        et_scan_opts one = {.jobs = 1};
         et_library_scan(s, dirs, 1, &one, &sum, err);
         _exit(0);
     }
@@ -345,15 +457,10 @@ static void an_interrupted_scan_keeps_its_work_and_the_next_one_finishes(void **
         written = many_written(f);
         if (written > 0) {
             kill(pid, SIGSTOP);
-            written = many_written(f); /* a batch in flight is not written yet */
+            written = many_written(f); /* a track in flight is not written yet */
             break;
         }
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            fail_msg("the scan ended (status %d) before it wrote a track: not killed half way",
-                     WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-        struct timespec ts = {0, 5 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        scan_goes_on(pid, "before it wrote a track: not killed half way");
     }
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
@@ -440,8 +547,10 @@ int main(void)
         cmocka_unit_test(rescan_of_an_unchanged_folder_decodes_nothing),
         cmocka_unit_test(touching_one_file_rescans_just_it),
         cmocka_unit_test(the_listeners_mood_overrides_and_survives_rescans),
+        cmocka_unit_test(a_tag_set_while_a_scan_writes_keeps_the_tag_and_the_scans_fields),
         cmocka_unit_test(a_moved_file_keeps_its_id_and_tag),
         cmocka_unit_test(a_vanished_file_is_marked_missing_then_pruned),
+        cmocka_unit_test(a_track_deleted_while_a_scan_marks_it_missing_stays_deleted),
         cmocka_unit_test(broken_files_odd_names_and_link_loops_do_not_stop_the_scan),
         cmocka_unit_test(an_interrupted_scan_keeps_its_work_and_the_next_one_finishes),
         cmocka_unit_test(real_music_gets_plausible_features),

@@ -69,7 +69,6 @@ typedef struct et_scan_opts {
     bool prune;        /* delete tracks whose file is gone (else: marked missing) */
     bool progress;     /* a live line on stderr */
     const volatile sig_atomic_t *cancel; /* Ctrl-C: stop soon, keep what is done */
-    size_t write_batch; /* tracks per store write (0: 64); written at least every 2 s */
 } et_scan_opts;
 
 typedef struct et_scan_failure {
@@ -93,15 +92,26 @@ typedef struct et_scan_summary {
  * a moved file (same size and hash of its first and last megabyte) keeps
  * its id, history and mood tag; a vanished file is marked missing (or
  * deleted with prune). Decoding and analysis run on `jobs` threads; the store
- * is written in batches from one thread. Unreadable files are reported in
- * the summary and the scan goes on.
+ * is written from one thread, each track as soon as its file is analysed,
+ * by an atomic read-modify-write (et_store_update) of only the fields the
+ * scan owns (path, size, mtime, hash, tags, duration, codec, features, the
+ * estimate, "missing"): a change made to the track meanwhile by another
+ * process or server, such as the listener's mood (et_library_tag), is kept,
+ * and "valence"/"arousal" are worked out again from the document as it is
+ * then. A track found missing is marked (or pruned) only while its stored
+ * path is still the one that vanished. Unreadable files are reported in the
+ * summary and the scan goes on.
  * Test hook: when the environment variable EMOTUNE_TEST_SCAN_FIFO names a
  * path, the scan, after its walk and before it reads any file, opens that
  * path for reading and reads it to its end (an error opening it is ET_E_IO).
  * Made a FIFO by a test, this fixes an order no timing can: the test's open
  * of the FIFO for writing returns once the walk is over, and the scan goes
  * on when the test closes it. Unset (as it is outside tests), it costs one
- * getenv per scan.
+ * getenv per scan. A second hook, EMOTUNE_TEST_SCAN_WRITE_FIFO, does the
+ * same before each write of a track to the store (for an analysed file:
+ * after it is read and its fields are built, before the store is touched):
+ * a test can change a track exactly while the scan is about to write it.
+ * Unset, it costs one getenv per track written.
  */
 et_status et_library_scan(et_store *s, const char *const *dirs, size_t ndirs,
                           const et_scan_opts *opts, et_scan_summary *sum, char *err);

@@ -4,11 +4,14 @@
  *   2. walk the folders, stat every file, and sort it: unchanged (same path,
  *      size, mtime: nothing more to do), or to analyse;
  *   3. analyse the rest on a pool of threads (probe + decode + features);
- *      the calling thread collects the results and writes the store in
- *      batches, so the store is written from one place.
+ *      the calling thread collects the results and writes the store, so
+ *      the store is written from one place.
  * Then the files the walk did not find are marked missing (or pruned).
- * A kill at any moment leaves whole batches; the next scan finds the files
- * not yet written as new or changed and finishes the job. */
+ * Each track is written by an atomic read-modify-write (et_store_update)
+ * that sets only the fields the scan owns, so that a change made meanwhile
+ * by someone else (the listener's mood tag above all) is kept. A kill at any
+ * moment leaves whole documents; the next scan finds the files not yet
+ * written as new or changed and finishes the job. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,9 +29,6 @@
 #include "library/library.h"
 #include "library/scan_internal.h"
 #include "mood/mood.h"
-
-#define WRITE_BATCH 64
-#define WRITE_EVERY_S 2.0
 
 /* ---- phase 1: what the store knows ---------------------------------------- */
 
@@ -399,35 +399,24 @@ static bool wait_job(pool *p, size_t i)
     return done;
 }
 
-/* Documents waiting to be written, owned. */
-typedef struct writes {
-    et_store_op ops[WRITE_BATCH];
-    size_t n, limit; /* limit: at most WRITE_BATCH */
-    double last_flush;
-} writes;
-
-static et_status flush_writes(et_store *s, writes *wr, char *err)
+/* The test hooks of library.h: with the environment variable `name` set,
+ * opens the path it names for reading and reads it to its end. On a FIFO
+ * the open waits for a writer and the reads for the writer to close it. */
+static et_status test_hook(const char *name, char *err)
 {
-    et_status st = wr->n ? et_store_batch(s, wr->ops, wr->n, err) : ET_OK;
-    for (size_t i = 0; i < wr->n; i++)
-        free((char *)wr->ops[i].id), free((char *)wr->ops[i].json);
-    wr->n = 0;
-    wr->last_flush = et_now();
-    return st;
-}
-
-static et_status queue_write(et_store *s, writes *wr, et_store_op_kind kind, const char *id,
-                             json_t *doc, char *err)
-{
-    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
-    char *idc = strdup(id);
-    if ((doc && !text) || !idc) {
-        free(text), free(idc);
-        return et_fail(err, ET_E_NOMEM, "out of memory writing the library");
-    }
-    wr->ops[wr->n++] = (et_store_op){kind, ET_LIBRARY_TRACKS, idc, text, text ? strlen(text) : 0};
-    if (wr->n >= wr->limit || et_now() - wr->last_flush > WRITE_EVERY_S)
-        return flush_writes(s, wr, err);
+    const char *path = getenv(name);
+    if (!path || !*path)
+        return ET_OK;
+    int fd;
+    while ((fd = open(path, O_RDONLY)) < 0 && errno == EINTR)
+        ;
+    if (fd < 0)
+        return et_fail(err, ET_E_IO, "%s %s: %s", name, path, strerror(errno));
+    char buf[256];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+        ;
+    close(fd);
     return ET_OK;
 }
 
@@ -465,15 +454,17 @@ static json_t *features_json(const et_audio_features *f)
                      "key_confidence", f->key_confidence);
 }
 
-/* Fills doc (new or the track's previous document) from a finished job. */
-static void fill_doc(json_t *doc, const job *j)
+/* The fields of a file track that the scan owns, from a finished job: all
+ * but its path (set by apply_change), the listener's "mood" and what is
+ * derived from it ("valence", "arousal"), and whatever others add. */
+static json_t *scan_fields(const job *j)
 {
     const et_audio_info *in = &j->info;
     char *title = in->title ? NULL : title_from_name(j->path);
     double valence, arousal;
     et_audio_estimate_mood(&j->f, in->genre, &valence, &arousal);
+    json_t *doc = json_object();
     json_object_set_new(doc, "kind", json_string("file"));
-    et__track_set_path(doc, j->path);
     json_object_set_new(doc, "size", json_integer(j->size));
     json_object_set_new(doc, "mtime", json_integer(j->mtime));
     json_object_set_new(doc, "hash", json_string(j->hash));
@@ -492,11 +483,88 @@ static void fill_doc(json_t *doc, const job *j)
     json_object_set_new(doc, "features", features_json(&j->f));
     json_object_set_new(doc, "estimate", json_pack("{s:f,s:f}", "valence", valence, "arousal",
                                                    arousal));
-    if (!json_object_get(doc, "mood"))
-        json_object_set_new(doc, "mood", json_null());
     json_object_set_new(doc, "missing", json_false());
-    et__track_apply_mood(doc);
     free(title);
+    return doc;
+}
+
+/* What the scan does to one track, applied by apply_change inside an atomic
+ * update of the stored document as it is at that moment. */
+typedef enum change_kind {
+    CHANGE_FILE,    /* a file analysed: its fields (and path) replace the scan's old ones */
+    CHANGE_MISSING, /* its file is gone: "missing" becomes true */
+    CHANGE_PRUNE,   /* its file is gone: the track is deleted */
+} change_kind;
+
+typedef struct change {
+    change_kind kind;
+    const char *path;     /* FILE: where the file is; MISSING, PRUNE: where it was */
+    const json_t *fields; /* FILE: scan_fields */
+} change;
+
+static et_status copy_doc(const char *old, size_t old_len, char **out, size_t *out_len,
+                          char *err)
+{
+    *out = NULL, *out_len = 0;
+    if (!old)
+        return ET_OK; /* absent, and it stays so */
+    if (!(*out = malloc(old_len + 1)))
+        return et_fail(err, ET_E_NOMEM, "out of memory writing the library");
+    memcpy(*out, old, old_len);
+    (*out)[old_len] = '\0';
+    *out_len = old_len;
+    return ET_OK;
+}
+
+/* The et_store_update_fn of every scan write. A track found missing is
+ * changed only while its document still has the path the scan knew: a scan
+ * running meanwhile may have found it moved, or someone may have deleted it.
+ * Called again on a retry, so it leaves *user as it was. */
+static et_status apply_change(void *user, const char *old, size_t old_len, char **out,
+                              size_t *out_len, char *err)
+{
+    const change *c = user;
+    json_t *doc = old ? json_loadb(old, old_len, 0, NULL) : NULL;
+    char path[PATH_MAX];
+    bool there = json_is_object(doc) && et__track_path(doc, path, sizeof path) &&
+                 !strcmp(path, c->path);
+    if (c->kind != CHANGE_FILE && !there) {
+        json_decref(doc);
+        return copy_doc(old, old_len, out, out_len, err);
+    }
+    *out = NULL, *out_len = 0;
+    if (c->kind == CHANGE_PRUNE) {
+        json_decref(doc);
+        return ET_OK;
+    }
+    if (!json_is_object(doc)) { /* new, or unreadable: the scan's facts alone */
+        json_decref(doc);
+        doc = json_object();
+    }
+    if (c->kind == CHANGE_MISSING) {
+        json_object_set_new(doc, "missing", json_true());
+    } else {
+        json_object_update(doc, (json_t *)c->fields);
+        et__track_set_path(doc, c->path);
+        if (!json_object_get(doc, "mood"))
+            json_object_set_new(doc, "mood", json_null());
+        et__track_apply_mood(doc);
+    }
+    *out = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    *out_len = *out ? strlen(*out) : 0;
+    json_decref(doc);
+    return *out ? ET_OK : et_fail(err, ET_E_NOMEM, "out of memory writing the library");
+}
+
+/* Writes one change at once, after the test hook of library.h. */
+static et_status write_change(et_store *s, const char *id, const change *c, char *err)
+{
+    et_status st = test_hook("EMOTUNE_TEST_SCAN_WRITE_FIFO", err);
+    char why[ET_ERR_MAX];
+    if (st == ET_OK && (st = et_store_update(s, ET_LIBRARY_TRACKS, id, apply_change, (void *)c,
+                                             why)) != ET_OK)
+        et_fail(err, st, "track %s: %s", id, why);
+    return st;
 }
 
 typedef struct scan_run {
@@ -505,7 +573,6 @@ typedef struct scan_run {
     et_scan_summary *sum;
     known_set ks;
     walker w;
-    writes wr;
     id_set new_ids;
     char **roots;
     size_t nroots;
@@ -533,18 +600,6 @@ static et_status new_track_id(scan_run *r, const char *hash, char *id, size_t le
         return id_set_add(&r->new_ids, id) < 0 ? et_fail(r->err, ET_E_NOMEM, "out of memory")
                                                 : ET_OK;
     }
-}
-
-/* The stored document of a track, or a new empty object. */
-static json_t *load_doc(scan_run *r, const char *id)
-{
-    char *text;
-    json_t *doc = NULL;
-    if (et_store_get(r->s, ET_LIBRARY_TRACKS, id, &text, NULL, NULL) == ET_OK) {
-        doc = json_loads(text, 0, NULL);
-        free(text);
-    }
-    return json_is_object(doc) ? doc : (json_decref(doc), json_object());
 }
 
 static et_status collect(scan_run *r, job *j)
@@ -579,10 +634,11 @@ static et_status collect(scan_run *r, job *j)
             return st;
         r->sum->added++;
     }
-    json_t *doc = (j->k || moved) ? load_doc(r, id) : json_object();
-    fill_doc(doc, j);
-    et_status st = queue_write(r->s, &r->wr, ET_STORE_OP_PUT, id, doc, r->err);
-    json_decref(doc);
+    json_t *fields = scan_fields(j);
+    change c = {CHANGE_FILE, j->path, fields};
+    et_status st = fields ? write_change(r->s, id, &c, r->err)
+                          : et_fail(r->err, ET_E_NOMEM, "out of memory writing the library");
+    json_decref(fields);
     r->sum->audio_seconds += j->f.seconds;
     return st;
 }
@@ -604,19 +660,12 @@ static et_status mark_missing(scan_run *r)
         known *k = &r->ks.items[i];
         if (k->seen || !under_roots(r, k->path))
             continue;
-        et_status st = ET_OK;
-        if (r->opts->prune) {
-            st = queue_write(r->s, &r->wr, ET_STORE_OP_DEL, k->id, NULL, r->err);
-            r->sum->pruned++;
-        } else {
-            r->sum->missing++;
-            if (k->missing)
-                continue;
-            json_t *doc = load_doc(r, k->id);
-            json_object_set_new(doc, "missing", json_true());
-            st = queue_write(r->s, &r->wr, ET_STORE_OP_PUT, k->id, doc, r->err);
-            json_decref(doc);
-        }
+        bool prune = r->opts->prune;
+        ++*(prune ? &r->sum->pruned : &r->sum->missing);
+        if (!prune && k->missing)
+            continue; /* marked so already */
+        change c = {prune ? CHANGE_PRUNE : CHANGE_MISSING, k->path, NULL};
+        et_status st = write_change(r->s, k->id, &c, r->err);
         if (st != ET_OK)
             return st;
     }
@@ -670,27 +719,6 @@ static et_status analyse_all(scan_run *r)
     return st;
 }
 
-/* The test hook of library.h: with EMOTUNE_TEST_SCAN_FIFO set, opens that
- * path for reading and reads it to its end. On a FIFO the open waits for a
- * writer and the reads for the writer to close it. */
-static et_status test_hook_after_walk(char *err)
-{
-    const char *path = getenv("EMOTUNE_TEST_SCAN_FIFO");
-    if (!path || !*path)
-        return ET_OK;
-    int fd;
-    while ((fd = open(path, O_RDONLY)) < 0 && errno == EINTR)
-        ;
-    if (fd < 0)
-        return et_fail(err, ET_E_IO, "EMOTUNE_TEST_SCAN_FIFO %s: %s", path, strerror(errno));
-    char buf[256];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-        ;
-    close(fd);
-    return ET_OK;
-}
-
 static et_status resolve_roots(scan_run *r, const char *const *dirs, size_t ndirs)
 {
     r->roots = calloc(ndirs ? ndirs : 1, sizeof *r->roots);
@@ -721,8 +749,6 @@ static void scan_run_free(scan_run *r)
     for (size_t i = 0; i < r->nroots; i++)
         free(r->roots[i]);
     free(r->roots);
-    for (size_t i = 0; i < r->wr.n; i++)
-        free((char *)r->wr.ops[i].id), free((char *)r->wr.ops[i].json);
 }
 
 et_status et_library_scan(et_store *s, const char *const *dirs, size_t ndirs,
@@ -731,9 +757,7 @@ et_status et_library_scan(et_store *s, const char *const *dirs, size_t ndirs,
     memset(sum, 0, sizeof *sum);
     et_scan_opts defaults = {0};
     scan_run r = {.s = s, .opts = opts ? opts : &defaults, .sum = sum, .err = err};
-    r.start = r.wr.last_flush = et_now();
-    r.wr.limit = r.opts->write_batch && r.opts->write_batch < WRITE_BATCH ? r.opts->write_batch
-                                                                          : WRITE_BATCH;
+    r.start = et_now();
     r.w = (walker){.ks = &r.ks, .sum = sum, .cancel = r.opts->cancel, .err = err};
     et_status st = resolve_roots(&r, dirs, ndirs);
     if (st == ET_OK)
@@ -741,15 +765,12 @@ et_status et_library_scan(et_store *s, const char *const *dirs, size_t ndirs,
     for (size_t i = 0; st == ET_OK && i < r.nroots; i++)
         st = walk(&r.w, r.roots[i], 0);
     if (st == ET_OK)
-        st = test_hook_after_walk(err);
+        st = test_hook("EMOTUNE_TEST_SCAN_FIFO", err);
     if (st == ET_OK)
         st = analyse_all(&r);
     sum->cancelled = cancelled(r.opts->cancel);
     if (st == ET_OK && !sum->cancelled)
         st = mark_missing(&r);
-    et_status fst = flush_writes(s, &r.wr, st == ET_OK ? err : NULL);
-    if (st == ET_OK)
-        st = fst;
     show_progress(&r, r.w.n, r.w.n, 1);
     sum->wall_seconds = et_now() - r.start;
     scan_run_free(&r);
