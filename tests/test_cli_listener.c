@@ -81,7 +81,7 @@ static const char *str(json_t *o, const char *key)
 static void a_stated_mood_gives_a_queue_of_that_mood_and_is_remembered(void **state)
 {
     fixture *f = *state;
-    json_t *q = emotune_json(f, "recommend --mood sad --count 3 --seed 7");
+    json_t *q = emotune_json(f, "recommend --mood sad --count 3 --seed 7 --peek");
     assert_string_equal(str(json_object_get(q, "mood"), "name"), "sad");
     assert_string_equal(str(json_object_get(q, "mood"), "source"), "stated");
     assert_string_equal(str(q, "policy"), "match");
@@ -98,8 +98,8 @@ static void a_stated_mood_gives_a_queue_of_that_mood_and_is_remembered(void **st
         assert_string_not_equal(str(t, "artist"), prev_artist); /* never twice in a row */
         prev_artist = str(t, "artist");
     }
-    /* the same seed gives the same queue */
-    json_t *again = emotune_json(f, "recommend --mood sad --count 3 --seed 7");
+    /* the same seed gives the same queue (--peek recorded nothing) */
+    json_t *again = emotune_json(f, "recommend --mood sad --count 3 --seed 7 --peek");
     assert_true(json_equal(json_object_get(q, "queue"), json_object_get(again, "queue")));
     json_decref(again);
     json_decref(q);
@@ -113,6 +113,47 @@ static void a_stated_mood_gives_a_queue_of_that_mood_and_is_remembered(void **st
     q = emotune_json(f, "recommend --valence 0.7 --arousal 0.45 --count 1");
     assert_string_equal(str(json_object_get(q, "mood"), "name"), "happy");
     json_decref(q);
+}
+
+/* The ids of a queue, joined by spaces (caller frees). */
+static char *queue_ids(json_t *q)
+{
+    char *out = calloc(1, 4096);
+    assert_non_null(out);
+    json_t *queue = json_object_get(q, "queue");
+    for (size_t i = 0; i < json_array_size(queue); i++) {
+        strncat(out, str(json_array_get(queue, i), "id"), 4096 - strlen(out) - 2);
+        strcat(out, " ");
+    }
+    return out;
+}
+
+/* Two recommends one after the other (two processes on one store, as two
+ * servers would be) do not hand out the same songs: each records its queue
+ * and the next goes on from it. The library has 12 tracks (window 11). */
+static void consecutive_recommends_do_not_repeat_songs(void **state)
+{
+    fixture *f = *state;
+    json_t *q1 = emotune_json(f, "recommend --mood sad --count 4 --seed 1");
+    json_t *q2 = emotune_json(f, "recommend --mood sad --count 4 --seed 1");
+    char *ids1 = queue_ids(q1), *ids2 = queue_ids(q2);
+    json_t *queue = json_object_get(q2, "queue");
+    for (size_t i = 0; i < json_array_size(queue); i++) {
+        char needle[200];
+        snprintf(needle, sizeof needle, "%s ", str(json_array_get(queue, i), "id"));
+        if (strstr(ids1, needle))
+            fail_msg("the second queue (%s) repeats %s from the first (%s)", ids2, needle, ids1);
+    }
+    /* --peek looks without recording: twice the same queue with one seed */
+    json_t *p1 = emotune_json(f, "recommend --mood sad --count 4 --seed 2 --peek");
+    json_t *p2 = emotune_json(f, "recommend --mood sad --count 4 --seed 2 --peek");
+    assert_true(json_equal(json_object_get(p1, "queue"), json_object_get(p2, "queue")));
+    free(ids1);
+    free(ids2);
+    json_decref(q1);
+    json_decref(q2);
+    json_decref(p1);
+    json_decref(p2);
 }
 
 static void feedback_is_kept_with_the_mood_and_steers_the_queue(void **state)
@@ -302,6 +343,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(a_stated_mood_gives_a_queue_of_that_mood_and_is_remembered),
+        T(consecutive_recommends_do_not_repeat_songs),
         T(feedback_is_kept_with_the_mood_and_steers_the_queue),
         T(bad_input_is_refused_and_changes_nothing),
         T(profiles_are_per_listener_and_set_the_policy),

@@ -438,7 +438,7 @@ static void stored_feedback_steers_later_sessions(void **state)
     char err[ET_ERR_MAX];
     /* 400 tracks by 20 artists, all near "happy": only preference differs */
     for (int i = 0; i < 400; i++) {
-        char id[16], artist[16];
+        char id[16], artist[24];
         snprintf(id, sizeof id, "t%03d", i);
         snprintf(artist, sizeof artist, "artist%02d", i % 20);
         put_track(s, id, artist, i % 2 ? "pop" : "rock", 0.8 - 0.001 * (i % 7),
@@ -471,6 +471,81 @@ static void stored_feedback_steers_later_sessions(void **state)
                   liked_bob, skipped_ann, skipped_bob);
     assert_true(2 * liked_ann >= 3 * liked_bob);
     assert_true(skipped_ann * 2 <= skipped_bob);
+}
+
+/* Issue 11: what one request queued waits its window in the next, even on
+ * another server. Two store handles stand for two servers sharing the store:
+ * each queues songs; a third opens the session, and the next picks avoid
+ * every queued song while the library allows (12 songs, window 11). */
+static void queued_tracks_wait_their_window_across_servers(void **state)
+{
+    fixture *f = *state;
+    char err[ET_ERR_MAX];
+    for (int i = 0; i < 12; i++) {
+        char id[16], artist[24];
+        snprintf(id, sizeof id, "s%02d", i);
+        snprintf(artist, sizeof artist, "artist%d", i);
+        put_track(f->s, id, artist, "pop", -0.5 + 0.01 * i, -0.4, 180);
+    }
+    et_store *a, *b;
+    assert_int_equal(et_store_open(f->b->uri, NULL, &a, err), ET_OK);
+    assert_int_equal(et_store_open(f->b->uri, NULL, &b, err), ET_OK);
+    const char *first[] = {"s00", "s01", "s02"}, *second[] = {"s03", "s04"};
+    assert_int_equal(et_listener_queued_add(a, "ann", first, 3, T0, err), ET_OK);
+    assert_int_equal(et_listener_queued_add(b, "ann", second, 2, T0 + 1, err), ET_OK);
+    /* both recorded, oldest first; another listener's queue is apart */
+    et_listener_queued_track *q;
+    size_t n;
+    assert_int_equal(et_listener_queued(f->s, "ann", &q, &n, err), ET_OK);
+    assert_int_equal(n, 5);
+    assert_string_equal(q[0].track, "s00");
+    assert_string_equal(q[4].track, "s04");
+    free(q);
+    assert_int_equal(et_listener_queued(f->s, "bob", &q, &n, err), ET_OK);
+    assert_int_equal(n, 0);
+    et_store_close(a);
+    et_store_close(b);
+    /* the next six picks are the six songs never queued */
+    et_listener_session *se;
+    assert_int_equal(et_listener_session_open(f->s, "ann", 5, &se, err), ET_OK);
+    for (int k = 0; k < 7; k++) {
+        et_rec_pick p;
+        assert_int_equal(et_rec_next(se->rec, ET_REC_MATCH, -0.5, -0.4, &p, err), ET_OK);
+        int num = atoi(se->tracks[p.index].id + 1);
+        if (num < 5)
+            fail_msg("pick %d is %s, queued just before", k, se->tracks[p.index].id);
+    }
+    et_listener_session_free(se);
+    /* bad input is refused and changes nothing */
+    char *before = export_all(f->s);
+    const char *bad_id[] = {"../etc"};
+    assert_int_equal(et_listener_queued_add(f->s, "ann", bad_id, 1, T0, err), ET_E_INVALID);
+    assert_int_equal(et_listener_queued_add(f->s, "../x", first, 1, T0, err), ET_E_INVALID);
+    assert_int_equal(et_listener_queued_add(f->s, "ann", first, 1, NAN, err), ET_E_INVALID);
+    char *after = export_all(f->s);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+}
+
+/* The queue keeps the newest ET_LISTENER_QUEUED_MAX entries. */
+static void the_queue_keeps_its_newest_entries(void **state)
+{
+    et_store *s = store_of(state);
+    char err[ET_ERR_MAX];
+    for (int i = 0; i < ET_LISTENER_QUEUED_MAX + 10; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "q%03d", i);
+        const char *one[] = {id};
+        assert_int_equal(et_listener_queued_add(s, "ann", one, 1, T0 + i, err), ET_OK);
+    }
+    et_listener_queued_track *q;
+    size_t n;
+    assert_int_equal(et_listener_queued(s, "ann", &q, &n, err), ET_OK);
+    assert_int_equal(n, ET_LISTENER_QUEUED_MAX);
+    assert_string_equal(q[0].track, "q010");
+    assert_true(fabs(q[n - 1].time - (T0 + ET_LISTENER_QUEUED_MAX + 9)) < 1e-3);
+    free(q);
 }
 
 /* Keeps the last id seen (ids come in order). */
@@ -602,6 +677,8 @@ static void history_appends_cost_the_same_at_any_length(void **state)
     T(history_keeps_the_newest_within_the_count_limit), \
     T(history_forgets_moods_older_than_the_retention), \
     T(history_summary_is_rebuilt_when_missing_or_wrong), \
+    T(queued_tracks_wait_their_window_across_servers), \
+    T(the_queue_keeps_its_newest_entries), \
     T(bad_moods_are_refused_and_change_nothing), \
     T(listeners_keep_their_own_history_feedback_and_profile), \
     T(feedback_is_checked_and_its_position_becomes_a_fraction), \

@@ -19,6 +19,7 @@
 static const char recommend_usage[] =
     "usage: emotune recommend [--mood NAME | --valence V --arousal A | --image FILE...]\n"
     "                         [--policy match|lift|calm] [--count N] [--seed S] [--json]\n"
+    "                         [--peek]\n"
     "\n"
     "Chooses the next songs from your library for your mood. The mood is the one\n"
     "you give (--mood, or a point with --valence and --arousal from -1 to 1),\n"
@@ -32,6 +33,9 @@ static const char recommend_usage[] =
     "its mood is, what you liked or skipped in this mood (emotune feedback) and\n"
     "how recently it or its artist played, then drawn at random among the\n"
     "best: no song twice within 50, not the same artist twice in a row.\n"
+    "The queue is recorded as queued for your playing (in the store), so the\n"
+    "next recommend, here or on another emotune sharing the store, goes on\n"
+    "from it instead of repeating it; --peek only looks.\n"
     "Files shorter than 30 s (jingles, sound effects) are left out.\n"
     "\n"
     "options:\n"
@@ -45,6 +49,8 @@ static const char recommend_usage[] =
     "  --seed S           the random draw's seed, for a repeatable queue\n"
     "                     (default: from the clock; printed)\n"
     "  --json             print the queue as JSON\n"
+    "  --peek             do not record the queue: the next recommend is drawn\n"
+    "                     as if this one had not been\n"
     "  --listener NAME    whose mood, feedback and profile (default\n"
     "                     $EMOTUNE_LISTENER, else default)\n"
     "  --store URI        the store (default $EMOTUNE_STORE, else\n"
@@ -59,7 +65,7 @@ typedef struct rec_args {
     const char *store, *listener, *mood, *valence, *arousal, *policy, *models;
     long count;
     uint64_t seed;
-    bool has_seed, json, image;
+    bool has_seed, json, image, peek;
     int first; /* first operand (pictures with --image) */
 } rec_args;
 
@@ -73,6 +79,7 @@ static int parse_args(int argc, char **argv, rec_args *a)
         {"seed", required_argument, NULL, 'S'},    {"json", no_argument, NULL, 'J'},
         {"listener", required_argument, NULL, 'L'}, {"store", required_argument, NULL, 's'},
         {"models", required_argument, NULL, 'M'},  {"help", no_argument, NULL, 'h'},
+        {"peek", no_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -88,6 +95,7 @@ static int parse_args(int argc, char **argv, rec_args *a)
         case 'i': a->image = true; break;
         case 'p': a->policy = optarg; break;
         case 'J': a->json = true; break;
+        case 'P': a->peek = true; break;
         case 'L': a->listener = optarg; break;
         case 's': a->store = optarg; break;
         case 'M': a->models = optarg; break;
@@ -242,27 +250,42 @@ static uint64_t clock_seed(void)
     return x % 1000000000ULL; /* short enough to type back */
 }
 
-/* Draws the queue and prints it; an exit status. */
-static int print_queue(et_listener_session *se, const rec_args *a, const char *listener,
-                       et_rec_policy policy, const et_listener_mood *m, uint64_t seed)
+/* Records the drawn queue as queued for the listener's playing. */
+static int record_queue(et_store *s, const char *listener, const et_listener_session *se,
+                        const et_rec_pick *picks, long n, double now)
 {
     char err[ET_ERR_MAX];
+    const char **ids = calloc((size_t)n, sizeof *ids);
+    if (!ids) {
+        fprintf(stderr, "emotune recommend: out of memory\n");
+        return ET_EXIT_FAILED;
+    }
+    for (long k = 0; k < n; k++)
+        ids[k] = se->tracks[picks[k].index].id;
+    et_status st = et_listener_queued_add(s, listener, ids, (size_t)n, now, err);
+    free(ids);
+    if (st != ET_OK) {
+        fprintf(stderr, "emotune recommend: %s\n", err);
+        return ET_EXIT_SETUP;
+    }
+    return ET_EXIT_OK;
+}
+
+/* Prints the drawn queue. */
+static void print_queue(const et_listener_session *se, const rec_args *a, const char *listener,
+                        et_rec_policy policy, const et_listener_mood *m, uint64_t seed,
+                        const et_rec_pick *picks)
+{
     json_t *queue = a->json ? json_array() : NULL;
     if (!a->json)
         printf("listener %s, mood %s (V %+.2f A %+.2f, %s), policy %s, seed %llu\n", listener,
                m->mood, m->valence, m->arousal, m->source, et_rec_policy_name(policy),
                (unsigned long long)seed);
     for (long k = 0; k < a->count; k++) {
-        et_rec_pick p;
-        if (et_rec_next(se->rec, policy, m->valence, m->arousal, &p, err) != ET_OK) {
-            fprintf(stderr, "emotune recommend: %s\n", err);
-            json_decref(queue);
-            return ET_EXIT_FAILED;
-        }
         if (a->json)
-            json_array_append_new(queue, pick_json(&se->tracks[p.index], &p));
+            json_array_append_new(queue, pick_json(&se->tracks[picks[k].index], &picks[k]));
         else
-            print_pick((size_t)k, &se->tracks[p.index], &p);
+            print_pick((size_t)k, &se->tracks[picks[k].index], &picks[k]);
     }
     if (a->json)
         et_cli_print_json(json_pack(
@@ -271,7 +294,32 @@ static int print_queue(et_listener_session *se, const rec_args *a, const char *l
             "confidence", m->confidence, "source", m->source, "policy",
             et_rec_policy_name(policy), "seed", (json_int_t)seed, "library",
             (json_int_t)se->n, "queue", queue));
-    return ET_EXIT_OK;
+}
+
+/* Draws the queue, records it (unless --peek) and prints it; an exit
+ * status. Nothing is printed when it cannot be recorded. */
+static int draw_queue(et_store *s, et_listener_session *se, const rec_args *a,
+                      const char *listener, et_rec_policy policy, const et_listener_mood *m,
+                      uint64_t seed, double now)
+{
+    char err[ET_ERR_MAX];
+    et_rec_pick *picks = calloc((size_t)a->count, sizeof *picks);
+    if (!picks) {
+        fprintf(stderr, "emotune recommend: out of memory\n");
+        return ET_EXIT_FAILED;
+    }
+    int rc = ET_EXIT_OK;
+    for (long k = 0; k < a->count && !rc; k++)
+        if (et_rec_next(se->rec, policy, m->valence, m->arousal, &picks[k], err) != ET_OK) {
+            fprintf(stderr, "emotune recommend: %s\n", err);
+            rc = ET_EXIT_FAILED;
+        }
+    if (!rc && !a->peek)
+        rc = record_queue(s, listener, se, picks, a->count, now);
+    if (!rc)
+        print_queue(se, a, listener, policy, m, seed, picks);
+    free(picks);
+    return rc;
 }
 
 /* The listener's mood: stated, seen, or the newest in the history (*fresh
@@ -331,7 +379,7 @@ static int run(const rec_args *a, int argc, char **argv, et_store *s, const char
         et_listener_session_free(se);
         return ET_EXIT_SETUP;
     }
-    rc = print_queue(se, a, listener, policy, &m, seed);
+    rc = draw_queue(s, se, a, listener, policy, &m, seed, now);
     et_listener_session_free(se);
     return rc;
 }

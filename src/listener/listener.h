@@ -148,6 +148,33 @@ et_status et_listener_feedbacks(et_store *s, const char *name, et_listener_feedb
 
 /* ---- the recommender over the library ---- */
 
+/* ---- tracks queued for playing ---- */
+
+/* How many queued tracks are kept per listener: at least the recommender's
+ * no-repeat window, so the window holds across requests. */
+#define ET_LISTENER_QUEUED_MAX 64
+
+typedef struct et_listener_queued_track {
+    char track[ET_STORE_MAX_ID + 1];
+    double time; /* Unix seconds when it was queued */
+} et_listener_queued_track;
+
+/*
+ * Records that the n tracks were queued for the listener's playing at `now`
+ * (recommended and handed out: `emotune recommend`, the server's next track),
+ * in the store (collection "profiles", id NAME/queued), keeping the newest
+ * ET_LISTENER_QUEUED_MAX. Atomic against other writers, so two servers
+ * queueing for one listener lose nothing. ET_E_INVALID for a bad name, id or
+ * time (nothing is written).
+ */
+et_status et_listener_queued_add(et_store *s, const char *name, const char *const *track_ids,
+                                 size_t n, double now, char *err);
+
+/* The queued tracks, oldest first, in a new array (caller frees; NULL when
+ * *n is 0). Entries that are not queued tracks (edited by hand) are skipped. */
+et_status et_listener_queued(et_store *s, const char *name, et_listener_queued_track **out,
+                             size_t *n, char *err);
+
 typedef struct et_listener_track {
     char *id, *title, *artist, *genre; /* artist and genre may be NULL */
     char *location;                    /* the file's path or the link's URL */
@@ -169,11 +196,12 @@ typedef struct et_listener_session {
 
 /*
  * Loads the library (tracks not marked missing, and not shorter than
- * ET_LISTENER_MIN_SONG_S) and the listener's feedback
- * into a new recommender seeded with seed: every feedback, oldest first,
- * counts as a play (et_rec_mark_played) and as a preference
- * (et_rec_feedback in its mood); feedback on a track left out counts as
- * stale. ET_E_NOT_FOUND when the library has no such track. Free with
+ * ET_LISTENER_MIN_SONG_S), the listener's feedback and queued tracks
+ * into a new recommender seeded with seed: every feedback and every queued
+ * track, oldest first, counts as a play (et_rec_mark_played), so the
+ * no-repeat window and the artist spacing hold across sessions; feedback
+ * also counts as a preference (et_rec_feedback in its mood); feedback on a
+ * track left out counts as stale. ET_E_NOT_FOUND when the library has no such track. Free with
  * et_listener_session_free.
  */
 et_status et_listener_session_open(et_store *s, const char *name, uint64_t seed,

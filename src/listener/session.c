@@ -101,29 +101,58 @@ static et_status build_rec(et_listener_session *se, uint64_t seed, char *err)
     return st;
 }
 
-/* Every feedback, oldest first: a play, and a preference in its mood. */
-static et_status replay_feedback(et_store *s, const char *name, et_listener_session *se,
-                                 char *err)
+/* One play to replay: a feedback (fb) or a queued track (q). */
+typedef struct play {
+    double time;
+    const et_listener_feedback *fb;
+    const et_listener_queued_track *q;
+} play;
+
+/* Replays one play: a feedback is also a preference in its mood. */
+static et_status replay_one(et_listener_session *se, const play *p, char *err)
 {
-    et_listener_feedback *fb;
-    size_t n;
-    et_status st = et_listener_feedbacks(s, name, &fb, &n, err);
-    if (st != ET_OK)
-        return st;
-    for (size_t i = 0; i < n && st == ET_OK; i++) {
-        st = et_rec_mark_played(se->rec, fb[i].track, NULL);
-        if (st == ET_E_NOT_FOUND) {
-            se->feedback_stale++;
-            st = ET_OK;
-            continue;
-        }
-        if (st == ET_OK)
-            st = et_rec_feedback(se->rec, fb[i].track, fb[i].kind, fb[i].fraction,
-                                 fb[i].valence, fb[i].arousal, err);
-        if (st == ET_OK)
-            se->feedback_used++;
+    const char *track = p->fb ? p->fb->track : p->q->track;
+    et_status st = et_rec_mark_played(se->rec, track, NULL);
+    if (st == ET_E_NOT_FOUND) { /* no longer in the library (or too short) */
+        se->feedback_stale += p->fb != NULL;
+        return ET_OK;
     }
+    if (st != ET_OK || !p->fb)
+        return st;
+    st = et_rec_feedback(se->rec, track, p->fb->kind, p->fb->fraction, p->fb->valence,
+                         p->fb->arousal, err);
+    se->feedback_used += st == ET_OK;
+    return st;
+}
+
+/* Every feedback and queued track, oldest first. */
+static et_status replay_plays(et_store *s, const char *name, et_listener_session *se, char *err)
+{
+    et_listener_feedback *fb = NULL;
+    et_listener_queued_track *q = NULL;
+    size_t nf = 0, nq = 0;
+    et_status st = et_listener_feedbacks(s, name, &fb, &nf, err);
+    if (st == ET_OK)
+        st = et_listener_queued(s, name, &q, &nq, err);
+    play *plays = st == ET_OK && nf + nq ? calloc(nf + nq, sizeof *plays) : NULL;
+    if (st == ET_OK && nf + nq && !plays)
+        st = et_fail(err, ET_E_NOMEM, "out of memory");
+    if (st == ET_OK && plays) {
+        /* Both lists are oldest first: merge them, a queueing before a
+         * feedback of the same moment. */
+        size_t i = 0, j = 0, k = 0;
+        while (i < nq || j < nf) {
+            if (j == nf || (i < nq && q[i].time <= fb[j].time))
+                plays[k++] = (play){.time = q[i].time, .q = &q[i]}, i++;
+            else
+                plays[k++] = (play){.time = fb[j].time, .fb = &fb[j]}, j++;
+        }
+        for (k = 0; k < nf + nq && st == ET_OK; k++)
+            st = replay_one(se, &plays[k], err);
+    }
+    free(plays);
     free(fb);
+    free(q);
     return st;
 }
 
@@ -158,7 +187,7 @@ et_status et_listener_session_open(et_store *s, const char *name, uint64_t seed,
     if (st == ET_OK)
         st = build_rec(se, seed, err);
     if (st == ET_OK)
-        st = replay_feedback(s, name, se, err);
+        st = replay_plays(s, name, se, err);
     if (st != ET_OK) {
         et_listener_session_free(se);
         return st;

@@ -1,0 +1,122 @@
+/* listener: the tracks queued for a listener's playing, kept in the store so
+ * that the no-repeat window and the artist spacing hold across requests,
+ * processes, servers and restarts, not only inside one recommender. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "listener/listener_internal.h"
+
+#define QUEUED_SUFFIX "/queued"
+
+static void queued_id(char out[ET__LISTENER_ID_MAX], const char *name)
+{
+    snprintf(out, ET__LISTENER_ID_MAX, "%s%s", name, QUEUED_SUFFIX);
+}
+
+typedef struct append_ctx {
+    const char *const *ids;
+    size_t n;
+    double now;
+} append_ctx;
+
+/* The stored list, or a new empty one when absent or not a list. */
+static json_t *stored_list(const char *old, size_t old_len)
+{
+    json_t *doc = old ? json_loadb(old, old_len, 0, NULL) : NULL;
+    json_t *list = json_object_get(doc, "tracks");
+    if (json_is_array(list))
+        json_incref(list);
+    else
+        list = json_array();
+    json_decref(doc);
+    return list;
+}
+
+/* et_store_update_fn: the stored list plus the new tracks, the oldest
+ * dropped beyond ET_LISTENER_QUEUED_MAX. */
+static et_status append_tracks(void *user, const char *old, size_t old_len, char **out,
+                               size_t *out_len, char *err)
+{
+    const append_ctx *c = user;
+    json_t *list = stored_list(old, old_len);
+    int ok = list != NULL;
+    for (size_t i = 0; ok && i < c->n; i++)
+        ok = json_array_append_new(list, json_pack("{s:s, s:f}", "id", c->ids[i], "time",
+                                                   c->now)) == 0;
+    while (ok && json_array_size(list) > ET_LISTENER_QUEUED_MAX)
+        ok = json_array_remove(list, 0) == 0;
+    json_t *doc = ok ? json_pack("{s:o}", "tracks", list) : NULL;
+    if (!doc)
+        json_decref(list);
+    *out = doc ? et__json_dump(doc, out_len) : NULL;
+    json_decref(doc);
+    return *out ? ET_OK : et_fail(err, ET_E_NOMEM, "out of memory");
+}
+
+et_status et_listener_queued_add(et_store *s, const char *name, const char *const *track_ids,
+                                 size_t n, double now, char *err)
+{
+    if (!s || (n && !track_ids))
+        return et_fail(err, ET_E_INVALID, "et_listener_queued_add: NULL argument");
+    et_status st = et_listener_check_name(name, err);
+    if (st != ET_OK)
+        return st;
+    if (!isfinite(now) || now <= 0)
+        return et_fail(err, ET_E_INVALID, "queue time %g is not a Unix time", now);
+    for (size_t i = 0; i < n; i++)
+        if ((st = et_store_check_id(track_ids[i], err)) != ET_OK)
+            return st;
+    if (n == 0)
+        return ET_OK;
+    char id[ET__LISTENER_ID_MAX];
+    queued_id(id, name);
+    append_ctx c = {track_ids, n, now};
+    return et_store_update(s, ET_LISTENER_PROFILES, id, append_tracks, &c, err);
+}
+
+et_status et_listener_queued(et_store *s, const char *name, et_listener_queued_track **out,
+                             size_t *n, char *err)
+{
+    if (!s || !out || !n)
+        return et_fail(err, ET_E_INVALID, "et_listener_queued: NULL argument");
+    *out = NULL;
+    *n = 0;
+    et_status st = et_listener_check_name(name, err);
+    if (st != ET_OK)
+        return st;
+    char id[ET__LISTENER_ID_MAX];
+    queued_id(id, name);
+    char *json = NULL;
+    size_t len = 0;
+    st = et_store_get(s, ET_LISTENER_PROFILES, id, &json, &len, err);
+    if (st == ET_E_NOT_FOUND)
+        return ET_OK;
+    if (st != ET_OK)
+        return st;
+    json_t *list = stored_list(json, len);
+    free(json);
+    size_t count = json_array_size(list);
+    et_listener_queued_track *items = count ? calloc(count, sizeof *items) : NULL;
+    if (count && !items) {
+        json_decref(list);
+        return et_fail(err, ET_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < count; i++) {
+        json_t *e = json_array_get(list, i);
+        et_listener_queued_track t = {.time = et__json_number(e, "time", NAN)};
+        et__json_copy_string(e, "id", t.track, sizeof t.track);
+        if (!t.track[0] || !isfinite(t.time)) {
+            et_log(ET_LOG_WARN, "profiles/%s: skipping entry %zu, not a queued track", id, i);
+            continue;
+        }
+        items[(*n)++] = t;
+    }
+    json_decref(list);
+    if (*n)
+        *out = items;
+    else
+        free(items);
+    return ET_OK;
+}
