@@ -38,8 +38,10 @@ static const char schema_key[] = "\0schema"; /* sorts before every collection */
  * this process is open on the env (LMDB does not check it). Every
  * transaction holds `resize` shared from begin to commit/abort; growing
  * (MDB_MAP_FULL) and adopting a map another process grew (MDB_MAP_RESIZED)
- * take it exclusive. A reader re-taking it shared in an iterate callback is
- * fine with glibc's and musl's rwlocks (new readers pass a waiting writer).
+ * take it exclusive. A thread re-taking it shared (a read in an iterate
+ * callback) relies on new readers passing a waiting writer, which glibc's
+ * default rwlock (PTHREAD_RWLOCK_PREFER_READER_NP) does; the same makes a
+ * grower wait until the readers pause, which they do between calls.
  */
 typedef struct shared_env {
     struct shared_env *next;
