@@ -3,8 +3,10 @@
  * mocked. Then what only one backend can show: crashes (SIGKILL of a writer,
  * and of the Redis server), Redis going away and coming back, and copies
  * between the two giving identical exports. */
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -471,6 +473,187 @@ static void readers_never_block_the_writer(void **state)
     et_store_close(s);
 }
 
+/* Eight threads, each with its own handle (the contract: one per thread),
+ * mix puts, gets, batches and updates of one shared counter, a fixed number
+ * of rounds each. On LMDB the store starts with a 1 MiB map that the
+ * documents outgrow, so the map grows while the other threads are inside
+ * their transactions. */
+enum { MT_THREADS = 8, MT_ROUNDS = 120, MT_SLOTS = 16, MT_PAD = 3000 };
+
+typedef struct mt_worker {
+    const char *uri;
+    et_store_opts opts;
+    int thread;
+    int last_put[MT_SLOTS];   /* round of the last acknowledged write, -1: none */
+    int last_batch[MT_SLOTS];
+    int increments;           /* acknowledged increments of the counter */
+    char failure[ET_ERR_MAX + 64];
+} mt_worker;
+
+/* The document thread t writes to slot at round k: large enough that the
+ * threads together outgrow a 1 MiB map. */
+static size_t mt_doc(char *buf, size_t cap, int t, int k, char kind)
+{
+    int n = snprintf(buf, cap, "{\"t\":%d,\"k\":%d,\"kind\":\"%c\",\"pad\":\"", t, k, kind);
+    memset(buf + n, 'a' + (k % 26), MT_PAD);
+    n += MT_PAD;
+    n += snprintf(buf + n, cap - (size_t)n, "\"}");
+    return (size_t)n;
+}
+
+static void *mt_run(void *arg)
+{
+    mt_worker *w = arg;
+    char err[ET_ERR_MAX], id[2][32], doc[2][MT_PAD + 128];
+    et_store *s;
+    if (et_store_open(w->uri, &w->opts, &s, err) != ET_OK) {
+        snprintf(w->failure, sizeof w->failure, "open: %s", err);
+        return NULL;
+    }
+    for (int k = 0; k < MT_ROUNDS && !w->failure[0]; k++) {
+        int slot = (k / 3) % MT_SLOTS; /* each kind of round visits every slot */
+        et_status st = ET_OK;
+        const char *what = "";
+        snprintf(id[0], sizeof id[0], "t%d/%02d", w->thread, slot);
+        snprintf(id[1], sizeof id[1], "t%d/b%02d", w->thread, slot);
+        switch (k % 3) {
+        case 0: { /* a put, read back at once through the same handle */
+            size_t len = mt_doc(doc[0], sizeof doc[0], w->thread, k, 'p');
+            what = "put";
+            st = et_store_put(s, "tracks", id[0], doc[0], len, err);
+            if (st == ET_OK)
+                w->last_put[slot] = k;
+            char *got = NULL;
+            if (st == ET_OK && (st = et_store_get(s, "tracks", id[0], &got, NULL, err)) == ET_OK &&
+                strcmp(got, doc[0]) != 0)
+                snprintf(w->failure, sizeof w->failure, "round %d: read back another document", k);
+            free(got);
+            break;
+        }
+        case 1: { /* a batch of two documents in two collections */
+            size_t l0 = mt_doc(doc[0], sizeof doc[0], w->thread, k, 'b');
+            size_t l1 = mt_doc(doc[1], sizeof doc[1], w->thread, k, 'f');
+            et_store_op ops[] = {{ET_STORE_OP_PUT, "tracks", id[1], doc[0], l0},
+                                 {ET_STORE_OP_PUT, "feedback", id[1], doc[1], l1}};
+            what = "batch";
+            st = et_store_batch(s, ops, 2, err);
+            if (st == ET_OK)
+                w->last_batch[slot] = k;
+            break;
+        }
+        default: { /* a read of another thread's slot: there or not, never broken */
+            char other[32], *got = NULL;
+            snprintf(other, sizeof other, "t%d/%02d", (w->thread + 1) % MT_THREADS, slot);
+            what = "get";
+            st = et_store_get(s, "tracks", other, &got, NULL, err);
+            if (st == ET_E_NOT_FOUND)
+                st = ET_OK;
+            else if (st == ET_OK && strncmp(got, "{\"t\":", 5) != 0)
+                snprintf(w->failure, sizeof w->failure, "round %d: %s is broken", k, other);
+            free(got);
+            break;
+        }
+        }
+        if (st == ET_OK) {
+            what = "update";
+            st = et_store_update(s, "profiles", "shared/counter", increment, NULL, err);
+            w->increments += st == ET_OK;
+        }
+        if (st != ET_OK && !w->failure[0])
+            snprintf(w->failure, sizeof w->failure, "round %d: %s: %s", k, what, err);
+    }
+    et_store_close(s);
+    return NULL;
+}
+
+/* The document expected in coll/id after the threads: the last
+ * acknowledged write of that slot. */
+static void mt_expect(et_store *s, const char *coll, const char *id, int t, int k, char kind)
+{
+    char err[ET_ERR_MAX], want[MT_PAD + 128], *got;
+    mt_doc(want, sizeof want, t, k, kind);
+    if (et_store_get(s, coll, id, &got, NULL, err) != ET_OK)
+        fail_msg("%s/%s: %s", coll, id, err);
+    if (strcmp(got, want) != 0)
+        fail_msg("%s/%s holds %.40s..., not round %d of thread %d", coll, id, got, k, t);
+    free(got);
+}
+
+/* The LMDB store's map as recorded in the store (a raw open without a map
+ * size adopts it), and the bytes its pages use. */
+static void lmdb_map_and_use(const char *dir, size_t *map, size_t *used)
+{
+    MDB_env *env;
+    MDB_envinfo info;
+    MDB_stat st;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0644), 0);
+    assert_int_equal(mdb_env_info(env, &info), 0);
+    assert_int_equal(mdb_env_stat(env, &st), 0);
+    mdb_env_close(env);
+    *map = info.me_mapsize;
+    *used = (info.me_last_pgno + 1) * st.ms_psize;
+}
+
+static void eight_threads_read_and_write_one_store(void **state)
+{
+    backend *b = *state;
+    enum { FIRST_MAP = 1 << 20 };
+    mt_worker *w = calloc(MT_THREADS, sizeof *w);
+    pthread_t tid[MT_THREADS];
+    for (int t = 0; t < MT_THREADS; t++) {
+        w[t].uri = b->uri;
+        w[t].opts = et_store_default_opts();
+        w[t].opts.lmdb_map_bytes = FIRST_MAP;
+        w[t].thread = t;
+        for (int i = 0; i < MT_SLOTS; i++)
+            w[t].last_put[i] = w[t].last_batch[i] = -1;
+        assert_int_equal(pthread_create(&tid[t], NULL, mt_run, &w[t]), 0);
+    }
+    for (int t = 0; t < MT_THREADS; t++)
+        assert_int_equal(pthread_join(tid[t], NULL), 0);
+    for (int t = 0; t < MT_THREADS; t++)
+        if (w[t].failure[0])
+            fail_msg("thread %d: %s", t, w[t].failure);
+    et_store *s = open_store(b);
+    char id[32], err[ET_ERR_MAX], *got;
+    int total = 0;
+    for (int t = 0; t < MT_THREADS; t++) {
+        total += w[t].increments;
+        for (int i = 0; i < MT_SLOTS; i++) {
+            snprintf(id, sizeof id, "t%d/%02d", t, i);
+            if (w[t].last_put[i] >= 0)
+                mt_expect(s, "tracks", id, t, w[t].last_put[i], 'p');
+            snprintf(id, sizeof id, "t%d/b%02d", t, i);
+            if (w[t].last_batch[i] >= 0) {
+                mt_expect(s, "tracks", id, t, w[t].last_batch[i], 'b');
+                mt_expect(s, "feedback", id, t, w[t].last_batch[i], 'f');
+            }
+        }
+    }
+    assert_int_equal(total, MT_THREADS * MT_ROUNDS);
+    char want[32];
+    snprintf(want, sizeof want, "{\"n\":%d}", total);
+    assert_int_equal(et_store_get(s, "profiles", "shared/counter", &got, NULL, err), ET_OK);
+    assert_string_equal(got, want);
+    free(got);
+    size_t n;
+    assert_int_equal(et_store_count(s, "tracks", &n, err), ET_OK);
+    assert_int_equal(n, MT_THREADS * MT_SLOTS * 2);
+    et_store_close(s);
+    if (b->dir) { /* the 1 MiB map doubled (at least once) under the threads */
+        size_t map, used;
+        lmdb_map_and_use(b->uri + 5, &map, &used);
+        fprintf(stderr, "lmdb: first map %d KiB, now %zu KiB, %zu KiB used\n", FIRST_MAP >> 10,
+                map >> 10, used >> 10);
+        assert_true(used > FIRST_MAP);
+        assert_true(map > FIRST_MAP && map < ET_STORE_DEFAULT_LMDB_MAP);
+        assert_int_equal(map % FIRST_MAP, 0);
+        assert_true(((map / FIRST_MAP) & (map / FIRST_MAP - 1)) == 0); /* doublings */
+    }
+    free(w);
+}
+
 static void bad_uris_are_refused(void **state)
 {
     (void)state;
@@ -497,6 +680,7 @@ static const struct CMUnitTest contract[] = {
     CONTRACT(schema_is_recorded_older_migrated_newer_refused),
     CONTRACT(the_store_grows_past_its_first_map_without_errors),
     CONTRACT(readers_never_block_the_writer),
+    CONTRACT(eight_threads_read_and_write_one_store),
     CONTRACT(bad_uris_are_refused),
 };
 
@@ -737,11 +921,69 @@ static void export_then_import_restores_the_store(void **state)
     et_store_close(a), et_store_close(c);
 }
 
+/* 1 when a process other than this one finds lock.mdb's first byte locked:
+ * LMDB holds a shared fcntl() lock on it in every process that has the
+ * environment open, which tells the others that the lock table is in use.
+ * (Asked from a child, because a process never conflicts with its own locks.) */
+static int lmdb_lock_held(const char *dir)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        char path[800];
+        snprintf(path, sizeof path, "%s/lock.mdb", dir);
+        int fd = open(path, O_RDWR);
+        struct flock probe = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+        if (fd < 0 || fcntl(fd, F_GETLK, &probe) != 0)
+            _exit(2);
+        _exit(probe.l_type == F_UNLCK ? 0 : 1);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) < 2);
+    return WEXITSTATUS(st);
+}
+
+/* Two handles on one directory are one LMDB environment: what one writes the
+ * other reads, and closing one keeps the process's locks on the store for the
+ * other (two environments of one file in a process drop them both when
+ * either closes, and another process would then reset the lock table under
+ * the survivor). The second handle names the directory by another path. */
+static void lmdb_handles_on_one_directory_share_one_environment(void **state)
+{
+    backend *b = *state;
+    const char *dir = b->uri + 5;
+    char other[800], err[ET_ERR_MAX], *got;
+    snprintf(other, sizeof other, "lmdb:%s/../%s", dir, strrchr(dir, '/') + 1);
+    et_store *one = open_store(b), *two;
+    if (et_store_open(other, NULL, &two, err) != ET_OK)
+        fail_msg("open %s: %s", other, err);
+    put_str(one, "tracks", "a", "{\"by\":1}");
+    assert_int_equal(et_store_get(two, "tracks", "a", &got, NULL, err), ET_OK);
+    assert_string_equal(got, "{\"by\":1}");
+    free(got);
+    assert_int_equal(lmdb_lock_held(dir), 1);
+    et_store_close(one);
+    assert_int_equal(lmdb_lock_held(dir), 1);
+    put_str(two, "tracks", "b", "{\"by\":2}");
+    assert_int_equal(et_store_get(two, "tracks", "a", &got, NULL, err), ET_OK);
+    assert_string_equal(got, "{\"by\":1}");
+    free(got);
+    et_store_close(two);
+    assert_int_equal(lmdb_lock_held(dir), 0); /* the last close closed it */
+    et_store *again = open_store(b);
+    assert_int_equal(et_store_get(again, "tracks", "b", &got, NULL, err), ET_OK);
+    assert_string_equal(got, "{\"by\":2}");
+    free(got);
+    et_store_close(again);
+}
+
 static int run_backend_specific_tests(void)
 {
     const struct CMUnitTest lmdb_only[] = {
         cmocka_unit_test_setup(lmdb_writer_killed_at_random_leaves_whole_batches, fresh_store),
         cmocka_unit_test_setup(export_then_import_restores_the_store, fresh_store),
+        cmocka_unit_test_setup(lmdb_handles_on_one_directory_share_one_environment,
+                               fresh_store),
     };
     const struct CMUnitTest redis_only[] = {
         cmocka_unit_test_setup(redis_writer_and_server_killed_leave_whole_batches, fresh_store),

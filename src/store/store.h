@@ -21,8 +21,17 @@
  * ET_E_VERSION (store written by a newer emotune),
  * ET_E_CONFLICT (an update lost every retry), ET_E_NOMEM.
  *
- * Thread-safety: an et_store is used by one thread at a time; open one per
- * thread or process. Several processes may open the same store at once.
+ * Threads: an et_store handle is not thread-safe: use it from one thread at
+ * a time (a Redis handle is one hiredis connection, which is not). Open one
+ * handle per thread instead; any number of handles, in any number of threads
+ * and processes, may be open on one store at once, and every write through
+ * one is seen by the reads through the others once it has returned.
+ * et_store_open and et_store_close themselves may be called from any thread.
+ * On LMDB a handle is cheap: all the handles of a process on one directory
+ * (by any path that names it) share one LMDB environment, opened by the first
+ * and closed by the last, because LMDB forbids opening one twice in a process.
+ * On Redis each handle is its own connection to the server.
+ * A store handle must not be used in a child after fork(): open a new one.
  */
 #ifndef ET_STORE_H
 #define ET_STORE_H
@@ -36,6 +45,7 @@
 #define ET_STORE_MAX_ID 256
 #define ET_STORE_DEFAULT_MAX_DOC ((size_t)1 << 20)
 #define ET_STORE_SCHEMA_VERSION 1
+#define ET_STORE_DEFAULT_LMDB_MAP ((size_t)64 << 20)
 
 typedef struct et_store et_store;
 
@@ -45,6 +55,12 @@ typedef struct et_store_opts {
     int retries;          /* Redis: connection attempts per call before ET_E_UNAVAILABLE;
                            * worst case about timeout * (1 + retries) plus back-off
                            * (50 ms doubling), 4.2 s with the defaults */
+    size_t lmdb_map_bytes; /* LMDB: the map a new store starts with, rounded up to
+                            * whole MiB (0: ET_STORE_DEFAULT_LMDB_MAP); it doubles
+                            * whenever it is full. Only the first open of a
+                            * directory in a process uses it (later ones share
+                            * that environment), and a store keeps a bigger map it
+                            * already has. */
 } et_store_opts;
 
 et_store_opts et_store_default_opts(void);
@@ -86,7 +102,10 @@ et_status et_store_get(et_store *s, const char *collection, const char *id, char
 et_status et_store_del(et_store *s, const char *collection, const char *id, char *err);
 
 /* Called for each document in id order (bytewise); return non-zero to stop.
- * The strings are valid during the call only. */
+ * The strings are valid during the call only. The function may read the
+ * store (through another handle) but must not write to it: on LMDB the
+ * iteration holds a read transaction, and a write that had to grow the map
+ * would wait for that transaction to end, for ever. */
 typedef int (*et_store_visit_fn)(void *user, const char *id, const char *json, size_t len);
 
 /* Visits the documents of a collection whose id is >= from (NULL: from the
@@ -125,7 +144,9 @@ et_status et_store_batch(et_store *s, const et_store_op *ops, size_t n, char *er
  * 0 when absent) and sets *out to a new malloc'd document (which the store
  * frees) or NULL to delete it. fn may be called more than once (Redis retries
  * on conflict, LMDB when its map grows); it returns ET_OK or an error that
- * aborts the update. fn must not use the same store handle.
+ * aborts the update. fn must not use the same store handle, nor write to
+ * the store through another (the update holds the store's write lock on LMDB:
+ * a second writer in the same thread would wait for ever).
  */
 typedef et_status (*et_store_update_fn)(void *user, const char *old, size_t old_len, char **out,
                                         size_t *out_len, char *err);
