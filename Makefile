@@ -4,7 +4,7 @@
 
 CC      ?= cc
 PKGS    := libturbojpeg libpng libwebp libexif jansson yajl lmdb hiredis \
-           libavformat libavcodec libswresample libavutil fftw3f
+           libavformat libavcodec libswresample libavutil fftw3f libmicrohttpd
 DEPS_OK := build/.deps-ok
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes

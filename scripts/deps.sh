@@ -11,7 +11,7 @@ DEBS=(
   libopenblas-dev libjansson-dev libcmocka-dev
   liblmdb-dev libhiredis-dev libyajl-dev redis-server redis-tools
   libavformat-dev libavcodec-dev libswresample-dev libavutil-dev
-  libfftw3-dev ffmpeg gcc-aarch64-linux-gnu qemu-user
+  libfftw3-dev libmicrohttpd-dev ffmpeg gcc-aarch64-linux-gnu qemu-user
   nodejs npm time hyperfine
 )
 

@@ -22,6 +22,7 @@ int et_cli_feedback(int argc, char **argv);
 int et_cli_history(int argc, char **argv);
 int et_cli_profile(int argc, char **argv);
 int et_cli_version(int argc, char **argv);
+int et_cli_serve(int argc, char **argv);
 
 /* Set by SIGINT/SIGTERM (installed by main): long commands poll it and stop
  * soon, keeping what is done. */

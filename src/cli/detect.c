@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "image/image.h"
 #include "mood/mood.h"
+#include "report/report.h"
 #include "vision/vision.h"
 
 #define MAX_FACES 64
@@ -113,31 +114,6 @@ static int parse_args(int argc, char **argv, detect_args *a)
     return 0;
 }
 
-/* The face's mood: its point on the valence/arousal plane, how sure, and the
- * nearest named mood (src/mood, its table in moods.c); null if the
- * probabilities were refused (they never are from the network). */
-static json_t *mood_json(const et_face *f)
-{
-    et_mood_point p;
-    if (et_mood_from_expressions(f->expressions, &p, NULL) != ET_OK)
-        return json_null();
-    return json_pack("{s:f,s:f,s:f,s:s}", "valence", p.valence, "arousal", p.arousal,
-                     "confidence", p.confidence, "name",
-                     et_mood_nearest_named(p.valence, p.arousal));
-}
-
-static json_t *face_json(const et_face *f)
-{
-    json_t *expr = json_object();
-    for (int e = 0; e < ET_EXPR_COUNT; e++)
-        json_object_set_new(expr, et_vision_expression_name(e), json_real(f->expressions[e]));
-    return json_pack("{s:{s:f,s:f,s:f,s:f},s:o,s:o,s:s,s:b,s:o}", "box", "x", f->box.x, "y",
-                     f->box.y, "width", f->box.width, "height", f->box.height, "score",
-                     f->has_score ? json_real(f->score) : json_null(), "expressions", expr,
-                     "expression", et_vision_expression_name(f->top), "smiling", f->smiling,
-                     "mood", mood_json(f));
-}
-
 static void print_json(json_t *obj)
 {
     char *s = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(9));
@@ -149,18 +125,13 @@ static void print_json(json_t *obj)
 
 static void report_error_json(const char *path, et_status s, const char *msg)
 {
-    print_json(json_pack("{s:s,s:{s:s,s:s}}", "image", path, "error", "code", et_status_code(s),
-                         "message", msg));
+    print_json(et_report_error(path, s, msg));
 }
 
 static void report_faces_json(const char *path, const et_image *img, const et_face *faces,
                               size_t n)
 {
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, face_json(&faces[i]));
-    print_json(json_pack("{s:s,s:i,s:i,s:o}", "image", path, "width", img->width, "height",
-                         img->height, "faces", arr));
+    print_json(et_report_faces(path, img, faces, n));
 }
 
 static void report_faces_table(const char *path, const et_image *img, const et_face *faces,

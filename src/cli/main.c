@@ -15,8 +15,8 @@ static const char usage[] =
     "\n"
     "emotune reads the expression on your face, turns it into a mood, and chooses\n"
     "songs from your music library that match it, lift it or calm it, learning\n"
-    "from what you like and skip. (The HTTP server and web page are not built\n"
-    "yet.)\n"
+    "from what you like and skip. (The HTTP server answers its first routes;\n"
+    "the web page is not built yet.)\n"
     "\n"
     "commands:\n"
     "  detect    find faces in images and read their expressions\n"
@@ -29,6 +29,7 @@ static const char usage[] =
     "  history   your mood over time and your feedback\n"
     "  profile   show or change a listener's policy and settings\n"
     "  store     export, import, copy and check the document store\n"
+    "  serve     the HTTP API (first part: detect, health, metrics)\n"
     "  version   the version, and the CPU kernels this machine runs\n"
     "  (emotune COMMAND --help for each)\n"
     "\n"
@@ -122,7 +123,7 @@ int main(int argc, char **argv)
         {"scan", et_cli_scan}, {"tracks", et_cli_tracks}, {"tag", et_cli_tag},
         {"import", et_cli_import}, {"recommend", et_cli_recommend},
         {"feedback", et_cli_feedback}, {"history", et_cli_history},
-        {"profile", et_cli_profile},
+        {"profile", et_cli_profile}, {"serve", et_cli_serve},
     };
     for (size_t k = 0; k < sizeof library_cmds / sizeof *library_cmds; k++)
         if (!strcmp(cmd, library_cmds[k].name))

@@ -1,0 +1,67 @@
+/* report: results as JSON (report.h). */
+#include "report/report.h"
+
+#include "mood/mood.h"
+
+/* The face's mood: its point on the valence/arousal plane, how sure, and the
+ * nearest named mood (src/mood, its table in moods.c); null if the
+ * probabilities were refused (they never are from the network). */
+static json_t *mood_json(const et_face *f)
+{
+    et_mood_point p;
+    if (et_mood_from_expressions(f->expressions, &p, NULL) != ET_OK)
+        return json_null();
+    return json_pack("{s:f,s:f,s:f,s:s}", "valence", p.valence, "arousal", p.arousal,
+                     "confidence", p.confidence, "name",
+                     et_mood_nearest_named(p.valence, p.arousal));
+}
+
+json_t *et_report_face(const et_face *f)
+{
+    json_t *expr = json_object();
+    for (int e = 0; expr && e < ET_EXPR_COUNT; e++)
+        json_object_set_new(expr, et_vision_expression_name(e), json_real(f->expressions[e]));
+    return json_pack("{s:{s:f,s:f,s:f,s:f},s:o,s:o,s:s,s:b,s:o}", "box", "x", f->box.x, "y",
+                     f->box.y, "width", f->box.width, "height", f->box.height, "score",
+                     f->has_score ? json_real(f->score) : json_null(), "expressions", expr,
+                     "expression", et_vision_expression_name(f->top), "smiling", f->smiling,
+                     "mood", mood_json(f));
+}
+
+/* A new object with "image": label first when label is not NULL. */
+static json_t *labelled(const char *label)
+{
+    json_t *doc = json_object();
+    if (doc && label && json_object_set_new(doc, "image", json_string(label)) != 0) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+json_t *et_report_faces(const char *label, const et_image *img, const et_face *faces, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++)
+        json_array_append_new(arr, et_report_face(&faces[i]));
+    json_t *doc = labelled(label);
+    if (!doc || !arr || json_object_set_new(doc, "width", json_integer(img->width)) ||
+        json_object_set_new(doc, "height", json_integer(img->height)) ||
+        json_object_set_new(doc, "faces", arr)) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+json_t *et_report_error(const char *label, et_status s, const char *message)
+{
+    json_t *doc = labelled(label);
+    json_t *e = json_pack("{s:s,s:s}", "code", et_status_code(s), "message",
+                          message ? message : et_strerror(s));
+    if (!doc || !e || json_object_set_new(doc, "error", e)) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}

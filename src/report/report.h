@@ -1,0 +1,32 @@
+/*
+ * report: emotune's results as JSON documents, one form shared by every
+ * interface (`emotune detect --json`, the HTTP API), so that a program reading
+ * one reads the other.
+ *
+ * Every function returns a new jansson reference (the caller owns it:
+ * json_decref), or NULL when memory runs out. Thread-safe.
+ */
+#ifndef ET_REPORT_H
+#define ET_REPORT_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "core/core.h"
+#include "image/image.h"
+#include "vision/vision.h"
+
+/* One face: {"box": {x, y, width, height}, "score" (null for a face crop),
+ * "expressions": {name: probability}, "expression", "smiling",
+ * "mood": {valence, arousal, confidence, name}}. */
+json_t *et_report_face(const et_face *f);
+
+/* One picture: {"image": label, "width", "height", "faces": [...]} with the
+ * faces in the order given (label may be NULL: no "image" field). */
+json_t *et_report_faces(const char *label, const et_image *img, const et_face *faces, size_t n);
+
+/* An error: {"error": {"code": et_status_code(s), "message": message}},
+ * with "image": label first when label is not NULL. */
+json_t *et_report_error(const char *label, et_status s, const char *message);
+
+#endif

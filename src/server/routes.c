@@ -1,0 +1,140 @@
+/* server: the handlers of the routes. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image/image.h"
+#include "report/report.h"
+#include "server/server_internal.h"
+
+#define MAX_FACES 64
+
+static const char *const route_names[ET__ROUTE_COUNT] = {
+    "/healthz", "/metrics", "/api/v1/openapi.json", "/api/v1/detect", "other"};
+
+et__reply et__healthz(et_server *s)
+{
+    char err[ET_ERR_MAX];
+    et__worker *w = et__worker_get(s, err);
+    et_store *st = w ? et__worker_store(s, w, err) : NULL;
+    size_t tracks = 0;
+    et_status rc = st ? et_store_count(st, "tracks", &tracks, err) : ET_E_UNAVAILABLE;
+    if (rc != ET_OK) {
+        if (w && st) { /* reconnect on the next request */
+            et_store_close(w->store);
+            w->store = NULL;
+        }
+        return et__error(503, ET_E_UNAVAILABLE, "the store cannot be reached: %s", err);
+    }
+    return (et__reply){.status = 200,
+                       .json = json_pack("{s:s,s:s,s:b,s:I}", "status", "ok", "store",
+                                         et_store_backend(st), "models", 1, "tracks",
+                                         (json_int_t)tracks)};
+}
+
+/* Appends printf output to a growing buffer; false when out of memory. */
+static bool append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static bool append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(*buf ? *buf + *len : NULL, *buf ? *cap - *len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return false;
+        if (*buf && (size_t)n < *cap - *len) {
+            *len += (size_t)n;
+            return true;
+        }
+        size_t cap2 = (*cap ? *cap * 2 : 4096) + (size_t)n;
+        char *grown = realloc(*buf, cap2);
+        if (!grown)
+            return false;
+        *buf = grown;
+        *cap = cap2;
+    }
+}
+
+et__reply et__metrics(et_server *s)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    bool ok = append(&buf, &len, &cap,
+                     "# HELP emotune_http_requests_total Requests answered, by route and status.\n"
+                     "# TYPE emotune_http_requests_total counter\n");
+    for (int r = 0; ok && r < ET__ROUTE_COUNT; r++)
+        for (int k = 0; ok && k < ET__STATUS_SLOTS; k++) {
+            unsigned long n = atomic_load(&s->requests[r][k]);
+            if (n)
+                ok = append(&buf, &len, &cap,
+                            "emotune_http_requests_total{route=\"%s\",status=\"%u\"} %lu\n",
+                            route_names[r], et__counted_status[k], n);
+        }
+    if (ok)
+        ok = append(&buf, &len, &cap,
+                    "# HELP emotune_faces_seen_total Faces found in posted pictures.\n"
+                    "# TYPE emotune_faces_seen_total counter\n"
+                    "emotune_faces_seen_total %lu\n"
+                    "# HELP emotune_bodies_refused_total Request bodies over the limit.\n"
+                    "# TYPE emotune_bodies_refused_total counter\n"
+                    "emotune_bodies_refused_total %lu\n",
+                    atomic_load(&s->faces_seen), atomic_load(&s->bodies_refused));
+    if (!ok) {
+        free(buf);
+        return et__error(500, ET_E_NOMEM, "out of memory");
+    }
+    return (et__reply){.status = 200, .raw = buf, .raw_len = len,
+                       .content_type = "text/plain; version=0.0.4; charset=utf-8"};
+}
+
+et__reply et__openapi(void)
+{
+    char *doc = strdup(et__openapi_json);
+    if (!doc)
+        return et__error(500, ET_E_NOMEM, "out of memory");
+    return (et__reply){.status = 200, .raw = doc, .raw_len = strlen(doc),
+                       .content_type = "application/json"};
+}
+
+/* The HTTP status of a picture that cannot be read. */
+static unsigned image_status(et_status st)
+{
+    switch (st) {
+    case ET_E_UNSUPPORTED: return 415;
+    case ET_E_TOO_LARGE: return 413;
+    case ET_E_CORRUPT: case ET_E_INVALID: return 400;
+    case ET_E_NOMEM: return 503;
+    default: return 500;
+    }
+}
+
+et__reply et__detect(et_server *s, const et__request *r)
+{
+    char err[ET_ERR_MAX];
+    if (!r->len)
+        return et__error(400, ET_E_INVALID, "post a picture (JPEG, PNG or WebP) as the body");
+    et__worker *w = et__worker_get(s, err);
+    if (!w)
+        return et__error(503, ET_E_NOMEM, "%s", err);
+    et_image img = {0};
+    et_status st = et_image_decode((const uint8_t *)r->body, r->len, NULL, &img, err);
+    if (st != ET_OK)
+        return et__error(image_status(st), st, "%s", err);
+    et_detect_opts o = et_vision_default_opts();
+    et_face faces[MAX_FACES];
+    size_t n = 0;
+    st = et_vision_detect(w->vision, &img, &o, faces, MAX_FACES, &n, err);
+    et__reply rep;
+    if (st != ET_OK) {
+        rep = et__error(st == ET_E_NOMEM ? 503 : 500, st, "%s", err);
+    } else {
+        size_t shown = n < MAX_FACES ? n : MAX_FACES;
+        atomic_fetch_add(&s->faces_seen, shown);
+        rep = (et__reply){.status = 200, .json = et_report_faces(NULL, &img, faces, shown)};
+    }
+    et_image_free(&img);
+    return rep;
+}

@@ -1,0 +1,463 @@
+/* server: the daemon, its requests and their limits, dispatch, replies. */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/server_internal.h"
+
+const unsigned et__counted_status[ET__STATUS_SLOTS] = {200, 400, 401, 404, 405, 413,
+                                                       415, 416, 429, 500, 503};
+
+/* The Content-Security-Policy the page (next issue) will satisfy: its own
+ * scripts, styles, pictures, media and API only; no inline script. */
+#define CSP                                                                            \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " \
+    "media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; " \
+    "form-action 'self'"
+
+et_server_opts et_server_default_opts(void)
+{
+    return (et_server_opts){.listen = ET_SERVER_DEFAULT_LISTEN, .threads = 2,
+                            .max_body = ET_SERVER_DEFAULT_MAX_BODY, .max_connections = 64,
+                            .timeout_s = 30};
+}
+
+et__reply et__error(unsigned status, et_status code, const char *fmt, ...)
+{
+    char msg[ET_ERR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return (et__reply){.status = status,
+                       .json = json_pack("{s:{s:s,s:s}}", "error", "code",
+                                         et_status_code(code), "message", msg)};
+}
+
+/* ---- workers ------------------------------------------------------------ */
+
+static void worker_free(void *p)
+{
+    et__worker *w = p;
+    if (!w)
+        return;
+    et_vision_ctx_free(w->vision);
+    et_store_close(w->store);
+    free(w);
+}
+
+et__worker *et__worker_get(et_server *s, char *err)
+{
+    et__worker *w = pthread_getspecific(s->worker_key);
+    if (w)
+        return w;
+    w = calloc(1, sizeof *w);
+    if (!w) {
+        et_fail(err, ET_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    if (et_vision_ctx_new(s->models, &w->vision, err) != ET_OK ||
+        pthread_setspecific(s->worker_key, w) != 0) {
+        worker_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+et_store *et__worker_store(et_server *s, et__worker *w, char *err)
+{
+    if (!w->store && et_store_open(s->store_uri, NULL, &w->store, err) != ET_OK)
+        w->store = NULL;
+    return w->store;
+}
+
+/* ---- replies ------------------------------------------------------------ */
+
+static void count(et_server *s, et__route route, unsigned status)
+{
+    int slot = ET__STATUS_SLOTS - 2; /* 500 */
+    for (int i = 0; i < ET__STATUS_SLOTS; i++)
+        if (et__counted_status[i] == status)
+            slot = i;
+    atomic_fetch_add(&s->requests[route][slot], 1);
+}
+
+static void add_security_headers(struct MHD_Response *r)
+{
+    MHD_add_response_header(r, "Content-Security-Policy", CSP);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+}
+
+/* Sends a reply (taking its contents); `allow` names the methods of a 405. */
+static enum MHD_Result send_reply(et_server *s, struct MHD_Connection *c, et__route route,
+                                  et__reply rep, const char *allow)
+{
+    char *body = rep.raw;
+    size_t len = rep.raw_len;
+    const char *type = rep.content_type;
+    if (rep.json) {
+        body = json_dumps(rep.json, JSON_COMPACT | JSON_REAL_PRECISION(9));
+        len = body ? strlen(body) : 0;
+        type = "application/json";
+        json_decref(rep.json);
+    }
+    if (!body) { /* out of memory while forming the reply */
+        rep.status = 500;
+        body = strdup("{\"error\":{\"code\":\"out_of_memory\",\"message\":\"out of memory\"}}");
+        len = body ? strlen(body) : 0;
+        type = "application/json";
+    }
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, body ? body : (char *)"", MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", type);
+    add_security_headers(r);
+    if (allow)
+        MHD_add_response_header(r, "Allow", allow);
+    if (rep.status == 401)
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+    enum MHD_Result ok = MHD_queue_response(c, rep.status, r);
+    MHD_destroy_response(r);
+    count(s, route, rep.status);
+    return ok;
+}
+
+/* ---- routes ------------------------------------------------------------- */
+
+typedef struct route_def {
+    const char *path;
+    const char *method;
+    et__route id;
+} route_def;
+
+/* Every route, also checked against the OpenAPI document at start. */
+static const route_def routes[] = {
+    {"/healthz", "GET", ET__ROUTE_HEALTHZ},
+    {"/metrics", "GET", ET__ROUTE_METRICS},
+    {"/api/v1/openapi.json", "GET", ET__ROUTE_OPENAPI},
+    {"/api/v1/detect", "POST", ET__ROUTE_DETECT},
+};
+#define N_ROUTES (sizeof routes / sizeof *routes)
+
+/* Equal in time that depends on the lengths only, not on where they differ. */
+static bool same_secret(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char diff = la != lb;
+    for (size_t i = 0; i < la; i++)
+        diff |= (unsigned char)a[i] ^ (unsigned char)b[i % (lb ? lb : 1)];
+    return diff == 0;
+}
+
+static bool authorised(et_server *s, struct MHD_Connection *c)
+{
+    if (!s->token)
+        return true;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    return h && strncmp(h, "Bearer ", 7) == 0 && same_secret(h + 7, s->token);
+}
+
+static et__reply run_route(et_server *s, et__route id, const et__request *r)
+{
+    switch (id) {
+    case ET__ROUTE_HEALTHZ: return et__healthz(s);
+    case ET__ROUTE_METRICS: return et__metrics(s);
+    case ET__ROUTE_OPENAPI: return et__openapi();
+    case ET__ROUTE_DETECT: return et__detect(s, r);
+    default: return et__error(404, ET_E_NOT_FOUND, "no such resource");
+    }
+}
+
+static enum MHD_Result dispatch(et_server *s, struct MHD_Connection *c, const char *url,
+                                const char *method, const et__request *r)
+{
+    bool api = strncmp(url, "/api/", 5) == 0;
+    if (api && !authorised(s, c))
+        return send_reply(s, c, ET__ROUTE_OTHER,
+                          et__error(401, ET_E_INVALID, "this server wants its token: "
+                                                      "Authorization: Bearer TOKEN"),
+                          NULL);
+    char allow[64] = "";
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        if (strcmp(url, routes[i].path) != 0)
+            continue;
+        if (strcmp(method, routes[i].method) == 0 ||
+            (strcmp(method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0))
+            return send_reply(s, c, routes[i].id, run_route(s, routes[i].id, r), NULL);
+        snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s",
+                 *allow ? ", " : "", routes[i].method);
+    }
+    if (*allow)
+        return send_reply(s, c, ET__ROUTE_OTHER,
+                          et__error(405, ET_E_INVALID, "%.16s is not allowed here (allowed: %s)",
+                                    method, allow),
+                          allow);
+    return send_reply(s, c, ET__ROUTE_OTHER, et__error(404, ET_E_NOT_FOUND, "no such resource"),
+                      NULL);
+}
+
+/* Appends a piece of body; false (and drops the body) past the limit. */
+static bool take_body(et_server *s, et__request *r, const char *data, size_t n)
+{
+    if (r->too_large || n > s->max_body - r->len) {
+        r->too_large = true;
+        free(r->body);
+        r->body = NULL;
+        r->len = r->cap = 0;
+        return false;
+    }
+    if (r->len + n > r->cap) {
+        size_t cap = r->cap ? r->cap : 64 * 1024;
+        while (cap < r->len + n)
+            cap *= 2;
+        if (cap > s->max_body)
+            cap = s->max_body;
+        char *grown = realloc(r->body, cap);
+        if (!grown) {
+            r->too_large = true;
+            return false;
+        }
+        r->body = grown;
+        r->cap = cap;
+    }
+    memcpy(r->body + r->len, data, n);
+    r->len += n;
+    return true;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **state)
+{
+    (void)version;
+    et_server *s = cls;
+    et__request *r = *state;
+    if (!r) {
+        /* First call: headers only. A declared length over the limit is
+         * refused now, before any byte of the body is read. */
+        if (!(r = calloc(1, sizeof *r)))
+            return MHD_NO;
+        *state = r;
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl) {
+            char *end;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (*end || n > s->max_body) {
+                r->too_large = true;
+                atomic_fetch_add(&s->bodies_refused, 1);
+                return send_reply(s, c, ET__ROUTE_OTHER,
+                                  et__error(413, ET_E_TOO_LARGE,
+                                            "the body is over the limit of %zu bytes",
+                                            s->max_body),
+                                  NULL);
+            }
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        take_body(s, r, upload_data, *upload_size); /* past the limit: 413 at the end */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->too_large) {
+        atomic_fetch_add(&s->bodies_refused, 1);
+        return send_reply(s, c, ET__ROUTE_OTHER,
+                          et__error(413, ET_E_TOO_LARGE, "the body is over the limit of %zu bytes",
+                                    s->max_body),
+                          NULL);
+    }
+    return dispatch(s, c, url, method, r);
+}
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Decodes %HH in place, except %00, which stays as it is: a NUL would cut
+ * the path short and make "/x%00.jpg" look like "/x". */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls, (void)c;
+    char *out = s;
+    for (const char *in = s; *in;) {
+        int hi = in[0] == '%' ? hex_digit(in[1]) : -1, lo = hi >= 0 ? hex_digit(in[2]) : -1;
+        if (lo >= 0 && (hi || lo)) {
+            *out++ = (char)(hi * 16 + lo);
+            in += 3;
+        } else {
+            *out++ = *in++;
+        }
+    }
+    *out = '\0';
+    return (size_t)(out - s);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **state,
+                         enum MHD_RequestTerminationCode code)
+{
+    (void)cls, (void)c, (void)code;
+    et__request *r = *state;
+    if (r) {
+        free(r->body);
+        free(r);
+    }
+    *state = NULL;
+}
+
+/* ---- start and stop ----------------------------------------------------- */
+
+/* Parses "A.B.C.D:PORT" into addr; ET_E_INVALID otherwise. */
+static et_status parse_listen(const char *listen, struct sockaddr_in *addr, char *err)
+{
+    char host[64];
+    const char *colon = strrchr(listen, ':');
+    size_t hl = colon ? (size_t)(colon - listen) : 0;
+    char *end;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || hl == 0 || hl >= sizeof host || *end || colon[1] == '\0' || port < 0 ||
+        port > 65535)
+        return et_fail(err, ET_E_INVALID, "listen address '%.64s': expected IPV4:PORT, e.g. %s",
+                       listen, ET_SERVER_DEFAULT_LISTEN);
+    memcpy(host, listen, hl);
+    host[hl] = '\0';
+    memset(addr, 0, sizeof *addr);
+    addr->sin_family = AF_INET;
+    addr->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &addr->sin_addr) != 1)
+        return et_fail(err, ET_E_INVALID, "listen address '%.64s': '%s' is not an IPv4 address",
+                       listen, host);
+    return ET_OK;
+}
+
+static bool is_loopback(const struct sockaddr_in *a)
+{
+    return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+}
+
+/* Every route must be in the OpenAPI document with its method. */
+static et_status check_openapi(char *err)
+{
+    json_error_t jerr;
+    json_t *doc = json_loads(et__openapi_json, 0, &jerr);
+    if (!doc)
+        return et_fail(err, ET_E_INVALID, "the OpenAPI document does not parse: %s (line %d)",
+                       jerr.text, jerr.line);
+    et_status st = ET_OK;
+    for (size_t i = 0; i < N_ROUTES && st == ET_OK; i++) {
+        char method[8];
+        size_t k = 0;
+        for (; routes[i].method[k] && k < sizeof method - 1; k++)
+            method[k] = (char)(routes[i].method[k] | 0x20); /* lower case */
+        method[k] = '\0';
+        json_t *op = json_object_get(json_object_get(json_object_get(doc, "paths"),
+                                                     routes[i].path), method);
+        if (!json_is_object(op))
+            st = et_fail(err, ET_E_INVALID, "route %s %s is missing from the OpenAPI document",
+                         routes[i].method, routes[i].path);
+    }
+    json_decref(doc);
+    return st;
+}
+
+static et_status check_opts(const et_server_opts *o, struct sockaddr_in *addr, char *err)
+{
+    if (!o->store_uri || !o->models_dir)
+        return et_fail(err, ET_E_INVALID, "the server needs a store and a models folder");
+    if (o->threads < 1 || o->threads > 64)
+        return et_fail(err, ET_E_INVALID, "threads %d: expected 1 to 64", o->threads);
+    if (o->max_body < 1024)
+        return et_fail(err, ET_E_INVALID, "a body limit of %zu bytes is too small", o->max_body);
+    et_status st = parse_listen(o->listen ? o->listen : ET_SERVER_DEFAULT_LISTEN, addr, err);
+    if (st == ET_OK && !is_loopback(addr) && !(o->token && *o->token))
+        st = et_fail(err, ET_E_INVALID,
+                     "listening on %s, outside this machine, needs a token (--token or "
+                     "EMOTUNE_TOKEN)", o->listen);
+    if (st == ET_OK && o->token && strlen(o->token) < 16)
+        st = et_fail(err, ET_E_INVALID, "the token is too short: use 16 characters or more");
+    return st == ET_OK ? check_openapi(err) : st;
+}
+
+/* Opens the store once, to fail at start rather than on every request. */
+static et_status check_store(const char *uri, char *err)
+{
+    et_store *st;
+    et_status rc = et_store_open(uri, NULL, &st, err);
+    et_store_close(rc == ET_OK ? st : NULL);
+    return rc;
+}
+
+static void server_free(et_server *s)
+{
+    if (!s)
+        return;
+    et_vision_models_free(s->models);
+    free(s->store_uri);
+    free(s->token);
+    free(s);
+}
+
+et_status et_server_start(const et_server_opts *o, et_server **out, char *err)
+{
+    *out = NULL;
+    struct sockaddr_in addr;
+    et_status st = check_opts(o, &addr, err);
+    if (st != ET_OK)
+        return st;
+    et_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return et_fail(err, ET_E_NOMEM, "out of memory");
+    s->store_uri = strdup(o->store_uri);
+    s->token = o->token && *o->token ? strdup(o->token) : NULL;
+    s->max_body = o->max_body;
+    if (!s->store_uri || (o->token && *o->token && !s->token))
+        st = et_fail(err, ET_E_NOMEM, "out of memory");
+    if (st == ET_OK)
+        st = et_vision_models_load(o->models_dir, &s->models, err);
+    if (st == ET_OK)
+        st = check_store(s->store_uri, err);
+    if (st == ET_OK && pthread_key_create(&s->worker_key, worker_free) != 0)
+        st = et_fail(err, ET_E_NOMEM, "no thread key left");
+    if (st != ET_OK) {
+        server_free(s);
+        return st;
+    }
+    s->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, on_request, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)o->threads, MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
+    if (!s->daemon) {
+        pthread_key_delete(s->worker_key);
+        server_free(s);
+        return et_fail(err, ET_E_IO, "cannot listen on %s (in use, or not this machine's)",
+                       o->listen ? o->listen : ET_SERVER_DEFAULT_LISTEN);
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : ntohs(addr.sin_port);
+    *out = s;
+    return ET_OK;
+}
+
+int et_server_port(const et_server *s) { return s->port; }
+
+void et_server_stop(et_server *s)
+{
+    if (!s)
+        return;
+    /* Joins the pool's threads, whose key destructors free their workers. */
+    MHD_stop_daemon(s->daemon);
+    pthread_key_delete(s->worker_key);
+    server_free(s);
+}

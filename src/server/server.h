@@ -1,0 +1,68 @@
+/*
+ * server: emotune's HTTP API over the engine, on libmicrohttpd with a pool
+ * of worker threads. JSON in and out (report.h's forms), versioned under
+ * /api/v1/ and described by the OpenAPI document at /api/v1/openapi.json.
+ *
+ * What is here (issue 11, first part): the daemon, its limits and its
+ * errors, /healthz, /metrics, the OpenAPI document, POST /api/v1/detect and
+ * GET /api/v1/listeners/{name}/next. The rest of the API is to come.
+ *
+ * Safety: binds 127.0.0.1:8080 by default; any address outside 127.0.0.0/8
+ * needs a token, then required on every /api/ request as "Authorization:
+ * Bearer TOKEN" and compared in constant time. Bodies over max_body are
+ * refused with 413 from their Content-Length before any byte is read (and
+ * when a chunked body passes it). Every response carries the security
+ * headers (Content-Security-Policy, X-Content-Type-Options: nosniff,
+ * Referrer-Policy: no-referrer); every error is JSON
+ * {"error": {"code", "message"}} with the status that fits. Pictures are
+ * decoded in memory and never written anywhere.
+ *
+ * Threads: the models are loaded once and shared; each worker thread gets
+ * its own vision context and store handle on first use (store.h: one handle
+ * per thread), so detection holds no lock another request waits on.
+ * Everything lives in the et_server: two servers may run in one process.
+ * Like every emotune program, call et_nn_set_blas_threads(1) once first:
+ * parallelism comes from the workers, one inference each.
+ */
+#ifndef ET_SERVER_H
+#define ET_SERVER_H
+
+#include <stddef.h>
+
+#include "core/core.h"
+
+#define ET_SERVER_DEFAULT_LISTEN "127.0.0.1:8080"
+#define ET_SERVER_DEFAULT_MAX_BODY ((size_t)10 << 20)
+
+typedef struct et_server_opts {
+    const char *listen;       /* "IPV4:PORT" (port 0: any free one); default above */
+    const char *store_uri;    /* the store (store.h URIs); required */
+    const char *models_dir;   /* the face models; required */
+    const char *token;        /* NULL or "": none (loopback addresses only) */
+    int threads;              /* worker threads, 1 to 64 (default 2) */
+    size_t max_body;          /* bytes (default 10 MB) */
+    unsigned max_connections; /* at once (default 64) */
+    unsigned timeout_s;       /* an idle connection is closed after (default 30 s) */
+} et_server_opts;
+
+/* The defaults above (store_uri and models_dir NULL). */
+et_server_opts et_server_default_opts(void);
+
+typedef struct et_server et_server;
+
+/*
+ * Loads the models, checks the store opens, and starts answering. Errors:
+ * ET_E_INVALID (a bad address or option, a public address without a token),
+ * ET_E_MODEL, ET_E_UNAVAILABLE or ET_E_IO (the store), ET_E_IO (the address
+ * cannot be bound: in use, not ours). *out is freed by et_server_stop.
+ */
+et_status et_server_start(const et_server_opts *o, et_server **out, char *err);
+
+/* The port it listens on (the one chosen when asked for port 0). */
+int et_server_port(const et_server *s);
+
+/* Stops accepting, lets the requests in flight finish (each is bounded by
+ * the worker's own work), closes the store handles and frees everything. */
+void et_server_stop(et_server *s);
+
+#endif

@@ -1,0 +1,462 @@
+/* The HTTP server (issue 11, first part) against real HTTP on a loopback
+ * port: a real LMDB store in a temporary directory, the real models, the
+ * face-api demo pictures; requests written byte by byte on a socket, so
+ * malformed and oversized ones can be sent as an attacker would. */
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "nn/nn.h"
+#include "server/server.h"
+#include "support.h"
+
+typedef struct reply {
+    int status;
+    char *head; /* the status line and headers */
+    char *body;
+    size_t body_len;
+} reply;
+
+static void reply_free(reply *r)
+{
+    free(r->head);
+    free(r->body);
+}
+
+/* Sends `req` (len bytes, then `extra` more of `fill` without waiting: a
+ * body) and reads the whole reply until the server closes. */
+static reply http_raw(int port, const char *req, size_t len)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    for (size_t off = 0; off < len;) {
+        ssize_t n = write(fd, req + off, len - off);
+        if (n <= 0)
+            break; /* the server may answer and close before reading it all */
+        off += (size_t)n;
+    }
+    shutdown(fd, SHUT_WR);
+    size_t cap = 1 << 16, got = 0;
+    char *buf = malloc(cap + 1);
+    assert_non_null(buf);
+    for (ssize_t n; (n = read(fd, buf + got, cap - got)) > 0;) {
+        got += (size_t)n;
+        if (got == cap) {
+            buf = realloc(buf, (cap *= 2) + 1);
+            assert_non_null(buf);
+        }
+    }
+    close(fd);
+    buf[got] = '\0';
+    reply r = {0};
+    char *end = strstr(buf, "\r\n\r\n");
+    if (!end || sscanf(buf, "HTTP/1.%*d %d", &r.status) != 1)
+        fail_msg("not an HTTP reply: %.200s", buf);
+    r.head = strndup(buf, (size_t)(end - buf));
+    r.body_len = got - (size_t)(end + 4 - buf);
+    r.body = malloc(r.body_len + 1);
+    memcpy(r.body, end + 4, r.body_len);
+    r.body[r.body_len] = '\0';
+    free(buf);
+    return r;
+}
+
+/* A request with a body (may be NULL) and extra header lines ("" for none). */
+static reply http(int port, const char *method, const char *path, const char *headers,
+                  const void *body, size_t body_len)
+{
+    char head[2048];
+    int n = snprintf(head, sizeof head,
+                     "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s"
+                     "Content-Length: %zu\r\n\r\n",
+                     method, path, headers, body_len);
+    char *req = malloc((size_t)n + body_len);
+    memcpy(req, head, (size_t)n);
+    if (body_len)
+        memcpy(req + n, body, body_len);
+    reply r = http_raw(port, req, (size_t)n + body_len);
+    free(req);
+    return r;
+}
+
+/* The reply's header `name` (case-insensitive), or NULL; a static copy. */
+static const char *header(const reply *r, const char *name)
+{
+    static char value[512];
+    size_t nl = strlen(name);
+    for (const char *p = strstr(r->head, "\r\n"); p; p = strstr(p + 2, "\r\n"))
+        if (strncasecmp(p + 2, name, nl) == 0 && p[2 + nl] == ':') {
+            const char *v = p + 3 + nl;
+            while (*v == ' ')
+                v++;
+            size_t len = strcspn(v, "\r");
+            snprintf(value, sizeof value, "%.*s", (int)len, v);
+            return value;
+        }
+    return NULL;
+}
+
+/* Every reply: the security headers; an error: JSON with a code. */
+static void check_reply(const reply *r, int want_status)
+{
+    if (r->status != want_status)
+        fail_msg("status %d, expected %d: %.300s", r->status, want_status, r->body);
+    assert_non_null(header(r, "Content-Security-Policy"));
+    assert_false(strstr(header(r, "Content-Security-Policy"), "unsafe-inline"));
+    assert_string_equal(header(r, "X-Content-Type-Options"), "nosniff");
+    assert_string_equal(header(r, "Referrer-Policy"), "no-referrer");
+    assert_null(header(r, "Access-Control-Allow-Origin"));
+    if (want_status >= 400) {
+        json_t *doc = json_loads(r->body, 0, NULL);
+        if (!json_is_string(json_object_get(json_object_get(doc, "error"), "code")) ||
+            !json_is_string(json_object_get(json_object_get(doc, "error"), "message")))
+            fail_msg("status %d without a JSON error: %.300s", r->status, r->body);
+        json_decref(doc);
+    }
+}
+
+typedef struct fixture {
+    char *dir;
+    char store[600];
+    et_server *server;
+    int port;
+} fixture;
+
+static et_server *start(fixture *f, const char *listen, const char *token, size_t max_body,
+                        et_status *st, char *err)
+{
+    et_server_opts o = et_server_default_opts();
+    o.listen = listen;
+    o.store_uri = f->store;
+    o.models_dir = ts_models_dir();
+    o.token = token;
+    if (max_body)
+        o.max_body = max_body;
+    et_server *s = NULL;
+    *st = et_server_start(&o, &s, err);
+    return s;
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->dir = ts_tempdir();
+    snprintf(f->store, sizeof f->store, "lmdb:%s/store", f->dir);
+    char err[ET_ERR_MAX];
+    et_status st;
+    f->server = start(f, "127.0.0.1:0", NULL, 0, &st, err);
+    if (st != ET_OK) {
+        fprintf(stderr, "setup: %s\n", err);
+        return -1;
+    }
+    f->port = et_server_port(f->server);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    et_server_stop(f->server);
+    ts_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static char *read_demo(int i, size_t *len)
+{
+    char path[512], err[ET_ERR_MAX];
+    snprintf(path, sizeof path, "%s/sample%d.jpg", ts_demo_dir(), i);
+    uint8_t *data;
+    assert_int_equal(et_read_file(path, 1 << 26, &data, len, err), ET_OK);
+    return (char *)data;
+}
+
+/* The API's detect gives what `emotune detect --json` gives for the same
+ * picture (whose parity with face-api test_parity proves). */
+static void detect_gives_what_the_command_gives(void **state)
+{
+    fixture *f = *state;
+    for (int i = 1; i <= 6; i++) {
+        size_t len;
+        char *jpeg = read_demo(i, &len);
+        reply r = http(f->port, "POST", "/api/v1/detect", "Content-Type: image/jpeg\r\n", jpeg,
+                       len);
+        check_reply(&r, 200);
+        assert_string_equal(header(&r, "Content-Type"), "application/json");
+        char cmd[1024], *out;
+        snprintf(cmd, sizeof cmd, "%s detect --json --models %s %s/sample%d.jpg", ts_bin(),
+                 ts_models_dir(), ts_demo_dir(), i);
+        assert_int_equal(ts_run(cmd, &out), 0);
+        json_t *cli = json_loads(out, 0, NULL), *api = json_loads(r.body, 0, NULL);
+        assert_non_null(cli);
+        assert_non_null(api);
+        json_object_del(cli, "image");
+        if (!json_equal(cli, api))
+            fail_msg("sample%d: the API answers %.200s, the command %.200s", i, r.body, out);
+        json_decref(cli);
+        json_decref(api);
+        free(out);
+        free(jpeg);
+        reply_free(&r);
+    }
+}
+
+/* What a client may get wrong gets its status and a JSON error. */
+static void bad_requests_get_their_status_and_a_json_error(void **state)
+{
+    fixture *f = *state;
+    reply r = http(f->port, "GET", "/api/v1/nothing", "", NULL, 0);
+    check_reply(&r, 404);
+    reply_free(&r);
+    r = http(f->port, "DELETE", "/api/v1/detect", "", NULL, 0);
+    check_reply(&r, 405);
+    assert_string_equal(header(&r, "Allow"), "POST");
+    reply_free(&r);
+    r = http(f->port, "POST", "/healthz", "", "x", 1);
+    check_reply(&r, 405);
+    assert_string_equal(header(&r, "Allow"), "GET");
+    reply_free(&r);
+    r = http(f->port, "POST", "/api/v1/detect", "", NULL, 0); /* no picture */
+    check_reply(&r, 400);
+    reply_free(&r);
+    const char text[] = "root:x:0:0:root:/root:/bin/bash\nthis is text, not a picture\n";
+    r = http(f->port, "POST", "/api/v1/detect", "Content-Type: image/jpeg\r\n", text,
+             sizeof text - 1);
+    check_reply(&r, 415);
+    reply_free(&r);
+    size_t len;
+    char *jpeg = read_demo(2, &len);
+    r = http(f->port, "POST", "/api/v1/detect", "", jpeg, len / 3); /* truncated */
+    check_reply(&r, 400);
+    assert_non_null(strstr(r.body, "corrupt"));
+    reply_free(&r);
+    free(jpeg);
+    /* paths that try to leave: nothing but 404, never a file's content */
+    const char *paths[] = {"/../../etc/passwd", "/api/v1/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+                           "/api/v1/..%2f..%2fetc/passwd", "/api/v1/detect%00.jpg",
+                           "/%2e%2e/README.md", "/api/v1/openapi.json/../../../etc/passwd"};
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        r = http(f->port, "GET", paths[i], "", NULL, 0);
+        if (r.status != 404 && r.status != 400)
+            fail_msg("%s: status %d", paths[i], r.status);
+        check_reply(&r, r.status);
+        assert_null(strstr(r.body, "root:x:0:0"));
+        assert_null(strstr(r.body, "# emotune"));
+        reply_free(&r);
+    }
+}
+
+/* A 2 GB Content-Length is refused from the header: the reply comes though
+ * not one byte of the body is sent (the socket's write side is shut). */
+static void a_body_over_the_limit_is_refused_before_it_is_read(void **state)
+{
+    fixture *f = *state;
+    const char req[] = "POST /api/v1/detect HTTP/1.1\r\nHost: localhost\r\n"
+                       "Content-Length: 2147483648\r\n\r\n";
+    reply r = http_raw(f->port, req, sizeof req - 1);
+    check_reply(&r, 413);
+    reply_free(&r);
+    /* chunked, so no length is declared: refused when it passes the limit */
+    et_status st;
+    char err[ET_ERR_MAX];
+    et_server *small = start(f, "127.0.0.1:0", NULL, 4096, &st, err);
+    assert_int_equal(st, ET_OK);
+    size_t n = 20000;
+    char *chunked = malloc(n + 256);
+    int h = snprintf(chunked, 256, "POST /api/v1/detect HTTP/1.1\r\nHost: localhost\r\n"
+                                   "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                                   "%zx\r\n", n);
+    memset(chunked + h, 'a', n);
+    memcpy(chunked + h + n, "\r\n0\r\n\r\n", 7);
+    r = http_raw(et_server_port(small), chunked, (size_t)h + n + 7);
+    check_reply(&r, 413);
+    reply_free(&r);
+    free(chunked);
+    /* the metrics count the refusals */
+    r = http(et_server_port(small), "GET", "/metrics", "", NULL, 0);
+    check_reply(&r, 200);
+    assert_non_null(strstr(r.body, "emotune_bodies_refused_total 1"));
+    reply_free(&r);
+    et_server_stop(small);
+}
+
+/* /healthz, /metrics and the OpenAPI document; every path of the document
+ * is answered (not 404) with its method. */
+static void health_metrics_and_every_documented_path_answer(void **state)
+{
+    fixture *f = *state;
+    reply r = http(f->port, "GET", "/healthz", "", NULL, 0);
+    check_reply(&r, 200);
+    json_t *doc = json_loads(r.body, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(doc, "status")), "ok");
+    assert_string_equal(json_string_value(json_object_get(doc, "store")), "lmdb");
+    json_decref(doc);
+    reply_free(&r);
+    r = http(f->port, "GET", "/api/v1/openapi.json", "", NULL, 0);
+    check_reply(&r, 200);
+    json_t *api = json_loads(r.body, 0, NULL);
+    reply_free(&r);
+    assert_non_null(api);
+    assert_string_equal(json_string_value(json_object_get(api, "openapi")), "3.0.3");
+    const char *path;
+    json_t *ops;
+    size_t checked = 0, jpeg_len;
+    char *jpeg = read_demo(1, &jpeg_len);
+    json_object_foreach(json_object_get(api, "paths"), path, ops) {
+        const char *method;
+        json_t *op;
+        json_object_foreach(ops, method, op) {
+            char upper[8] = "";
+            for (size_t i = 0; method[i] && i < 7; i++)
+                upper[i] = (char)(method[i] & ~0x20);
+            bool post = !strcmp(upper, "POST");
+            r = http(f->port, upper, path, "", post ? jpeg : NULL, post ? jpeg_len : 0);
+            if (r.status == 404 || r.status == 405)
+                fail_msg("%s %s, in the OpenAPI document, answers %d", upper, path, r.status);
+            reply_free(&r);
+            checked++;
+        }
+    }
+    free(jpeg);
+    json_decref(api);
+    assert_true(checked >= 4);
+    r = http(f->port, "GET", "/metrics", "", NULL, 0);
+    check_reply(&r, 200);
+    assert_non_null(strstr(header(&r, "Content-Type"), "text/plain"));
+    assert_non_null(strstr(r.body, "emotune_http_requests_total{route=\"/healthz\",status=\"200\"}"));
+    const char *seen = strstr(r.body, "\nemotune_faces_seen_total ");
+    assert_non_null(seen);
+    assert_true(atol(seen + strlen("\nemotune_faces_seen_total ")) >= 3); /* sample1: 3 */
+    reply_free(&r);
+}
+
+/* With a token, every /api/ request needs it; /healthz and /metrics stay
+ * open. A public address without a token, or a short token, is refused. */
+static void a_token_guards_the_api(void **state)
+{
+    fixture *f = *state;
+    const char *token = "0123456789abcdef-secret";
+    et_status st;
+    char err[ET_ERR_MAX];
+    et_server *s = start(f, "127.0.0.1:0", token, 0, &st, err);
+    assert_int_equal(st, ET_OK);
+    int port = et_server_port(s);
+    reply r = http(port, "GET", "/api/v1/openapi.json", "", NULL, 0);
+    check_reply(&r, 401);
+    assert_string_equal(header(&r, "WWW-Authenticate"), "Bearer");
+    reply_free(&r);
+    const char *wrong[] = {"Authorization: Bearer 0123456789abcdef-secreT\r\n",
+                           "Authorization: Bearer 0123456789abcdef-secret2\r\n",
+                           "Authorization: Bearer \r\n",
+                           "Authorization: Basic 0123456789abcdef-secret\r\n"};
+    for (size_t i = 0; i < sizeof wrong / sizeof *wrong; i++) {
+        r = http(port, "GET", "/api/v1/openapi.json", wrong[i], NULL, 0);
+        check_reply(&r, 401);
+        reply_free(&r);
+    }
+    r = http(port, "GET", "/api/v1/openapi.json",
+             "Authorization: Bearer 0123456789abcdef-secret\r\n", NULL, 0);
+    check_reply(&r, 200);
+    reply_free(&r);
+    r = http(port, "GET", "/healthz", "", NULL, 0);
+    check_reply(&r, 200);
+    reply_free(&r);
+    et_server_stop(s);
+    assert_null(start(f, "0.0.0.0:0", NULL, 0, &st, err));
+    assert_int_equal(st, ET_E_INVALID);
+    assert_non_null(strstr(err, "needs a token"));
+    assert_null(start(f, "127.0.0.1:0", "short", 0, &st, err));
+    assert_int_equal(st, ET_E_INVALID);
+    assert_null(start(f, "localhost:80:1", NULL, 0, &st, err));
+    assert_int_equal(st, ET_E_INVALID);
+}
+
+typedef struct client {
+    int port;
+    char *first; /* the first reply's body */
+    int failures;
+} client;
+
+static void *post_pictures(void *arg)
+{
+    client *c = arg;
+    size_t len;
+    char path[512], err[ET_ERR_MAX];
+    snprintf(path, sizeof path, "%s/sample5.jpg", ts_demo_dir());
+    uint8_t *jpeg;
+    if (et_read_file(path, 1 << 26, &jpeg, &len, err) != ET_OK)
+        return c->failures = 1, NULL;
+    for (int i = 0; i < 3; i++) {
+        reply r = http(c->port, "POST", "/api/v1/detect", "", jpeg, len);
+        if (r.status != 200 || (c->first && strcmp(c->first, r.body) != 0))
+            c->failures++;
+        if (!c->first)
+            c->first = strdup(r.body);
+        reply_free(&r);
+    }
+    free(jpeg);
+    return NULL;
+}
+
+/* Four clients at once on two workers: every answer is the same (each
+ * worker thread has its own vision context). A second server in the same
+ * process on the same LMDB store answers too (one environment, shared). */
+static void clients_at_once_and_two_servers_in_one_process(void **state)
+{
+    fixture *f = *state;
+    client c[4] = {{0}};
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        c[i].port = f->port;
+        assert_int_equal(pthread_create(&t[i], NULL, post_pictures, &c[i]), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(c[i].failures, 0);
+        assert_non_null(c[i].first);
+        assert_string_equal(c[i].first, c[0].first);
+    }
+    for (int i = 0; i < 4; i++)
+        free(c[i].first);
+    et_status st;
+    char err[ET_ERR_MAX];
+    et_server *second = start(f, "127.0.0.1:0", NULL, 0, &st, err);
+    assert_int_equal(st, ET_OK);
+    assert_int_not_equal(et_server_port(second), f->port);
+    reply r = http(et_server_port(second), "GET", "/healthz", "", NULL, 0);
+    check_reply(&r, 200);
+    reply_free(&r);
+    et_server_stop(second);
+    r = http(f->port, "GET", "/healthz", "", NULL, 0); /* the first is unharmed */
+    check_reply(&r, 200);
+    reply_free(&r);
+}
+
+int main(void)
+{
+    /* As emotune's main does: one inference per thread (and the same sums
+     * as the command's, which test_parity holds to face-api). */
+    et_nn_set_blas_threads(1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(detect_gives_what_the_command_gives),
+        cmocka_unit_test(bad_requests_get_their_status_and_a_json_error),
+        cmocka_unit_test(a_body_over_the_limit_is_refused_before_it_is_read),
+        cmocka_unit_test(health_metrics_and_every_documented_path_answer),
+        cmocka_unit_test(a_token_guards_the_api),
+        cmocka_unit_test(clients_at_once_and_two_servers_in_one_process),
+    };
+    return cmocka_run_group_tests_name("server", tests, setup, teardown);
+}
