@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
+#include "listener/listener.h"
 #include "nn/nn.h"
 #include "server/server.h"
 #include "support.h"
@@ -331,7 +332,7 @@ static void health_metrics_and_every_documented_path_answer(void **state)
     }
     free(jpeg);
     json_decref(api);
-    assert_true(checked >= 4);
+    assert_true(checked >= 6);
     r = http(f->port, "GET", "/metrics", "", NULL, 0);
     check_reply(&r, 200);
     assert_non_null(strstr(header(&r, "Content-Type"), "text/plain"));
@@ -445,6 +446,109 @@ static void clients_at_once_and_two_servers_in_one_process(void **state)
     reply_free(&r);
 }
 
+/* GET a listener's mood; its JSON (caller frees) and status. */
+static json_t *get_mood(int port, const char *name, int *status)
+{
+    char path[200];
+    snprintf(path, sizeof path, "/api/v1/listeners/%s/mood", name);
+    reply r = http(port, "GET", path, "", NULL, 0);
+    check_reply(&r, r.status);
+    *status = r.status;
+    json_t *doc = json_loads(r.body, 0, NULL);
+    reply_free(&r);
+    return doc;
+}
+
+/* A listener's camera: frames of a sad face (face-api reads sample2 as sad,
+ * 86%) become a mood whose confidence builds up frame after frame and whose
+ * name, once sure, is sad; it goes into the history once (not at every
+ * frame, nor while unknown); a server started afresh on the same store
+ * finds it there. Another listener has no mood. */
+static void camera_frames_become_the_listeners_mood(void **state)
+{
+    fixture *f = *state;
+    size_t len;
+    char *jpeg = read_demo(2, &len);
+    double prev_conf = -1;
+    int recorded = 0;
+    const char *name = "";
+    for (int i = 1; i <= 8; i++) {
+        char path[200];
+        snprintf(path, sizeof path, "/api/v1/listeners/cam.ann/frames?t=%d", 100 + i);
+        reply r = http(f->port, "POST", path, "Content-Type: image/jpeg\r\n", jpeg, len);
+        check_reply(&r, 200);
+        json_t *doc = json_loads(r.body, 0, NULL);
+        json_t *mood = json_object_get(doc, "mood");
+        assert_int_equal(json_array_size(json_object_get(doc, "faces")), 1);
+        double conf = json_number_value(json_object_get(mood, "confidence"));
+        assert_true(conf > prev_conf);
+        prev_conf = conf;
+        assert_true(json_is_true(json_object_get(mood, "has_face")));
+        name = json_string_value(json_object_get(mood, "name"));
+        assert_true(!strcmp(name, "unknown") || !strcmp(name, "sad"));
+        recorded += json_is_true(json_object_get(doc, "recorded"));
+        if (json_is_true(json_object_get(doc, "recorded")))
+            assert_string_equal(name, "sad");
+        json_decref(doc);
+        reply_free(&r);
+    }
+    free(jpeg);
+    assert_int_equal(recorded, 1);
+    int status;
+    json_t *m = get_mood(f->port, "cam.ann", &status);
+    assert_int_equal(status, 200);
+    assert_string_equal(json_string_value(json_object_get(m, "name")), "sad");
+    assert_string_equal(json_string_value(json_object_get(m, "source")), "face");
+    json_decref(m);
+    m = get_mood(f->port, "cam.bob", &status);
+    assert_int_equal(status, 404);
+    json_decref(m);
+    /* the history holds it, once */
+    et_store *st;
+    char err[ET_ERR_MAX];
+    assert_int_equal(et_store_open(f->store, NULL, &st, err), ET_OK);
+    et_listener_mood *all;
+    size_t n;
+    assert_int_equal(et_listener_moods(st, "cam.ann", &all, &n, err), ET_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(all[0].mood, "sad");
+    free(all);
+    et_store_close(st);
+    /* a server started afresh on the store knows it */
+    et_status rc;
+    et_server *again = start(f, "127.0.0.1:0", NULL, 0, &rc, err);
+    assert_int_equal(rc, ET_OK);
+    m = get_mood(et_server_port(again), "cam.ann", &status);
+    assert_int_equal(status, 200);
+    assert_string_equal(json_string_value(json_object_get(m, "name")), "sad");
+    json_decref(m);
+    et_server_stop(again);
+}
+
+/* Bad listener names and capture times: 400 with a JSON error, nothing
+ * recorded. */
+static void bad_listener_requests_are_refused(void **state)
+{
+    fixture *f = *state;
+    size_t len;
+    char *jpeg = read_demo(2, &len);
+    const char *bad[] = {"/api/v1/listeners/.hidden/frames", "/api/v1/listeners/a%20b/frames",
+                         "/api/v1/listeners/ok/frames?t=-1", "/api/v1/listeners/ok/frames?t=abc",
+                         "/api/v1/listeners/ok/frames?t=nan"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        reply r = http(f->port, "POST", bad[i], "", jpeg, len);
+        if (r.status != 400)
+            fail_msg("%s: status %d, expected 400", bad[i], r.status);
+        check_reply(&r, 400);
+        reply_free(&r);
+    }
+    free(jpeg);
+    int status;
+    json_t *m = get_mood(f->port, "ok", &status);
+    assert_int_equal(status, 404);
+    json_decref(m);
+}
+
 int main(void)
 {
     /* As emotune's main does: one inference per thread (and the same sums
@@ -457,6 +561,8 @@ int main(void)
         cmocka_unit_test(health_metrics_and_every_documented_path_answer),
         cmocka_unit_test(a_token_guards_the_api),
         cmocka_unit_test(clients_at_once_and_two_servers_in_one_process),
+        cmocka_unit_test(camera_frames_become_the_listeners_mood),
+        cmocka_unit_test(bad_listener_requests_are_refused),
     };
     return cmocka_run_group_tests_name("server", tests, setup, teardown);
 }

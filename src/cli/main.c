@@ -29,7 +29,7 @@ static const char usage[] =
     "  history   your mood over time and your feedback\n"
     "  profile   show or change a listener's policy and settings\n"
     "  store     export, import, copy and check the document store\n"
-    "  serve     the HTTP API (first part: detect, health, metrics)\n"
+    "  serve     the HTTP API (first part: detect, camera frames to mood)\n"
     "  version   the version, and the CPU kernels this machine runs\n"
     "  (emotune COMMAND --help for each)\n"
     "\n"

@@ -8,10 +8,10 @@
 #include "report/report.h"
 #include "server/server_internal.h"
 
-#define MAX_FACES 64
 
 static const char *const route_names[ET__ROUTE_COUNT] = {
-    "/healthz", "/metrics", "/api/v1/openapi.json", "/api/v1/detect", "other"};
+    "/healthz", "/metrics", "/api/v1/openapi.json", "/api/v1/detect",
+    "/api/v1/listeners/{name}/frames", "/api/v1/listeners/{name}/mood", "other"};
 
 et__reply et__healthz(et_server *s)
 {
@@ -111,30 +111,46 @@ static unsigned image_status(et_status st)
     }
 }
 
-et__reply et__detect(et_server *s, const et__request *r)
+et__reply et__detect(et_server *s, const et__call *c)
 {
-    char err[ET_ERR_MAX];
-    if (!r->len)
-        return et__error(400, ET_E_INVALID, "post a picture (JPEG, PNG or WebP) as the body");
-    et__worker *w = et__worker_get(s, err);
-    if (!w)
-        return et__error(503, ET_E_NOMEM, "%s", err);
     et_image img = {0};
-    et_status st = et_image_decode((const uint8_t *)r->body, r->len, NULL, &img, err);
-    if (st != ET_OK)
-        return et__error(image_status(st), st, "%s", err);
-    et_detect_opts o = et_vision_default_opts();
-    et_face faces[MAX_FACES];
+    et_face faces[ET__MAX_FACES];
     size_t n = 0;
-    st = et_vision_detect(w->vision, &img, &o, faces, MAX_FACES, &n, err);
-    et__reply rep;
-    if (st != ET_OK) {
-        rep = et__error(st == ET_E_NOMEM ? 503 : 500, st, "%s", err);
-    } else {
-        size_t shown = n < MAX_FACES ? n : MAX_FACES;
-        atomic_fetch_add(&s->faces_seen, shown);
-        rep = (et__reply){.status = 200, .json = et_report_faces(NULL, &img, faces, shown)};
-    }
+    et__reply fail;
+    if (!et__see(s, c->req, &img, faces, &n, &fail))
+        return fail;
+    et__reply rep = {.status = 200, .json = et_report_faces(NULL, &img, faces, n)};
     et_image_free(&img);
     return rep;
+}
+
+bool et__see(et_server *s, const et__request *r, et_image *img, et_face *faces, size_t *n,
+             et__reply *fail)
+{
+    char err[ET_ERR_MAX];
+    if (!r->len) {
+        *fail = et__error(400, ET_E_INVALID, "post a picture (JPEG, PNG or WebP) as the body");
+        return false;
+    }
+    et__worker *w = et__worker_get(s, err);
+    if (!w) {
+        *fail = et__error(503, ET_E_NOMEM, "%s", err);
+        return false;
+    }
+    et_status st = et_image_decode((const uint8_t *)r->body, r->len, NULL, img, err);
+    if (st != ET_OK) {
+        *fail = et__error(image_status(st), st, "%s", err);
+        return false;
+    }
+    et_detect_opts o = et_vision_default_opts();
+    size_t found = 0;
+    st = et_vision_detect(w->vision, img, &o, faces, ET__MAX_FACES, &found, err);
+    if (st != ET_OK) {
+        et_image_free(img);
+        *fail = et__error(st == ET_E_NOMEM ? 503 : 500, st, "%s", err);
+        return false;
+    }
+    *n = found < ET__MAX_FACES ? found : ET__MAX_FACES;
+    atomic_fetch_add(&s->faces_seen, *n);
+    return true;
 }

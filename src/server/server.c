@@ -21,7 +21,7 @@ et_server_opts et_server_default_opts(void)
 {
     return (et_server_opts){.listen = ET_SERVER_DEFAULT_LISTEN, .threads = 2,
                             .max_body = ET_SERVER_DEFAULT_MAX_BODY, .max_connections = 64,
-                            .timeout_s = 30};
+                            .timeout_s = 30, .history_every_s = 60};
 }
 
 et__reply et__error(unsigned status, et_status code, const char *fmt, ...)
@@ -143,6 +143,8 @@ static const route_def routes[] = {
     {"/metrics", "GET", ET__ROUTE_METRICS},
     {"/api/v1/openapi.json", "GET", ET__ROUTE_OPENAPI},
     {"/api/v1/detect", "POST", ET__ROUTE_DETECT},
+    {"/api/v1/listeners/{name}/frames", "POST", ET__ROUTE_FRAMES},
+    {"/api/v1/listeners/{name}/mood", "GET", ET__ROUTE_MOOD},
 };
 #define N_ROUTES (sizeof routes / sizeof *routes)
 
@@ -164,20 +166,45 @@ static bool authorised(et_server *s, struct MHD_Connection *c)
     return h && strncmp(h, "Bearer ", 7) == 0 && same_secret(h + 7, s->token);
 }
 
-static et__reply run_route(et_server *s, et__route id, const et__request *r)
+static et__reply run_route(et_server *s, et__route id, const et__call *c)
 {
     switch (id) {
     case ET__ROUTE_HEALTHZ: return et__healthz(s);
     case ET__ROUTE_METRICS: return et__metrics(s);
     case ET__ROUTE_OPENAPI: return et__openapi();
-    case ET__ROUTE_DETECT: return et__detect(s, r);
+    case ET__ROUTE_DETECT: return et__detect(s, c);
+    case ET__ROUTE_FRAMES: return et__frames(s, c);
+    case ET__ROUTE_MOOD: return et__mood(s, c);
     default: return et__error(404, ET_E_NOT_FOUND, "no such resource");
     }
+}
+
+/* Whether url matches the route's path, where "{name}" takes one whole
+ * segment (copied into name, size ET_LISTENER_MAX_NAME + 1; a longer one
+ * does not match). */
+static bool path_matches(const char *pattern, const char *url, char *name)
+{
+    while (*pattern && *url) {
+        if (strncmp(pattern, "{name}", 6) == 0) {
+            size_t n = strcspn(url, "/");
+            if (n == 0 || n > ET_LISTENER_MAX_NAME)
+                return false;
+            memcpy(name, url, n);
+            name[n] = '\0';
+            pattern += 6;
+            url += n;
+        } else if (*pattern++ != *url++) {
+            return false;
+        }
+    }
+    return !*pattern && !*url;
 }
 
 static enum MHD_Result dispatch(et_server *s, struct MHD_Connection *c, const char *url,
                                 const char *method, const et__request *r)
 {
+    char name[ET_LISTENER_MAX_NAME + 1] = "";
+    et__call call = {.conn = c, .req = r, .name = name};
     bool api = strncmp(url, "/api/", 5) == 0;
     if (api && !authorised(s, c))
         return send_reply(s, c, ET__ROUTE_OTHER,
@@ -186,11 +213,11 @@ static enum MHD_Result dispatch(et_server *s, struct MHD_Connection *c, const ch
                           NULL);
     char allow[64] = "";
     for (size_t i = 0; i < N_ROUTES; i++) {
-        if (strcmp(url, routes[i].path) != 0)
+        if (!path_matches(routes[i].path, url, name))
             continue;
         if (strcmp(method, routes[i].method) == 0 ||
             (strcmp(method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0))
-            return send_reply(s, c, routes[i].id, run_route(s, routes[i].id, r), NULL);
+            return send_reply(s, c, routes[i].id, run_route(s, routes[i].id, &call), NULL);
         snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s",
                  *allow ? ", " : "", routes[i].method);
     }
@@ -376,6 +403,9 @@ static et_status check_opts(const et_server_opts *o, struct sockaddr_in *addr, c
         return et_fail(err, ET_E_INVALID, "the server needs a store and a models folder");
     if (o->threads < 1 || o->threads > 64)
         return et_fail(err, ET_E_INVALID, "threads %d: expected 1 to 64", o->threads);
+    if (!(o->history_every_s > 0 && o->history_every_s <= 86400))
+        return et_fail(err, ET_E_INVALID, "history interval %g s: expected (0, 86400]",
+                       o->history_every_s);
     if (o->max_body < 1024)
         return et_fail(err, ET_E_INVALID, "a body limit of %zu bytes is too small", o->max_body);
     et_status st = parse_listen(o->listen ? o->listen : ET_SERVER_DEFAULT_LISTEN, addr, err);
@@ -401,6 +431,8 @@ static void server_free(et_server *s)
 {
     if (!s)
         return;
+    et__listeners_free(s);
+    pthread_mutex_destroy(&s->listeners_lock);
     et_vision_models_free(s->models);
     free(s->store_uri);
     free(s->token);
@@ -420,6 +452,8 @@ et_status et_server_start(const et_server_opts *o, et_server **out, char *err)
     s->store_uri = strdup(o->store_uri);
     s->token = o->token && *o->token ? strdup(o->token) : NULL;
     s->max_body = o->max_body;
+    s->history_every_s = o->history_every_s;
+    pthread_mutex_init(&s->listeners_lock, NULL);
     if (!s->store_uri || (o->token && *o->token && !s->token))
         st = et_fail(err, ET_E_NOMEM, "out of memory");
     if (st == ET_OK)

@@ -4,8 +4,10 @@
  * /api/v1/ and described by the OpenAPI document at /api/v1/openapi.json.
  *
  * What is here (issue 11, first part): the daemon, its limits and its
- * errors, /healthz, /metrics, the OpenAPI document, POST /api/v1/detect and
- * GET /api/v1/listeners/{name}/next. The rest of the API is to come.
+ * errors, /healthz, /metrics, the OpenAPI document, POST /api/v1/detect,
+ * and a listener's camera: POST /api/v1/listeners/{name}/frames (faces and
+ * the smoothed mood) and GET /api/v1/listeners/{name}/mood. The rest of the
+ * API (songs, feedback, tracks and audio, the library) is to come.
  *
  * Safety: binds 127.0.0.1:8080 by default; any address outside 127.0.0.0/8
  * needs a token, then required on every /api/ request as "Authorization:
@@ -43,6 +45,9 @@ typedef struct et_server_opts {
     size_t max_body;          /* bytes (default 10 MB) */
     unsigned max_connections; /* at once (default 64) */
     unsigned timeout_s;       /* an idle connection is closed after (default 30 s) */
+    double history_every_s;   /* a listener's steady camera mood goes into the
+                               * history at most this often; a new name at
+                               * once (default 60 s) */
 } et_server_opts;
 
 /* The defaults above (store_uri and models_dir NULL). */

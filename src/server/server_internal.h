@@ -9,7 +9,10 @@
 #include <stdbool.h>
 
 #include "server/server.h"
+#include "image/image.h"
 #include "store/store.h"
+#include "listener/listener.h"
+#include "mood/mood.h"
 #include "vision/vision.h"
 
 /* The routes, for dispatch and for the metrics. */
@@ -18,6 +21,8 @@ typedef enum et__route {
     ET__ROUTE_METRICS,
     ET__ROUTE_OPENAPI,
     ET__ROUTE_DETECT,
+    ET__ROUTE_FRAMES,
+    ET__ROUTE_MOOD,
     ET__ROUTE_OTHER, /* no route: 401, 404, 405 */
     ET__ROUTE_COUNT
 } et__route;
@@ -25,6 +30,20 @@ typedef enum et__route {
 /* The statuses counted per route (others count as 500). */
 #define ET__STATUS_SLOTS 11
 extern const unsigned et__counted_status[ET__STATUS_SLOTS];
+
+/* One listener's live mood: the tracker of their camera's frames, and when
+ * it last went into the history. Locked while a frame is folded in. */
+typedef struct et__listener {
+    char name[ET_LISTENER_MAX_NAME + 1];
+    pthread_mutex_t lock;
+    et_listener_profile profile; /* as read when the listener was first seen */
+    et_mood_tracker *tracker;
+    char recorded_name[16]; /* the name last written to the history ("" none) */
+    double recorded_at;     /* server time of that write */
+} et__listener;
+
+/* The listeners seen, at most ET__MAX_LISTENERS (then 503). */
+#define ET__MAX_LISTENERS 4096
 
 struct et_server {
     struct MHD_Daemon *daemon;
@@ -35,6 +54,10 @@ struct et_server {
     int port;
     atomic_ulong requests[ET__ROUTE_COUNT][ET__STATUS_SLOTS];
     atomic_ulong faces_seen, bodies_refused;
+    double history_every_s; /* a steady mood is recorded at most this often */
+    pthread_mutex_t listeners_lock;
+    et__listener **listeners;
+    size_t n_listeners;
 };
 
 /* What one worker thread owns: made on its first request, freed when the
@@ -50,6 +73,14 @@ typedef struct et__request {
     size_t len, cap;
     bool too_large;
 } et__request;
+
+/* What a handler gets: the connection (for its query and headers), the
+ * body, and the path's {name} when the route has one. */
+typedef struct et__call {
+    struct MHD_Connection *conn;
+    const et__request *req;
+    const char *name;
+} et__call;
 
 /* What a handler answers: a status and a JSON document (owned), or raw
  * bytes (owned, malloc'd) of a content type. */
@@ -72,11 +103,27 @@ et__worker *et__worker_get(et_server *s, char *err);
  * err set when the store cannot be reached. */
 et_store *et__worker_store(et_server *s, et__worker *w, char *err);
 
-/* The handlers (routes.c). */
+/* Faces reported per picture, at most. */
+#define ET__MAX_FACES 64
+
+/* Decodes the request's picture and finds its faces (up to ET__MAX_FACES,
+ * count in *n) with this thread's vision context; false with the error
+ * reply in *fail. On success the caller frees img. */
+bool et__see(et_server *s, const et__request *r, et_image *img, et_face *faces, size_t *n,
+             et__reply *fail);
+
+/* The handlers (routes.c, listeners.c). */
 et__reply et__healthz(et_server *s);
 et__reply et__metrics(et_server *s);
 et__reply et__openapi(void);
-et__reply et__detect(et_server *s, const et__request *r);
+et__reply et__detect(et_server *s, const et__call *c);
+et__reply et__frames(et_server *s, const et__call *c);
+et__reply et__mood(et_server *s, const et__call *c);
+
+/* The listener `name`'s live state, made on first use (its tracker takes the
+ * profile's tau_s and hold_s); NULL with an error reply in *fail. */
+et__listener *et__listener_get(et_server *s, et_store *st, const char *name, et__reply *fail);
+void et__listeners_free(et_server *s);
 
 /* The OpenAPI document (openapi.c). */
 extern const char et__openapi_json[];

@@ -1,0 +1,242 @@
+/* server: a listener's camera -- frames in, the smoothed mood out, and the
+ * mood into the listener's history when it changes name or at most every
+ * history_every_s. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "report/report.h"
+#include "server/server_internal.h"
+
+static double wall_time(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void listener_free(et__listener *l)
+{
+    if (!l)
+        return;
+    et_mood_tracker_free(l->tracker);
+    pthread_mutex_destroy(&l->lock);
+    free(l);
+}
+
+void et__listeners_free(et_server *s)
+{
+    for (size_t i = 0; i < s->n_listeners; i++)
+        listener_free(s->listeners[i]);
+    free(s->listeners);
+    s->listeners = NULL;
+    s->n_listeners = 0;
+}
+
+/* The live listener `name`, or NULL; takes the table's lock. */
+static et__listener *find(et_server *s, const char *name)
+{
+    et__listener *found = NULL;
+    pthread_mutex_lock(&s->listeners_lock);
+    for (size_t i = 0; i < s->n_listeners && !found; i++)
+        if (strcmp(s->listeners[i]->name, name) == 0)
+            found = s->listeners[i];
+    pthread_mutex_unlock(&s->listeners_lock);
+    return found;
+}
+
+/* A new live listener with the profile's smoothing (read before any lock:
+ * the store is not touched under the table's lock). */
+static et__listener *make(et_store *st, const char *name, et__reply *fail)
+{
+    char err[ET_ERR_MAX];
+    et__listener *l = calloc(1, sizeof *l);
+    if (!l) {
+        *fail = et__error(503, ET_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    snprintf(l->name, sizeof l->name, "%s", name);
+    pthread_mutex_init(&l->lock, NULL);
+    et_status rc = et_listener_profile_load(st, name, &l->profile, err);
+    et_mood_opts o = et_mood_default_opts();
+    o.tau_s = l->profile.tau_s;
+    o.hold_s = l->profile.hold_s;
+    if (rc == ET_OK)
+        rc = et_mood_tracker_new(&o, &l->tracker, err);
+    if (rc != ET_OK) {
+        *fail = et__error(rc == ET_E_INVALID ? 400 : 503, rc, "%s", err);
+        listener_free(l);
+        return NULL;
+    }
+    return l;
+}
+
+et__listener *et__listener_get(et_server *s, et_store *st, const char *name, et__reply *fail)
+{
+    et__listener *l = find(s, name);
+    if (l)
+        return l;
+    et__listener *fresh = make(st, name, fail);
+    if (!fresh)
+        return NULL;
+    pthread_mutex_lock(&s->listeners_lock);
+    for (size_t i = 0; i < s->n_listeners && !l; i++) /* made meanwhile? */
+        if (strcmp(s->listeners[i]->name, name) == 0)
+            l = s->listeners[i];
+    if (!l && s->n_listeners < ET__MAX_LISTENERS) {
+        et__listener **grown =
+            realloc(s->listeners, (s->n_listeners + 1) * sizeof *s->listeners);
+        if (grown) {
+            s->listeners = grown;
+            s->listeners[s->n_listeners++] = l = fresh;
+            fresh = NULL;
+        }
+    }
+    pthread_mutex_unlock(&s->listeners_lock);
+    listener_free(fresh);
+    if (!l)
+        *fail = et__error(503, ET_E_NOMEM, "no room for another listener (at most %d)",
+                          ET__MAX_LISTENERS);
+    return l;
+}
+
+/* The listener's name from the path, checked; false with a 400 in *fail. */
+static bool check_name(const char *name, et__reply *fail)
+{
+    char err[ET_ERR_MAX];
+    if (et_listener_check_name(name, err) == ET_OK)
+        return true;
+    *fail = et__error(400, ET_E_INVALID, "%s", err);
+    return false;
+}
+
+/* This thread's store handle; false with a 503 in *fail. */
+static et_store *store_of(et_server *s, et__reply *fail)
+{
+    char err[ET_ERR_MAX];
+    et__worker *w = et__worker_get(s, err);
+    et_store *st = w ? et__worker_store(s, w, err) : NULL;
+    if (!st)
+        *fail = et__error(503, ET_E_UNAVAILABLE, "the store cannot be reached: %s", err);
+    return st;
+}
+
+/* The capture time: ?t=SECONDS on the client's clock (any clock that
+ * only goes forward), else the server's; false with a 400 in *fail. */
+static bool capture_time(const et__call *c, double *t, et__reply *fail)
+{
+    const char *v = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "t");
+    if (!v) {
+        *t = wall_time();
+        return true;
+    }
+    char *end;
+    *t = strtod(v, &end);
+    if (*end || end == v || !isfinite(*t) || *t < 0) {
+        *fail = et__error(400, ET_E_INVALID, "t=%.32s: expected the capture time in seconds", v);
+        return false;
+    }
+    return true;
+}
+
+static json_t *state_json(const et_mood_state *m)
+{
+    return json_pack("{s:s,s:f,s:f,s:f,s:f,s:b,s:s}", "name", m->name, "valence", m->valence,
+                     "arousal", m->arousal, "confidence", m->confidence, "smiling_share",
+                     m->smiling_share, "has_face", m->has_face, "source", "face");
+}
+
+/* Writes the mood to the history when its name changed since the last
+ * write, or the last is history_every_s old; with l locked. An unknown mood
+ * (no face, or not sure enough) is not history: it is never written. */
+static et_status maybe_record(et_server *s, et_store *st, et__listener *l,
+                              const et_mood_state *m, bool *recorded, char *err)
+{
+    double now = wall_time();
+    *recorded = false;
+    if (strcmp(m->name, "unknown") == 0 ||
+        (strcmp(m->name, l->recorded_name) == 0 && now - l->recorded_at < s->history_every_s))
+        return ET_OK;
+    et_listener_mood rec = {.time = now, .valence = m->valence, .arousal = m->arousal,
+                            .confidence = m->confidence, .smiling = m->smiling_share};
+    snprintf(rec.mood, sizeof rec.mood, "%s", m->name);
+    snprintf(rec.source, sizeof rec.source, "face");
+    et_status rc = et_listener_mood_add(st, &l->profile, &rec, NULL, err);
+    if (rc == ET_OK) {
+        snprintf(l->recorded_name, sizeof l->recorded_name, "%s", m->name);
+        l->recorded_at = now;
+        *recorded = true;
+    }
+    return rc;
+}
+
+et__reply et__frames(et_server *s, const et__call *c)
+{
+    et__reply fail;
+    double t;
+    et_store *st;
+    if (!check_name(c->name, &fail) || !capture_time(c, &t, &fail) ||
+        !(st = store_of(s, &fail)))
+        return fail;
+    et_image img;
+    et_face faces[ET__MAX_FACES];
+    size_t n;
+    if (!et__see(s, c->req, &img, faces, &n, &fail))
+        return fail;
+    et__listener *l = et__listener_get(s, st, c->name, &fail);
+    if (!l) {
+        et_image_free(&img);
+        return fail;
+    }
+    char err[ET_ERR_MAX];
+    et_mood_state m;
+    bool recorded = false;
+    pthread_mutex_lock(&l->lock);
+    et_status rc = et_mood_tracker_push(l->tracker, t, faces, n, err);
+    if (rc == ET_OK)
+        rc = et_mood_tracker_state(l->tracker, &m);
+    if (rc == ET_OK && maybe_record(s, st, l, &m, &recorded, err) != ET_OK)
+        rc = ET_E_UNAVAILABLE;
+    pthread_mutex_unlock(&l->lock);
+    json_t *seen = rc == ET_OK ? et_report_faces(NULL, &img, faces, n) : NULL;
+    et_image_free(&img);
+    if (rc != ET_OK)
+        return et__error(rc == ET_E_INVALID ? 400 : 503, rc, "%s", err);
+    json_t *doc = json_pack("{s:o,s:o,s:b}", "faces", json_incref(json_object_get(seen, "faces")),
+                            "mood", state_json(&m), "recorded", recorded);
+    json_decref(seen);
+    return (et__reply){.status = 200, .json = doc};
+}
+
+et__reply et__mood(et_server *s, const et__call *c)
+{
+    et__reply fail;
+    et_store *st;
+    if (!check_name(c->name, &fail) || !(st = store_of(s, &fail)))
+        return fail;
+    et__listener *l = find(s, c->name);
+    if (l) {
+        et_mood_state m;
+        pthread_mutex_lock(&l->lock);
+        et_mood_tracker_state(l->tracker, &m);
+        pthread_mutex_unlock(&l->lock);
+        if (m.frames)
+            return (et__reply){.status = 200, .json = state_json(&m)};
+    }
+    char err[ET_ERR_MAX];
+    et_listener_mood m;
+    bool found = false;
+    et_status rc = et_listener_mood_latest(st, c->name, &m, &found, err);
+    if (rc != ET_OK)
+        return et__error(503, rc, "%s", err);
+    if (!found)
+        return et__error(404, ET_E_NOT_FOUND,
+                         "no mood known for listener %s yet: post camera frames", c->name);
+    return (et__reply){.status = 200,
+                       .json = json_pack("{s:s,s:f,s:f,s:f,s:s,s:f}", "name", m.mood,
+                                         "valence", m.valence, "arousal", m.arousal,
+                                         "confidence", m.confidence, "source", m.source,
+                                         "time", m.time)};
+}
