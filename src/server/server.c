@@ -179,10 +179,7 @@ static et__reply run_route(et_server *s, et__route id, const et__call *c)
     }
 }
 
-/* Whether url matches the route's path, where "{name}" takes one whole
- * segment (copied into name, size ET_LISTENER_MAX_NAME + 1; a longer one
- * does not match). */
-static bool path_matches(const char *pattern, const char *url, char *name)
+bool et__server_path_matches(const char *pattern, const char *url, char *name)
 {
     while (*pattern && *url) {
         if (strncmp(pattern, "{name}", 6) == 0) {
@@ -213,7 +210,7 @@ static enum MHD_Result dispatch(et_server *s, struct MHD_Connection *c, const ch
                           NULL);
     char allow[64] = "";
     for (size_t i = 0; i < N_ROUTES; i++) {
-        if (!path_matches(routes[i].path, url, name))
+        if (!et__server_path_matches(routes[i].path, url, name))
             continue;
         if (strcmp(method, routes[i].method) == 0 ||
             (strcmp(method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0))
@@ -311,9 +308,7 @@ static int hex_digit(char c)
                                   : -1;
 }
 
-/* Decodes %HH in place, except %00, which stays as it is: a NUL would cut
- * the path short and make "/x%00.jpg" look like "/x". */
-static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+size_t et__server_unescape(void *cls, struct MHD_Connection *c, char *s)
 {
     (void)cls, (void)c;
     char *out = s;
@@ -471,7 +466,7 @@ et_status et_server_start(const et_server_opts *o, et_server **out, char *err)
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)o->threads, MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
+        s, MHD_OPTION_UNESCAPE_CALLBACK, et__server_unescape, NULL, MHD_OPTION_END);
     if (!s->daemon) {
         pthread_key_delete(s->worker_key);
         server_free(s);

@@ -125,6 +125,17 @@ et__reply et__mood(et_server *s, const et__call *c);
 et__listener *et__listener_get(et_server *s, et_store *st, const char *name, et__reply *fail);
 void et__listeners_free(et_server *s);
 
+/* The request parsing of server.c, for its fuzzer. Decodes %HH in place
+ * (MHD's unescape callback), except %00, which stays as it is: a NUL would
+ * cut the path short and make "/x%00.jpg" look like "/x"; returns the new
+ * length. */
+size_t et__server_unescape(void *cls, struct MHD_Connection *c, char *s);
+
+/* Whether url matches a route's path, where "{name}" takes one whole
+ * segment (copied into name, size ET_LISTENER_MAX_NAME + 1; a longer one
+ * does not match). */
+bool et__server_path_matches(const char *pattern, const char *url, char *name);
+
 /* The OpenAPI document (openapi.c). */
 extern const char et__openapi_json[];
 
