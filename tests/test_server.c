@@ -332,7 +332,7 @@ static void health_metrics_and_every_documented_path_answer(void **state)
     }
     free(jpeg);
     json_decref(api);
-    assert_true(checked >= 6);
+    assert_true(checked >= 7);
     r = http(f->port, "GET", "/metrics", "", NULL, 0);
     check_reply(&r, 200);
     assert_non_null(strstr(header(&r, "Content-Type"), "text/plain"));
@@ -549,6 +549,97 @@ static void bad_listener_requests_are_refused(void **state)
     json_decref(m);
 }
 
+/* GET .../next; the reply's JSON (caller frees), its status in *status. */
+static json_t *get_next(int port, const char *name, const char *query, int *status)
+{
+    char path[300];
+    snprintf(path, sizeof path, "/api/v1/listeners/%s/next%s", name, query);
+    reply r = http(port, "GET", path, "", NULL, 0);
+    check_reply(&r, r.status);
+    *status = r.status;
+    json_t *doc = json_loads(r.body, 0, NULL);
+    reply_free(&r);
+    return doc;
+}
+
+/* Posts eight frames of the sad face of sample2 for `name`. */
+static void look_sad(int port, const char *name)
+{
+    size_t len;
+    char *jpeg = read_demo(2, &len);
+    for (int i = 1; i <= 8; i++) {
+        char path[200];
+        snprintf(path, sizeof path, "/api/v1/listeners/%s/frames?t=%d", name, i);
+        reply r = http(port, "POST", path, "", jpeg, len);
+        check_reply(&r, 200);
+        reply_free(&r);
+    }
+    free(jpeg);
+}
+
+/* The next songs follow the camera's mood: a sad face gets the songs the
+ * catalogue labels sad, each with its reason; two requests in a row (as
+ * from two servers: each records what it handed out) do not repeat a song;
+ * peek=1 with one seed gives one queue twice; bad parameters are 400 and a
+ * listener without a mood 404. */
+static void next_songs_follow_the_mood_and_do_not_repeat(void **state)
+{
+    fixture *f = *state;
+    char csv[600], cmd[1400], *out;
+    snprintf(csv, sizeof csv, "%s/links.csv", f->dir);
+    FILE *fp = fopen(csv, "w");
+    assert_non_null(fp);
+    fprintf(fp, "url,title,artist,mood\n");
+    const char *moods[] = {"happy", "sad", "calm"};
+    for (int i = 0; i < 12; i++)
+        fprintf(fp, "https://example.org/%s%d,%s song %d,%s artist %d,%s\n", moods[i / 4], i,
+                moods[i / 4], i, moods[i / 4], i % 2, moods[i / 4]);
+    fclose(fp);
+    snprintf(cmd, sizeof cmd, "%s import --store %s %s", ts_bin(), f->store, csv);
+    assert_int_equal(ts_run(cmd, &out), 0);
+    free(out);
+    int status;
+    json_t *none = get_next(f->port, "nobody", "", &status);
+    assert_int_equal(status, 404);
+    json_decref(none);
+    look_sad(f->port, "nx");
+    json_t *q1 = get_next(f->port, "nx", "?count=3", &status);
+    assert_int_equal(status, 200);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(q1, "mood"), "name")),
+                        "sad");
+    json_t *queue = json_object_get(q1, "queue");
+    assert_int_equal(json_array_size(queue), 3);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *t = json_array_get(queue, i);
+        assert_non_null(strstr(json_string_value(json_object_get(t, "title")), "sad song"));
+        assert_non_null(strstr(json_string_value(json_object_get(t, "reason")), "sad"));
+        assert_string_equal(json_string_value(json_object_get(t, "kind")), "link");
+    }
+    json_t *q2 = get_next(f->port, "nx", "?count=3", &status);
+    assert_int_equal(status, 200);
+    json_t *queue2 = json_object_get(q2, "queue");
+    for (size_t i = 0; i < json_array_size(queue2); i++)
+        for (size_t j = 0; j < 3; j++)
+            assert_string_not_equal(
+                json_string_value(json_object_get(json_array_get(queue2, i), "id")),
+                json_string_value(json_object_get(json_array_get(queue, j), "id")));
+    json_decref(q1);
+    json_decref(q2);
+    json_t *p1 = get_next(f->port, "nx", "?count=4&seed=5&peek=1", &status);
+    json_t *p2 = get_next(f->port, "nx", "?count=4&seed=5&peek=1", &status);
+    assert_true(json_equal(json_object_get(p1, "queue"), json_object_get(p2, "queue")));
+    json_decref(p1);
+    json_decref(p2);
+    const char *bad[] = {"?count=0", "?count=101", "?count=2.5", "?policy=loud", "?peek=2",
+                         "?seed=-1"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        json_t *b = get_next(f->port, "nx", bad[i], &status);
+        if (status != 400)
+            fail_msg("next%s: status %d, expected 400", bad[i], status);
+        json_decref(b);
+    }
+}
+
 int main(void)
 {
     /* As emotune's main does: one inference per thread (and the same sums
@@ -563,6 +654,7 @@ int main(void)
         cmocka_unit_test(clients_at_once_and_two_servers_in_one_process),
         cmocka_unit_test(camera_frames_become_the_listeners_mood),
         cmocka_unit_test(bad_listener_requests_are_refused),
+        cmocka_unit_test(next_songs_follow_the_mood_and_do_not_repeat),
     };
     return cmocka_run_group_tests_name("server", tests, setup, teardown);
 }

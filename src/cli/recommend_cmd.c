@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "report/report.h"
 #include "image/image.h"
 #include "listener/listener.h"
 #include "mood/mood.h"
@@ -221,19 +222,6 @@ static int mood_of_pictures(const rec_args *a, int argc, char **argv, double now
 
 /* ---- the queue ---- */
 
-static json_t *pick_json(const et_listener_track *t, const et_rec_pick *p)
-{
-    json_t *o = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s, s:f, s:f, s:f, s:s}", "id", t->id,
-                          "title", t->title, "artist", t->artist, "genre", t->genre,
-                          "location", t->location, "kind", t->is_link ? "link" : "file",
-                          "target_valence", p->target_v, "target_arousal", p->target_a,
-                          "distance", p->distance, "reason", p->reason);
-    json_object_set_new(o, "valence", t->has_point ? json_real(t->valence) : json_null());
-    json_object_set_new(o, "arousal", t->has_point ? json_real(t->arousal) : json_null());
-    json_object_set_new(o, "duration", t->duration > 0 ? json_real(t->duration) : json_null());
-    return o;
-}
-
 static void print_pick(size_t k, const et_listener_track *t, const et_rec_pick *p)
 {
     char va[32] = "mood unknown";
@@ -250,27 +238,6 @@ static uint64_t clock_seed(void)
     return x % 1000000000ULL; /* short enough to type back */
 }
 
-/* Records the drawn queue as queued for the listener's playing. */
-static int record_queue(et_store *s, const char *listener, const et_listener_session *se,
-                        const et_rec_pick *picks, long n, double now)
-{
-    char err[ET_ERR_MAX];
-    const char **ids = calloc((size_t)n, sizeof *ids);
-    if (!ids) {
-        fprintf(stderr, "emotune recommend: out of memory\n");
-        return ET_EXIT_FAILED;
-    }
-    for (long k = 0; k < n; k++)
-        ids[k] = se->tracks[picks[k].index].id;
-    et_status st = et_listener_queued_add(s, listener, ids, (size_t)n, now, err);
-    free(ids);
-    if (st != ET_OK) {
-        fprintf(stderr, "emotune recommend: %s\n", err);
-        return ET_EXIT_SETUP;
-    }
-    return ET_EXIT_OK;
-}
-
 /* Prints the drawn queue. */
 static void print_queue(const et_listener_session *se, const rec_args *a, const char *listener,
                         et_rec_policy policy, const et_listener_mood *m, uint64_t seed,
@@ -283,7 +250,7 @@ static void print_queue(const et_listener_session *se, const rec_args *a, const 
                (unsigned long long)seed);
     for (long k = 0; k < a->count; k++) {
         if (a->json)
-            json_array_append_new(queue, pick_json(&se->tracks[picks[k].index], &picks[k]));
+            json_array_append_new(queue, et_report_pick(&se->tracks[picks[k].index], &picks[k], true));
         else
             print_pick((size_t)k, &se->tracks[picks[k].index], &picks[k]);
     }
@@ -309,13 +276,12 @@ static int draw_queue(et_store *s, et_listener_session *se, const rec_args *a,
         return ET_EXIT_FAILED;
     }
     int rc = ET_EXIT_OK;
-    for (long k = 0; k < a->count && !rc; k++)
-        if (et_rec_next(se->rec, policy, m->valence, m->arousal, &picks[k], err) != ET_OK) {
-            fprintf(stderr, "emotune recommend: %s\n", err);
-            rc = ET_EXIT_FAILED;
-        }
-    if (!rc && !a->peek)
-        rc = record_queue(s, listener, se, picks, a->count, now);
+    et_status st = et_listener_next(s, se, listener, policy, m->valence, m->arousal,
+                                    (size_t)a->count, a->peek, now, picks, err);
+    if (st != ET_OK) {
+        fprintf(stderr, "emotune recommend: %s\n", err);
+        rc = st == ET_E_UNAVAILABLE || st == ET_E_IO ? ET_EXIT_SETUP : ET_EXIT_FAILED;
+    }
     if (!rc)
         print_queue(se, a, listener, policy, m, seed, picks);
     free(picks);

@@ -208,4 +208,15 @@ et_status et_listener_session_open(et_store *s, const char *name, uint64_t seed,
                                    et_listener_session **out, char *err);
 void et_listener_session_free(et_listener_session *session);
 
+/*
+ * Draws the listener's next n songs from the session's recommender for the
+ * mood point (valence, arousal) and the policy into picks[n], and unless
+ * peek records them as queued at `now` (et_listener_queued_add), so the
+ * next request, here or on another server, goes on from them. On an error
+ * nothing is recorded. Errors: those of et_rec_next and of the store.
+ */
+et_status et_listener_next(et_store *s, et_listener_session *se, const char *name,
+                           et_rec_policy policy, double valence, double arousal, size_t n,
+                           bool peek, double now, et_rec_pick *picks, char *err);
+
 #endif

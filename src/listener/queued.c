@@ -120,3 +120,24 @@ et_status et_listener_queued(et_store *s, const char *name, et_listener_queued_t
         free(items);
     return ET_OK;
 }
+
+et_status et_listener_next(et_store *s, et_listener_session *se, const char *name,
+                           et_rec_policy policy, double valence, double arousal, size_t n,
+                           bool peek, double now, et_rec_pick *picks, char *err)
+{
+    if (!s || !se || !picks)
+        return et_fail(err, ET_E_INVALID, "et_listener_next: NULL argument");
+    et_status st = ET_OK;
+    for (size_t k = 0; k < n && st == ET_OK; k++)
+        st = et_rec_next(se->rec, policy, valence, arousal, &picks[k], err);
+    if (st != ET_OK || peek || n == 0)
+        return st;
+    const char **ids = calloc(n, sizeof *ids);
+    if (!ids)
+        return et_fail(err, ET_E_NOMEM, "out of memory");
+    for (size_t k = 0; k < n; k++)
+        ids[k] = se->tracks[picks[k].index].id;
+    st = et_listener_queued_add(s, name, ids, n, now, err);
+    free(ids);
+    return st;
+}

@@ -65,3 +65,20 @@ json_t *et_report_error(const char *label, et_status s, const char *message)
     }
     return doc;
 }
+
+json_t *et_report_pick(const et_listener_track *t, const et_rec_pick *p, bool with_location)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:f, s:f, s:f, s:s}", "id", t->id,
+                          "title", t->title, "artist", t->artist, "genre", t->genre, "kind",
+                          t->is_link ? "link" : "file", "target_valence", p->target_v,
+                          "target_arousal", p->target_a, "distance", p->distance, "reason",
+                          p->reason);
+    if (!o)
+        return NULL;
+    if (with_location || t->is_link)
+        json_object_set_new(o, "location", json_string(t->location));
+    json_object_set_new(o, "valence", t->has_point ? json_real(t->valence) : json_null());
+    json_object_set_new(o, "arousal", t->has_point ? json_real(t->arousal) : json_null());
+    json_object_set_new(o, "duration", t->duration > 0 ? json_real(t->duration) : json_null());
+    return o;
+}

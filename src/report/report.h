@@ -10,10 +10,13 @@
 #define ET_REPORT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/core.h"
 #include "image/image.h"
+#include "listener/listener.h"
+#include "recommend/recommend.h"
 #include "vision/vision.h"
 
 /* One face: {"box": {x, y, width, height}, "score" (null for a face crop),
@@ -24,6 +27,14 @@ json_t *et_report_face(const et_face *f);
 /* One picture: {"image": label, "width", "height", "faces": [...]} with the
  * faces in the order given (label may be NULL: no "image" field). */
 json_t *et_report_faces(const char *label, const et_image *img, const et_face *faces, size_t n);
+
+/* One song of a queue: {"id", "title", "artist", "genre", "kind": "file" or
+ * "link", "valence", "arousal", "duration" (null when unknown),
+ * "target_valence", "target_arousal", "distance", "reason"}, and "location"
+ * (the file's path or the link) when with_location: the command line shows
+ * it, the HTTP API does not reveal the server's paths (files are reached by
+ * id) but gives a link's URL. */
+json_t *et_report_pick(const et_listener_track *t, const et_rec_pick *p, bool with_location);
 
 /* An error: {"error": {"code": et_status_code(s), "message": message}},
  * with "image": label first when label is not NULL. */

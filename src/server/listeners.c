@@ -210,6 +210,45 @@ et__reply et__frames(et_server *s, const et__call *c)
     return (et__reply){.status = 200, .json = doc};
 }
 
+/* The listener's current mood: the camera's on this server when it has a
+ * known name, else the history's newest; false when none (found false) or on
+ * a store error (*fail set). */
+static bool current_mood(et_server *s, et_store *st, const char *name, et_listener_mood *out,
+                         double *smiling_share, bool *live, bool *found, et__reply *fail)
+{
+    *found = *live = false;
+    et__listener *l = find(s, name);
+    if (l) {
+        et_mood_state m;
+        pthread_mutex_lock(&l->lock);
+        et_mood_tracker_state(l->tracker, &m);
+        pthread_mutex_unlock(&l->lock);
+        if (m.frames && strcmp(m.name, "unknown") != 0) {
+            *out = (et_listener_mood){.time = wall_time(), .valence = m.valence,
+                                      .arousal = m.arousal, .confidence = m.confidence,
+                                      .smiling = m.smiling_share};
+            snprintf(out->mood, sizeof out->mood, "%s", m.name);
+            snprintf(out->source, sizeof out->source, "face");
+            *smiling_share = m.smiling_share;
+            return *found = *live = true;
+        }
+    }
+    char err[ET_ERR_MAX];
+    if (et_listener_mood_latest(st, name, out, found, err) != ET_OK) {
+        *fail = et__error(503, ET_E_UNAVAILABLE, "%s", err);
+        return false;
+    }
+    *smiling_share = out->smiling;
+    return *found;
+}
+
+static json_t *mood_json(const et_listener_mood *m, bool live)
+{
+    return json_pack("{s:s,s:f,s:f,s:f,s:s,s:b,s:f}", "name", m->mood, "valence", m->valence,
+                     "arousal", m->arousal, "confidence", m->confidence, "source", m->source,
+                     "live", live, "time", m->time);
+}
+
 et__reply et__mood(et_server *s, const et__call *c)
 {
     et__reply fail;
@@ -217,26 +256,99 @@ et__reply et__mood(et_server *s, const et__call *c)
     if (!check_name(c->name, &fail) || !(st = store_of(s, &fail)))
         return fail;
     et__listener *l = find(s, c->name);
-    if (l) {
+    if (l) { /* the camera's own state, even while unknown */
         et_mood_state m;
         pthread_mutex_lock(&l->lock);
         et_mood_tracker_state(l->tracker, &m);
         pthread_mutex_unlock(&l->lock);
-        if (m.frames)
+        if (m.frames && strcmp(m.name, "unknown") == 0)
             return (et__reply){.status = 200, .json = state_json(&m)};
     }
-    char err[ET_ERR_MAX];
     et_listener_mood m;
-    bool found = false;
-    et_status rc = et_listener_mood_latest(st, c->name, &m, &found, err);
+    double smiling;
+    bool live, found;
+    fail.status = 0;
+    if (!current_mood(s, st, c->name, &m, &smiling, &live, &found, &fail))
+        return fail.status ? fail
+                           : et__error(404, ET_E_NOT_FOUND,
+                                       "no mood known for listener %s yet: post camera frames",
+                                       c->name);
+    return (et__reply){.status = 200, .json = mood_json(&m, live)};
+}
+
+/* A query number in [lo, hi] (whole when integral), or def when absent;
+ * false with a 400 in *fail. */
+static bool query_number(const et__call *c, const char *key, double lo, double hi,
+                         bool integral, double def, double *out, et__reply *fail)
+{
+    const char *v = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, key);
+    if (!v) {
+        *out = def;
+        return true;
+    }
+    char *end;
+    *out = strtod(v, &end);
+    if (*end || end == v || !(*out >= lo && *out <= hi) || (integral && *out != floor(*out))) {
+        *fail = et__error(400, ET_E_INVALID, "%s=%.32s: expected a %s from %g to %g", key, v,
+                          integral ? "whole number" : "number", lo, hi);
+        return false;
+    }
+    return true;
+}
+
+/* The draw's seed: ?seed=N, else from the clock (printed in the reply). */
+static uint64_t clock_seed(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ((uint64_t)ts.tv_sec * 1000003u ^ (uint64_t)ts.tv_nsec) % 1000000000ULL;
+}
+
+et__reply et__next(et_server *s, const et__call *c)
+{
+    et__reply fail = {0};
+    et_store *st;
+    double count, seed_d, peek_d;
+    if (!check_name(c->name, &fail) || !(st = store_of(s, &fail)) ||
+        !query_number(c, "count", 1, 100, true, 5, &count, &fail) ||
+        !query_number(c, "seed", 0, 999999999, true, -1, &seed_d, &fail) ||
+        !query_number(c, "peek", 0, 1, true, 0, &peek_d, &fail))
+        return fail;
+    char err[ET_ERR_MAX];
+    et_listener_profile prof;
+    if (et_listener_profile_load(st, c->name, &prof, err) != ET_OK)
+        return et__error(503, ET_E_UNAVAILABLE, "%s", err);
+    et_rec_policy policy = prof.policy;
+    const char *p = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "policy");
+    if (p && et_rec_policy_parse(p, &policy, err) != ET_OK)
+        return et__error(400, ET_E_INVALID, "%s", err);
+    et_listener_mood m;
+    double smiling;
+    bool live, found;
+    if (!current_mood(s, st, c->name, &m, &smiling, &live, &found, &fail))
+        return fail.status ? fail
+                           : et__error(404, ET_E_NOT_FOUND,
+                                       "no mood known for listener %s yet: post camera frames",
+                                       c->name);
+    uint64_t seed = seed_d >= 0 ? (uint64_t)seed_d : clock_seed();
+    et_listener_session *se;
+    et_status rc = et_listener_session_open(st, c->name, seed, &se, err);
     if (rc != ET_OK)
-        return et__error(503, rc, "%s", err);
-    if (!found)
-        return et__error(404, ET_E_NOT_FOUND,
-                         "no mood known for listener %s yet: post camera frames", c->name);
+        return et__error(rc == ET_E_NOT_FOUND ? 404 : 503, rc, "%s", err);
+    et_rec_pick picks[100];
+    rc = et_listener_next(st, se, c->name, policy, m.valence, m.arousal, (size_t)count,
+                          peek_d == 1, wall_time(), picks, err);
+    json_t *queue = rc == ET_OK ? json_array() : NULL;
+    for (size_t k = 0; queue && k < (size_t)count; k++)
+        json_array_append_new(queue, et_report_pick(&se->tracks[picks[k].index], &picks[k],
+                                                    false));
+    size_t library = se->n;
+    et_listener_session_free(se);
+    if (rc != ET_OK)
+        return et__error(rc == ET_E_INVALID ? 400 : 503, rc, "%s", err);
     return (et__reply){.status = 200,
-                       .json = json_pack("{s:s,s:f,s:f,s:f,s:s,s:f}", "name", m.mood,
-                                         "valence", m.valence, "arousal", m.arousal,
-                                         "confidence", m.confidence, "source", m.source,
-                                         "time", m.time)};
+                       .json = json_pack("{s:s,s:o,s:s,s:I,s:I,s:o}", "listener", c->name,
+                                         "mood", mood_json(&m, live), "policy",
+                                         et_rec_policy_name(policy), "seed", (json_int_t)seed,
+                                         "library", (json_int_t)library, "queue", queue)};
 }

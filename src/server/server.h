@@ -6,8 +6,10 @@
  * What is here (issue 11, first part): the daemon, its limits and its
  * errors, /healthz, /metrics, the OpenAPI document, POST /api/v1/detect,
  * and a listener's camera: POST /api/v1/listeners/{name}/frames (faces and
- * the smoothed mood) and GET /api/v1/listeners/{name}/mood. The rest of the
- * API (songs, feedback, tracks and audio, the library) is to come.
+ * the smoothed mood), GET /api/v1/listeners/{name}/mood and .../next (the
+ * next songs, recorded as queued). The rest of the API (feedback, history,
+ * profile, tracks and audio, the library) is to come; .../next loads the
+ * library per request for now (a per-listener cache is to come).
  *
  * Safety: binds 127.0.0.1:8080 by default; any address outside 127.0.0.0/8
  * needs a token, then required on every /api/ request as "Authorization:

@@ -23,6 +23,7 @@ typedef enum et__route {
     ET__ROUTE_DETECT,
     ET__ROUTE_FRAMES,
     ET__ROUTE_MOOD,
+    ET__ROUTE_NEXT,
     ET__ROUTE_OTHER, /* no route: 401, 404, 405 */
     ET__ROUTE_COUNT
 } et__route;
@@ -119,6 +120,7 @@ et__reply et__openapi(void);
 et__reply et__detect(et_server *s, const et__call *c);
 et__reply et__frames(et_server *s, const et__call *c);
 et__reply et__mood(et_server *s, const et__call *c);
+et__reply et__next(et_server *s, const et__call *c);
 
 /* The listener `name`'s live state, made on first use (its tracker takes the
  * profile's tau_s and hold_s); NULL with an error reply in *fail. */
