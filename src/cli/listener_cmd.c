@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "report/report.h"
 #include "listener/listener.h"
 #include "mood/mood.h"
 
@@ -191,15 +192,6 @@ static int exit_for(et_status st)
 
 /* ---- emotune feedback ---- */
 
-static json_t *feedback_json(const char *listener, const et_listener_feedback *f)
-{
-    return json_pack("{s:s, s:s, s:s, s:o, s:f, s:f, s:f, s:s, s:f}", "listener", listener,
-                     "track", f->track, "kind", et_listener_feedback_kind_name(f->kind), "at",
-                     f->at_s >= 0 ? json_real(f->at_s) : json_null(), "fraction", f->fraction,
-                     "valence", f->valence, "arousal", f->arousal, "mood", f->mood, "time",
-                     f->time);
-}
-
 /* The mood of the feedback: stated, else the newest in the history. */
 static int feedback_mood(et_store *s, const char *listener, const lopts *o, double now,
                          et_listener_feedback *f)
@@ -273,7 +265,7 @@ int et_cli_feedback(int argc, char **argv)
         return exit_for(st);
     }
     if (o.json)
-        et_cli_print_json(feedback_json(listener, &f));
+        et_cli_print_json(et_report_feedback(listener, &f));
     else
         printf("%s: %s %s%s, in a %s mood\n", listener, et_listener_feedback_kind_name(f.kind),
                f.track, f.kind == ET_REC_SKIP && f.at_s >= 0 ? " (part way)" : "", f.mood);
@@ -333,7 +325,7 @@ static json_t *history_json(const char *listener, const et_listener_mood *m, siz
     for (size_t i = nm > limit ? nm - limit : 0; i < nm; i++)
         json_array_append_new(moods, mood_json(&m[i]));
     for (size_t j = nf > limit ? nf - limit : 0; j < nf; j++)
-        json_array_append_new(fb, feedback_json(listener, &f[j]));
+        json_array_append_new(fb, et_report_feedback(listener, &f[j]));
     return json_pack("{s:s, s:o, s:o}", "listener", listener, "moods", moods, "feedback", fb);
 }
 

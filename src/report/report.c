@@ -82,3 +82,12 @@ json_t *et_report_pick(const et_listener_track *t, const et_rec_pick *p, bool wi
     json_object_set_new(o, "duration", t->duration > 0 ? json_real(t->duration) : json_null());
     return o;
 }
+
+json_t *et_report_feedback(const char *listener, const et_listener_feedback *f)
+{
+    return json_pack("{s:s, s:s, s:s, s:o, s:f, s:f, s:f, s:s, s:f}", "listener", listener,
+                     "track", f->track, "kind", et_listener_feedback_kind_name(f->kind), "at",
+                     f->at_s >= 0 ? json_real(f->at_s) : json_null(), "fraction", f->fraction,
+                     "valence", f->valence, "arousal", f->arousal, "mood", f->mood, "time",
+                     f->time);
+}

@@ -36,6 +36,10 @@ json_t *et_report_faces(const char *label, const et_image *img, const et_face *f
  * id) but gives a link's URL. */
 json_t *et_report_pick(const et_listener_track *t, const et_rec_pick *p, bool with_location);
 
+/* A listener's feedback as stored: {"listener", "track", "kind", "at" (null
+ * when not given), "fraction", "valence", "arousal", "mood", "time"}. */
+json_t *et_report_feedback(const char *listener, const et_listener_feedback *f);
+
 /* An error: {"error": {"code": et_status_code(s), "message": message}},
  * with "image": label first when label is not NULL. */
 json_t *et_report_error(const char *label, et_status s, const char *message);

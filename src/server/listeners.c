@@ -10,7 +10,7 @@
 #include "report/report.h"
 #include "server/server_internal.h"
 
-static double wall_time(void)
+double et__wall_time(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -103,7 +103,7 @@ et__listener *et__listener_get(et_server *s, et_store *st, const char *name, et_
 }
 
 /* The listener's name from the path, checked; false with a 400 in *fail. */
-static bool check_name(const char *name, et__reply *fail)
+bool et__check_name(const char *name, et__reply *fail)
 {
     char err[ET_ERR_MAX];
     if (et_listener_check_name(name, err) == ET_OK)
@@ -113,7 +113,7 @@ static bool check_name(const char *name, et__reply *fail)
 }
 
 /* This thread's store handle; false with a 503 in *fail. */
-static et_store *store_of(et_server *s, et__reply *fail)
+et_store *et__store(et_server *s, et__reply *fail)
 {
     char err[ET_ERR_MAX];
     et__worker *w = et__worker_get(s, err);
@@ -129,7 +129,7 @@ static bool capture_time(const et__call *c, double *t, et__reply *fail)
 {
     const char *v = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "t");
     if (!v) {
-        *t = wall_time();
+        *t = et__wall_time();
         return true;
     }
     char *end;
@@ -154,7 +154,7 @@ static json_t *state_json(const et_mood_state *m)
 static et_status maybe_record(et_server *s, et_store *st, et__listener *l,
                               const et_mood_state *m, bool *recorded, char *err)
 {
-    double now = wall_time();
+    double now = et__wall_time();
     *recorded = false;
     if (strcmp(m->name, "unknown") == 0 ||
         (strcmp(m->name, l->recorded_name) == 0 && now - l->recorded_at < s->history_every_s))
@@ -177,8 +177,8 @@ et__reply et__frames(et_server *s, const et__call *c)
     et__reply fail;
     double t;
     et_store *st;
-    if (!check_name(c->name, &fail) || !capture_time(c, &t, &fail) ||
-        !(st = store_of(s, &fail)))
+    if (!et__check_name(c->name, &fail) || !capture_time(c, &t, &fail) ||
+        !(st = et__store(s, &fail)))
         return fail;
     et_image img;
     et_face faces[ET__MAX_FACES];
@@ -213,8 +213,8 @@ et__reply et__frames(et_server *s, const et__call *c)
 /* The listener's current mood: the camera's on this server when it has a
  * known name, else the history's newest; false when none (found false) or on
  * a store error (*fail set). */
-static bool current_mood(et_server *s, et_store *st, const char *name, et_listener_mood *out,
-                         double *smiling_share, bool *live, bool *found, et__reply *fail)
+bool et__current_mood(et_server *s, et_store *st, const char *name, et_listener_mood *out,
+                      double *smiling_share, bool *live, bool *found, et__reply *fail)
 {
     *found = *live = false;
     et__listener *l = find(s, name);
@@ -224,7 +224,7 @@ static bool current_mood(et_server *s, et_store *st, const char *name, et_listen
         et_mood_tracker_state(l->tracker, &m);
         pthread_mutex_unlock(&l->lock);
         if (m.frames && strcmp(m.name, "unknown") != 0) {
-            *out = (et_listener_mood){.time = wall_time(), .valence = m.valence,
+            *out = (et_listener_mood){.time = et__wall_time(), .valence = m.valence,
                                       .arousal = m.arousal, .confidence = m.confidence,
                                       .smiling = m.smiling_share};
             snprintf(out->mood, sizeof out->mood, "%s", m.name);
@@ -253,7 +253,7 @@ et__reply et__mood(et_server *s, const et__call *c)
 {
     et__reply fail;
     et_store *st;
-    if (!check_name(c->name, &fail) || !(st = store_of(s, &fail)))
+    if (!et__check_name(c->name, &fail) || !(st = et__store(s, &fail)))
         return fail;
     et__listener *l = find(s, c->name);
     if (l) { /* the camera's own state, even while unknown */
@@ -268,7 +268,7 @@ et__reply et__mood(et_server *s, const et__call *c)
     double smiling;
     bool live, found;
     fail.status = 0;
-    if (!current_mood(s, st, c->name, &m, &smiling, &live, &found, &fail))
+    if (!et__current_mood(s, st, c->name, &m, &smiling, &live, &found, &fail))
         return fail.status ? fail
                            : et__error(404, ET_E_NOT_FOUND,
                                        "no mood known for listener %s yet: post camera frames",
@@ -309,7 +309,7 @@ et__reply et__next(et_server *s, const et__call *c)
     et__reply fail = {0};
     et_store *st;
     double count, seed_d, peek_d;
-    if (!check_name(c->name, &fail) || !(st = store_of(s, &fail)) ||
+    if (!et__check_name(c->name, &fail) || !(st = et__store(s, &fail)) ||
         !query_number(c, "count", 1, 100, true, 5, &count, &fail) ||
         !query_number(c, "seed", 0, 999999999, true, -1, &seed_d, &fail) ||
         !query_number(c, "peek", 0, 1, true, 0, &peek_d, &fail))
@@ -325,7 +325,7 @@ et__reply et__next(et_server *s, const et__call *c)
     et_listener_mood m;
     double smiling;
     bool live, found;
-    if (!current_mood(s, st, c->name, &m, &smiling, &live, &found, &fail))
+    if (!et__current_mood(s, st, c->name, &m, &smiling, &live, &found, &fail))
         return fail.status ? fail
                            : et__error(404, ET_E_NOT_FOUND,
                                        "no mood known for listener %s yet: post camera frames",
@@ -337,7 +337,7 @@ et__reply et__next(et_server *s, const et__call *c)
         return et__error(rc == ET_E_NOT_FOUND ? 404 : 503, rc, "%s", err);
     et_rec_pick picks[100];
     rc = et_listener_next(st, se, c->name, policy, m.valence, m.arousal, (size_t)count,
-                          peek_d == 1, wall_time(), picks, err);
+                          peek_d == 1, et__wall_time(), picks, err);
     json_t *queue = rc == ET_OK ? json_array() : NULL;
     for (size_t k = 0; queue && k < (size_t)count; k++)
         json_array_append_new(queue, et_report_pick(&se->tracks[picks[k].index], &picks[k],

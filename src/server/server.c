@@ -146,6 +146,7 @@ static const route_def routes[] = {
     {"/api/v1/listeners/{name}/frames", "POST", ET__ROUTE_FRAMES},
     {"/api/v1/listeners/{name}/mood", "GET", ET__ROUTE_MOOD},
     {"/api/v1/listeners/{name}/next", "GET", ET__ROUTE_NEXT},
+    {"/api/v1/listeners/{name}/feedback", "POST", ET__ROUTE_FEEDBACK},
 };
 #define N_ROUTES (sizeof routes / sizeof *routes)
 
@@ -177,6 +178,7 @@ static et__reply run_route(et_server *s, et__route id, const et__call *c)
     case ET__ROUTE_FRAMES: return et__frames(s, c);
     case ET__ROUTE_MOOD: return et__mood(s, c);
     case ET__ROUTE_NEXT: return et__next(s, c);
+    case ET__ROUTE_FEEDBACK: return et__feedback(s, c);
     default: return et__error(404, ET_E_NOT_FOUND, "no such resource");
     }
 }

@@ -6,8 +6,8 @@
  * What is here (issue 11, first part): the daemon, its limits and its
  * errors, /healthz, /metrics, the OpenAPI document, POST /api/v1/detect,
  * and a listener's camera: POST /api/v1/listeners/{name}/frames (faces and
- * the smoothed mood), GET /api/v1/listeners/{name}/mood and .../next (the
- * next songs, recorded as queued). The rest of the API (feedback, history,
+ * the smoothed mood), GET /api/v1/listeners/{name}/mood, .../next (the
+ * next songs, recorded as queued) and POST .../feedback. The rest (history,
  * profile, tracks and audio, the library) is to come; .../next loads the
  * library per request for now (a per-listener cache is to come).
  *

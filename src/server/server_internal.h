@@ -24,6 +24,7 @@ typedef enum et__route {
     ET__ROUTE_FRAMES,
     ET__ROUTE_MOOD,
     ET__ROUTE_NEXT,
+    ET__ROUTE_FEEDBACK,
     ET__ROUTE_OTHER, /* no route: 401, 404, 405 */
     ET__ROUTE_COUNT
 } et__route;
@@ -121,6 +122,19 @@ et__reply et__detect(et_server *s, const et__call *c);
 et__reply et__frames(et_server *s, const et__call *c);
 et__reply et__mood(et_server *s, const et__call *c);
 et__reply et__next(et_server *s, const et__call *c);
+et__reply et__feedback(et_server *s, const et__call *c);
+
+/* Shared by the listener routes (listeners.c). The Unix time now. */
+double et__wall_time(void);
+/* The path's listener name, checked; false with a 400 in *fail. */
+bool et__check_name(const char *name, et__reply *fail);
+/* This thread's store handle; NULL with a 503 in *fail. */
+et_store *et__store(et_server *s, et__reply *fail);
+/* The listener's current mood: the camera's on this server when it has a
+ * known name (*live), else the history's newest; false when none (*found
+ * false, *fail untouched) or on a store error (*fail set). */
+bool et__current_mood(et_server *s, et_store *st, const char *name, et_listener_mood *out,
+                      double *smiling_share, bool *live, bool *found, et__reply *fail);
 
 /* The listener `name`'s live state, made on first use (its tracker takes the
  * profile's tau_s and hold_s); NULL with an error reply in *fail. */
