@@ -274,13 +274,6 @@ int et_cli_feedback(int argc, char **argv)
 
 /* ---- emotune history ---- */
 
-static json_t *mood_json(const et_listener_mood *m)
-{
-    return json_pack("{s:f, s:s, s:f, s:f, s:f, s:o, s:s}", "time", m->time, "mood", m->mood,
-                     "valence", m->valence, "arousal", m->arousal, "confidence", m->confidence,
-                     "smiling", m->smiling >= 0 ? json_real(m->smiling) : json_null(), "source",
-                     m->source);
-}
 
 static void format_time(double t, char *out, size_t len)
 {
@@ -323,7 +316,7 @@ static json_t *history_json(const char *listener, const et_listener_mood *m, siz
 {
     json_t *moods = json_array(), *fb = json_array();
     for (size_t i = nm > limit ? nm - limit : 0; i < nm; i++)
-        json_array_append_new(moods, mood_json(&m[i]));
+        json_array_append_new(moods, et_report_mood(&m[i]));
     for (size_t j = nf > limit ? nf - limit : 0; j < nf; j++)
         json_array_append_new(fb, et_report_feedback(listener, &f[j]));
     return json_pack("{s:s, s:o, s:o}", "listener", listener, "moods", moods, "feedback", fb);
@@ -372,13 +365,6 @@ int et_cli_history(int argc, char **argv)
 
 /* ---- emotune profile ---- */
 
-static json_t *profile_json(const et_listener_profile *p)
-{
-    return json_pack("{s:s, s:s, s:f, s:f, s:f, s:I, s:b}", "listener", p->name, "policy",
-                     et_rec_policy_name(p->policy), "tau_s", p->tau_s, "hold_s", p->hold_s,
-                     "history_days", p->history_days, "history_max",
-                     (json_int_t)p->history_max, "stored", p->stored);
-}
 
 /* Applies the settings given in o to p; 1 when one was given, 0 when none,
  * ET_EXIT_USAGE (printed) when one is bad. */
@@ -476,7 +462,7 @@ int et_cli_profile(int argc, char **argv)
     if (changed == ET_EXIT_USAGE)
         return ET_EXIT_USAGE;
     if (o.json) {
-        et_cli_print_json(profile_json(&p));
+        et_cli_print_json(et_report_profile(&p));
     } else {
         printf("listener      %s%s\npolicy        %s\nmood          smoothing %.3g s, hold "
                "%.3g s\nhistory       %.6g days, at most %zu moods\n",

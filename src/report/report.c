@@ -91,3 +91,19 @@ json_t *et_report_feedback(const char *listener, const et_listener_feedback *f)
                      "valence", f->valence, "arousal", f->arousal, "mood", f->mood, "time",
                      f->time);
 }
+
+json_t *et_report_profile(const et_listener_profile *p)
+{
+    return json_pack("{s:s, s:s, s:f, s:f, s:f, s:I, s:b}", "listener", p->name, "policy",
+                     et_rec_policy_name(p->policy), "tau_s", p->tau_s, "hold_s", p->hold_s,
+                     "history_days", p->history_days, "history_max",
+                     (json_int_t)p->history_max, "stored", p->stored);
+}
+
+json_t *et_report_mood(const et_listener_mood *m)
+{
+    return json_pack("{s:f, s:s, s:f, s:f, s:f, s:o, s:s}", "time", m->time, "mood", m->mood,
+                     "valence", m->valence, "arousal", m->arousal, "confidence", m->confidence,
+                     "smiling", m->smiling >= 0 ? json_real(m->smiling) : json_null(), "source",
+                     m->source);
+}

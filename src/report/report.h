@@ -40,6 +40,14 @@ json_t *et_report_pick(const et_listener_track *t, const et_rec_pick *p, bool wi
  * when not given), "fraction", "valence", "arousal", "mood", "time"}. */
 json_t *et_report_feedback(const char *listener, const et_listener_feedback *f);
 
+/* A listener's profile: {"listener", "policy", "tau_s", "hold_s",
+ * "history_days", "history_max", "stored"}. */
+json_t *et_report_profile(const et_listener_profile *p);
+
+/* A mood of the history: {"time", "mood", "valence", "arousal",
+ * "confidence", "smiling" (null when not known), "source"}. */
+json_t *et_report_mood(const et_listener_mood *m);
+
 /* An error: {"error": {"code": et_status_code(s), "message": message}},
  * with "image": label first when label is not NULL. */
 json_t *et_report_error(const char *label, et_status s, const char *message);

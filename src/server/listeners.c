@@ -73,6 +73,25 @@ static et__listener *make(et_store *st, const char *name, et__reply *fail)
     return l;
 }
 
+void et__listener_profile_changed(et_server *s, const et_listener_profile *p)
+{
+    et__listener *l = find(s, p->name);
+    if (!l)
+        return;
+    et_mood_opts o = et_mood_default_opts();
+    o.tau_s = p->tau_s;
+    o.hold_s = p->hold_s;
+    et_mood_tracker *fresh = NULL;
+    if (et_mood_tracker_new(&o, &fresh, NULL) != ET_OK)
+        return; /* out of memory: the old smoothing stays */
+    pthread_mutex_lock(&l->lock);
+    l->profile = *p;
+    et_mood_tracker *old = l->tracker;
+    l->tracker = fresh;
+    pthread_mutex_unlock(&l->lock);
+    et_mood_tracker_free(old);
+}
+
 et__listener *et__listener_get(et_server *s, et_store *st, const char *name, et__reply *fail)
 {
     et__listener *l = find(s, name);

@@ -12,7 +12,9 @@
 static const char *const route_names[ET__ROUTE_COUNT] = {
     "/healthz", "/metrics", "/api/v1/openapi.json", "/api/v1/detect",
     "/api/v1/listeners/{name}/frames", "/api/v1/listeners/{name}/mood",
-    "/api/v1/listeners/{name}/next", "/api/v1/listeners/{name}/feedback", "other"};
+    "/api/v1/listeners/{name}/next", "/api/v1/listeners/{name}/feedback",
+    "/api/v1/listeners/{name}/profile", "/api/v1/listeners/{name}/profile",
+    "/api/v1/listeners/{name}/history", "other"};
 
 et__reply et__healthz(et_server *s)
 {

@@ -100,7 +100,9 @@ static enum MHD_Result send_reply(et_server *s, struct MHD_Connection *c, et__ro
     size_t len = rep.raw_len;
     const char *type = rep.content_type;
     if (rep.json) {
-        body = json_dumps(rep.json, JSON_COMPACT | JSON_REAL_PRECISION(9));
+        /* 15 significant digits: Unix times keep their milliseconds (9, as
+         * the command line prints, would round them to ten seconds). */
+        body = json_dumps(rep.json, JSON_COMPACT | JSON_REAL_PRECISION(15));
         len = body ? strlen(body) : 0;
         type = "application/json";
         json_decref(rep.json);
@@ -147,6 +149,9 @@ static const route_def routes[] = {
     {"/api/v1/listeners/{name}/mood", "GET", ET__ROUTE_MOOD},
     {"/api/v1/listeners/{name}/next", "GET", ET__ROUTE_NEXT},
     {"/api/v1/listeners/{name}/feedback", "POST", ET__ROUTE_FEEDBACK},
+    {"/api/v1/listeners/{name}/profile", "GET", ET__ROUTE_PROFILE_GET},
+    {"/api/v1/listeners/{name}/profile", "PUT", ET__ROUTE_PROFILE_PUT},
+    {"/api/v1/listeners/{name}/history", "GET", ET__ROUTE_HISTORY},
 };
 #define N_ROUTES (sizeof routes / sizeof *routes)
 
@@ -179,6 +184,9 @@ static et__reply run_route(et_server *s, et__route id, const et__call *c)
     case ET__ROUTE_MOOD: return et__mood(s, c);
     case ET__ROUTE_NEXT: return et__next(s, c);
     case ET__ROUTE_FEEDBACK: return et__feedback(s, c);
+    case ET__ROUTE_PROFILE_GET: return et__profile_get(s, c);
+    case ET__ROUTE_PROFILE_PUT: return et__profile_put(s, c);
+    case ET__ROUTE_HISTORY: return et__history(s, c);
     default: return et__error(404, ET_E_NOT_FOUND, "no such resource");
     }
 }

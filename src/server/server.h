@@ -7,9 +7,10 @@
  * errors, /healthz, /metrics, the OpenAPI document, POST /api/v1/detect,
  * and a listener's camera: POST /api/v1/listeners/{name}/frames (faces and
  * the smoothed mood), GET /api/v1/listeners/{name}/mood, .../next (the
- * next songs, recorded as queued) and POST .../feedback. The rest (history,
- * profile, tracks and audio, the library) is to come; .../next loads the
- * library per request for now (a per-listener cache is to come).
+ * next songs, recorded as queued), POST .../feedback, GET/PUT .../profile
+ * and GET .../history. The rest (tracks and audio, the library) is to
+ * come; .../next loads the library per request for now (a per-listener
+ * cache is to come).
  *
  * Safety: binds 127.0.0.1:8080 by default; any address outside 127.0.0.0/8
  * needs a token, then required on every /api/ request as "Authorization:

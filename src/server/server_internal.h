@@ -25,6 +25,9 @@ typedef enum et__route {
     ET__ROUTE_MOOD,
     ET__ROUTE_NEXT,
     ET__ROUTE_FEEDBACK,
+    ET__ROUTE_PROFILE_GET,
+    ET__ROUTE_PROFILE_PUT,
+    ET__ROUTE_HISTORY,
     ET__ROUTE_OTHER, /* no route: 401, 404, 405 */
     ET__ROUTE_COUNT
 } et__route;
@@ -123,6 +126,13 @@ et__reply et__frames(et_server *s, const et__call *c);
 et__reply et__mood(et_server *s, const et__call *c);
 et__reply et__next(et_server *s, const et__call *c);
 et__reply et__feedback(et_server *s, const et__call *c);
+et__reply et__profile_get(et_server *s, const et__call *c);
+et__reply et__profile_put(et_server *s, const et__call *c);
+et__reply et__history(et_server *s, const et__call *c);
+
+/* A saved profile reaches the listener's live state: its retention at once,
+ * its smoothing from the next frame (the tracker starts over). */
+void et__listener_profile_changed(et_server *s, const et_listener_profile *p);
 
 /* Shared by the listener routes (listeners.c). The Unix time now. */
 double et__wall_time(void);
