@@ -477,17 +477,25 @@ static void clients_at_once_and_two_servers_in_one_process(void **state)
     reply_free(&r);
 }
 
-/* GET a listener's mood; its JSON (caller frees) and status. */
-static json_t *get_mood(int port, const char *name, int *status)
+/* A request with a JSON body; its status and reply JSON (caller frees). */
+static json_t *call_json(int port, const char *method, const char *path, const char *body,
+                         int *status)
 {
-    char path[200];
-    snprintf(path, sizeof path, "/api/v1/listeners/%s/mood", name);
-    reply r = http(port, "GET", path, "", NULL, 0);
+    reply r = http(port, method, path, body ? "Content-Type: application/json\r\n" : "", body,
+                   body ? strlen(body) : 0);
     check_reply(&r, r.status);
     *status = r.status;
     json_t *doc = json_loads(r.body, 0, NULL);
     reply_free(&r);
     return doc;
+}
+
+/* GET a listener's mood; its JSON (caller frees) and status. */
+static json_t *get_mood(int port, const char *name, int *status)
+{
+    char path[200];
+    snprintf(path, sizeof path, "/api/v1/listeners/%s/mood", name);
+    return call_json(port, "GET", path, NULL, status);
 }
 
 /* A listener's camera: frames of a sad face (face-api reads sample2 as sad,
@@ -585,12 +593,7 @@ static json_t *get_next(int port, const char *name, const char *query, int *stat
 {
     char path[300];
     snprintf(path, sizeof path, "/api/v1/listeners/%s/next%s", name, query);
-    reply r = http(port, "GET", path, "", NULL, 0);
-    check_reply(&r, r.status);
-    *status = r.status;
-    json_t *doc = json_loads(r.body, 0, NULL);
-    reply_free(&r);
-    return doc;
+    return call_json(port, "GET", path, NULL, status);
 }
 
 /* Posts eight frames of the sad face of sample2 for `name`. */
@@ -747,18 +750,6 @@ static void feedback_is_kept_and_bad_bodies_are_refused(void **state)
     et_store_close(st);
 }
 
-/* A request with a JSON body; its status and reply JSON (caller frees). */
-static json_t *call_json(int port, const char *method, const char *path, const char *body,
-                         int *status)
-{
-    reply r = http(port, method, path, body ? "Content-Type: application/json\r\n" : "", body,
-                   body ? strlen(body) : 0);
-    check_reply(&r, r.status);
-    *status = r.status;
-    json_t *doc = json_loads(r.body, 0, NULL);
-    reply_free(&r);
-    return doc;
-}
 
 /* The profile: defaults, then settings changed and kept (the others too),
  * bad ones refused with the profile unchanged; the history newest first, a

@@ -63,9 +63,8 @@ et__reply et__feedback(et_server *s, const et__call *c)
         snprintf(f.mood, sizeof f.mood, "%s", et_mood_named_canonical(mood));
     } else {
         et_listener_mood m;
-        double smiling;
-        bool live, found;
-        if (!et__current_mood(s, st, c->name, &m, &smiling, &live, &found, &fail))
+        bool live;
+        if (!et__current_mood(s, st, c->name, &m, &live, &fail))
             return fail.status ? fail
                                : et__error(400, ET_E_INVALID,
                                            "no mood known for listener %s: give \"mood\"",

@@ -35,16 +35,31 @@ void et__listeners_free(et_server *s)
     s->n_listeners = 0;
 }
 
-/* The live listener `name`, or NULL; takes the table's lock. */
+/* The live listener `name`, or NULL; with the table's lock held. */
+static et__listener *find_locked(et_server *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_listeners; i++)
+        if (strcmp(s->listeners[i]->name, name) == 0)
+            return s->listeners[i];
+    return NULL;
+}
+
+/* The same, taking the table's lock. */
 static et__listener *find(et_server *s, const char *name)
 {
-    et__listener *found = NULL;
     pthread_mutex_lock(&s->listeners_lock);
-    for (size_t i = 0; i < s->n_listeners && !found; i++)
-        if (strcmp(s->listeners[i]->name, name) == 0)
-            found = s->listeners[i];
+    et__listener *found = find_locked(s, name);
     pthread_mutex_unlock(&s->listeners_lock);
     return found;
+}
+
+/* A tracker with the profile's smoothing. */
+static et_status new_tracker(const et_listener_profile *p, et_mood_tracker **out, char *err)
+{
+    et_mood_opts o = et_mood_default_opts();
+    o.tau_s = p->tau_s;
+    o.hold_s = p->hold_s;
+    return et_mood_tracker_new(&o, out, err);
 }
 
 /* A new live listener with the profile's smoothing (read before any lock:
@@ -60,11 +75,8 @@ static et__listener *make(et_store *st, const char *name, et__reply *fail)
     snprintf(l->name, sizeof l->name, "%s", name);
     pthread_mutex_init(&l->lock, NULL);
     et_status rc = et_listener_profile_load(st, name, &l->profile, err);
-    et_mood_opts o = et_mood_default_opts();
-    o.tau_s = l->profile.tau_s;
-    o.hold_s = l->profile.hold_s;
     if (rc == ET_OK)
-        rc = et_mood_tracker_new(&o, &l->tracker, err);
+        rc = new_tracker(&l->profile, &l->tracker, err);
     if (rc != ET_OK) {
         *fail = et__error(rc == ET_E_INVALID ? 400 : 503, rc, "%s", err);
         listener_free(l);
@@ -78,11 +90,8 @@ void et__listener_profile_changed(et_server *s, const et_listener_profile *p)
     et__listener *l = find(s, p->name);
     if (!l)
         return;
-    et_mood_opts o = et_mood_default_opts();
-    o.tau_s = p->tau_s;
-    o.hold_s = p->hold_s;
     et_mood_tracker *fresh = NULL;
-    if (et_mood_tracker_new(&o, &fresh, NULL) != ET_OK)
+    if (new_tracker(p, &fresh, NULL) != ET_OK)
         return; /* out of memory: the old smoothing stays */
     pthread_mutex_lock(&l->lock);
     l->profile = *p;
@@ -101,9 +110,7 @@ et__listener *et__listener_get(et_server *s, et_store *st, const char *name, et_
     if (!fresh)
         return NULL;
     pthread_mutex_lock(&s->listeners_lock);
-    for (size_t i = 0; i < s->n_listeners && !l; i++) /* made meanwhile? */
-        if (strcmp(s->listeners[i]->name, name) == 0)
-            l = s->listeners[i];
+    l = find_locked(s, name); /* made meanwhile? */
     if (!l && s->n_listeners < ET__MAX_LISTENERS) {
         et__listener **grown =
             realloc(s->listeners, (s->n_listeners + 1) * sizeof *s->listeners);
@@ -229,13 +236,11 @@ et__reply et__frames(et_server *s, const et__call *c)
     return (et__reply){.status = 200, .json = doc};
 }
 
-/* The listener's current mood: the camera's on this server when it has a
- * known name, else the history's newest; false when none (found false) or on
- * a store error (*fail set). */
 bool et__current_mood(et_server *s, et_store *st, const char *name, et_listener_mood *out,
-                      double *smiling_share, bool *live, bool *found, et__reply *fail)
+                      bool *live, et__reply *fail)
 {
-    *found = *live = false;
+    *live = false;
+    fail->status = 0;
     et__listener *l = find(s, name);
     if (l) {
         et_mood_state m;
@@ -248,17 +253,14 @@ bool et__current_mood(et_server *s, et_store *st, const char *name, et_listener_
                                       .smiling = m.smiling_share};
             snprintf(out->mood, sizeof out->mood, "%s", m.name);
             snprintf(out->source, sizeof out->source, "face");
-            *smiling_share = m.smiling_share;
-            return *found = *live = true;
+            return *live = true;
         }
     }
     char err[ET_ERR_MAX];
-    if (et_listener_mood_latest(st, name, out, found, err) != ET_OK) {
+    bool found = false;
+    if (et_listener_mood_latest(st, name, out, &found, err) != ET_OK)
         *fail = et__error(503, ET_E_UNAVAILABLE, "%s", err);
-        return false;
-    }
-    *smiling_share = out->smiling;
-    return *found;
+    return found;
 }
 
 static json_t *mood_json(const et_listener_mood *m, bool live)
@@ -284,10 +286,8 @@ et__reply et__mood(et_server *s, const et__call *c)
             return (et__reply){.status = 200, .json = state_json(&m)};
     }
     et_listener_mood m;
-    double smiling;
-    bool live, found;
-    fail.status = 0;
-    if (!et__current_mood(s, st, c->name, &m, &smiling, &live, &found, &fail))
+    bool live;
+    if (!et__current_mood(s, st, c->name, &m, &live, &fail))
         return fail.status ? fail
                            : et__error(404, ET_E_NOT_FOUND,
                                        "no mood known for listener %s yet: post camera frames",
@@ -342,9 +342,8 @@ et__reply et__next(et_server *s, const et__call *c)
     if (p && et_rec_policy_parse(p, &policy, err) != ET_OK)
         return et__error(400, ET_E_INVALID, "%s", err);
     et_listener_mood m;
-    double smiling;
-    bool live, found;
-    if (!et__current_mood(s, st, c->name, &m, &smiling, &live, &found, &fail))
+    bool live;
+    if (!et__current_mood(s, st, c->name, &m, &live, &fail))
         return fail.status ? fail
                            : et__error(404, ET_E_NOT_FOUND,
                                        "no mood known for listener %s yet: post camera frames",

@@ -268,6 +268,20 @@ static bool take_body(et_server *s, et__request *r, const char *data, size_t n)
     return true;
 }
 
+/* The 413 of a body over the limit, answered (and counted) once whether it
+ * was seen from Content-Length or while reading. */
+static enum MHD_Result refuse_body(et_server *s, struct MHD_Connection *c, et__request *r)
+{
+    if (r->refused)
+        return MHD_YES;
+    r->refused = true;
+    atomic_fetch_add(&s->bodies_refused, 1);
+    return send_reply(s, c, ET__ROUTE_OTHER,
+                      et__error(413, ET_E_TOO_LARGE, "the body is over the limit of %zu bytes",
+                                s->max_body),
+                      NULL);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **state)
@@ -287,12 +301,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             unsigned long long n = strtoull(cl, &end, 10);
             if (*end || n > s->max_body) {
                 r->too_large = true;
-                atomic_fetch_add(&s->bodies_refused, 1);
-                return send_reply(s, c, ET__ROUTE_OTHER,
-                                  et__error(413, ET_E_TOO_LARGE,
-                                            "the body is over the limit of %zu bytes",
-                                            s->max_body),
-                                  NULL);
+                return refuse_body(s, c, r);
             }
         }
         return MHD_YES;
@@ -302,13 +311,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
-    if (r->too_large) {
-        atomic_fetch_add(&s->bodies_refused, 1);
-        return send_reply(s, c, ET__ROUTE_OTHER,
-                          et__error(413, ET_E_TOO_LARGE, "the body is over the limit of %zu bytes",
-                                    s->max_body),
-                          NULL);
-    }
+    if (r->too_large)
+        return refuse_body(s, c, r);
     return dispatch(s, c, url, method, r);
 }
 

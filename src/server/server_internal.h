@@ -77,6 +77,7 @@ typedef struct et__request {
     char *body;
     size_t len, cap;
     bool too_large;
+    bool refused; /* its 413 is queued */
 } et__request;
 
 /* What a handler gets: the connection (for its query and headers), the
@@ -141,10 +142,11 @@ bool et__check_name(const char *name, et__reply *fail);
 /* This thread's store handle; NULL with a 503 in *fail. */
 et_store *et__store(et_server *s, et__reply *fail);
 /* The listener's current mood: the camera's on this server when it has a
- * known name (*live), else the history's newest; false when none (*found
- * false, *fail untouched) or on a store error (*fail set). */
+ * known name (*live), else the history's newest. False when none is known
+ * (fail->status 0: the caller says what to do) or on a store error (*fail
+ * a 503). */
 bool et__current_mood(et_server *s, et_store *st, const char *name, et_listener_mood *out,
-                      double *smiling_share, bool *live, bool *found, et__reply *fail);
+                      bool *live, et__reply *fail);
 
 /* The listener `name`'s live state, made on first use (its tracker takes the
  * profile's tau_s and hold_s); NULL with an error reply in *fail. */
