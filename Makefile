@@ -40,7 +40,7 @@ LIB_SRC := $(filter-out src/cli/%,$(wildcard src/*/*.c))
 CLI_SRC := $(wildcard src/cli/*.c)
 HDRS    := $(wildcard src/*/*.h)
 TESTS   := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
-TEST_SUPPORT := tests/support.c
+TEST_SUPPORT := tests/support.c tests/http_support.c
 FUZZERS := $(patsubst fuzz/%.c,%,$(filter-out fuzz/replay.c,$(wildcard fuzz/fuzz_*.c)))
 MODELS  := tiny_face_detector_model-weights_manifest.json tiny_face_detector_model.bin \
            face_expression_model-weights_manifest.json face_expression_model.bin
@@ -94,10 +94,10 @@ $(MODEL_SRC)/%: | $(DEPS_OK)
 	@test -f $@ || { echo "missing $@: run make deps"; exit 1; }
 
 # --- tests ----------------------------------------------------------------
-build/tests/%: tests/%.c $(TEST_SUPPORT) tests/support.h build/libemotune.a
+build/tests/%: tests/%.c $(TEST_SUPPORT) tests/support.h tests/http_support.h build/libemotune.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) -Itests $< $(TEST_SUPPORT) build/libemotune.a $(PKG_LIBS) -lcmocka -o $@
-build/san/tests/%: tests/%.c $(TEST_SUPPORT) tests/support.h build/san/libemotune.a
+build/san/tests/%: tests/%.c $(TEST_SUPPORT) tests/support.h tests/http_support.h build/san/libemotune.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(SAN) $(PKG_CFLAGS) -Itests $< $(TEST_SUPPORT) build/san/libemotune.a $(PKG_LIBS) -lcmocka -o $@
 

@@ -18,115 +18,8 @@
 #include "mood/mood.h"
 #include "nn/nn.h"
 #include "server/server.h"
+#include "http_support.h"
 #include "support.h"
-
-typedef struct reply {
-    int status;
-    char *head; /* the status line and headers */
-    char *body;
-    size_t body_len;
-} reply;
-
-static void reply_free(reply *r)
-{
-    free(r->head);
-    free(r->body);
-}
-
-/* Sends `req` (len bytes, then `extra` more of `fill` without waiting: a
- * body) and reads the whole reply until the server closes. */
-static reply http_raw(int port, const char *req, size_t len)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    for (size_t off = 0; off < len;) {
-        ssize_t n = write(fd, req + off, len - off);
-        if (n <= 0)
-            break; /* the server may answer and close before reading it all */
-        off += (size_t)n;
-    }
-    shutdown(fd, SHUT_WR);
-    size_t cap = 1 << 16, got = 0;
-    char *buf = malloc(cap + 1);
-    assert_non_null(buf);
-    for (ssize_t n; (n = read(fd, buf + got, cap - got)) > 0;) {
-        got += (size_t)n;
-        if (got == cap) {
-            buf = realloc(buf, (cap *= 2) + 1);
-            assert_non_null(buf);
-        }
-    }
-    close(fd);
-    buf[got] = '\0';
-    reply r = {0};
-    char *end = strstr(buf, "\r\n\r\n");
-    if (!end || sscanf(buf, "HTTP/1.%*d %d", &r.status) != 1)
-        fail_msg("not an HTTP reply: %.200s", buf);
-    r.head = strndup(buf, (size_t)(end - buf));
-    r.body_len = got - (size_t)(end + 4 - buf);
-    r.body = malloc(r.body_len + 1);
-    memcpy(r.body, end + 4, r.body_len);
-    r.body[r.body_len] = '\0';
-    free(buf);
-    return r;
-}
-
-/* A request with a body (may be NULL) and extra header lines ("" for none). */
-static reply http(int port, const char *method, const char *path, const char *headers,
-                  const void *body, size_t body_len)
-{
-    char head[2048];
-    int n = snprintf(head, sizeof head,
-                     "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s"
-                     "Content-Length: %zu\r\n\r\n",
-                     method, path, headers, body_len);
-    char *req = malloc((size_t)n + body_len);
-    memcpy(req, head, (size_t)n);
-    if (body && body_len)
-        memcpy(req + n, body, body_len);
-    reply r = http_raw(port, req, (size_t)n + body_len);
-    free(req);
-    return r;
-}
-
-/* The reply's header `name` (case-insensitive), or NULL; a static copy. */
-static const char *header(const reply *r, const char *name)
-{
-    static char value[512];
-    size_t nl = strlen(name);
-    for (const char *p = strstr(r->head, "\r\n"); p; p = strstr(p + 2, "\r\n"))
-        if (strncasecmp(p + 2, name, nl) == 0 && p[2 + nl] == ':') {
-            const char *v = p + 3 + nl;
-            while (*v == ' ')
-                v++;
-            size_t len = strcspn(v, "\r");
-            snprintf(value, sizeof value, "%.*s", (int)len, v);
-            return value;
-        }
-    return NULL;
-}
-
-/* Every reply: the security headers; an error: JSON with a code. */
-static void check_reply(const reply *r, int want_status)
-{
-    if (r->status != want_status)
-        fail_msg("status %d, expected %d: %.300s", r->status, want_status, r->body);
-    assert_non_null(header(r, "Content-Security-Policy"));
-    assert_false(strstr(header(r, "Content-Security-Policy"), "unsafe-inline"));
-    assert_string_equal(header(r, "X-Content-Type-Options"), "nosniff");
-    assert_string_equal(header(r, "Referrer-Policy"), "no-referrer");
-    assert_null(header(r, "Access-Control-Allow-Origin"));
-    if (want_status >= 400) {
-        json_t *doc = json_loads(r->body, 0, NULL);
-        if (!json_is_string(json_object_get(json_object_get(doc, "error"), "code")) ||
-            !json_is_string(json_object_get(json_object_get(doc, "error"), "message")))
-            fail_msg("status %d without a JSON error: %.300s", r->status, r->body);
-        json_decref(doc);
-    }
-}
 
 typedef struct fixture {
     char *dir;
@@ -223,10 +116,10 @@ static void detect_gives_what_the_command_gives(void **state)
     for (int i = 1; i <= 6; i++) {
         size_t len;
         char *jpeg = read_demo(i, &len);
-        reply r = http(f->port, "POST", "/api/v1/detect", "Content-Type: image/jpeg\r\n", jpeg,
+        ts_reply r = ts_http(f->port, "POST", "/api/v1/detect", "Content-Type: image/jpeg\r\n", jpeg,
                        len);
-        check_reply(&r, 200);
-        assert_string_equal(header(&r, "Content-Type"), "application/json");
+        ts_check_reply(&r, 200);
+        assert_string_equal(ts_header(&r, "Content-Type"), "application/json");
         char cmd[1024], *out;
         snprintf(cmd, sizeof cmd, "%s detect --json --models %s %s/sample%d.jpg", ts_bin(),
                  ts_models_dir(), ts_demo_dir(), i);
@@ -241,7 +134,7 @@ static void detect_gives_what_the_command_gives(void **state)
         json_decref(api);
         free(out);
         free(jpeg);
-        reply_free(&r);
+        ts_reply_free(&r);
     }
 }
 
@@ -249,44 +142,44 @@ static void detect_gives_what_the_command_gives(void **state)
 static void bad_requests_get_their_status_and_a_json_error(void **state)
 {
     fixture *f = *state;
-    reply r = http(f->port, "GET", "/api/v1/nothing", "", NULL, 0);
-    check_reply(&r, 404);
-    reply_free(&r);
-    r = http(f->port, "DELETE", "/api/v1/detect", "", NULL, 0);
-    check_reply(&r, 405);
-    assert_string_equal(header(&r, "Allow"), "POST");
-    reply_free(&r);
-    r = http(f->port, "POST", "/healthz", "", "x", 1);
-    check_reply(&r, 405);
-    assert_string_equal(header(&r, "Allow"), "GET");
-    reply_free(&r);
-    r = http(f->port, "POST", "/api/v1/detect", "", NULL, 0); /* no picture */
-    check_reply(&r, 400);
-    reply_free(&r);
+    ts_reply r = ts_http(f->port, "GET", "/api/v1/nothing", "", NULL, 0);
+    ts_check_reply(&r, 404);
+    ts_reply_free(&r);
+    r = ts_http(f->port, "DELETE", "/api/v1/detect", "", NULL, 0);
+    ts_check_reply(&r, 405);
+    assert_string_equal(ts_header(&r, "Allow"), "POST");
+    ts_reply_free(&r);
+    r = ts_http(f->port, "POST", "/healthz", "", "x", 1);
+    ts_check_reply(&r, 405);
+    assert_string_equal(ts_header(&r, "Allow"), "GET");
+    ts_reply_free(&r);
+    r = ts_http(f->port, "POST", "/api/v1/detect", "", NULL, 0); /* no picture */
+    ts_check_reply(&r, 400);
+    ts_reply_free(&r);
     const char text[] = "root:x:0:0:root:/root:/bin/bash\nthis is text, not a picture\n";
-    r = http(f->port, "POST", "/api/v1/detect", "Content-Type: image/jpeg\r\n", text,
+    r = ts_http(f->port, "POST", "/api/v1/detect", "Content-Type: image/jpeg\r\n", text,
              sizeof text - 1);
-    check_reply(&r, 415);
-    reply_free(&r);
+    ts_check_reply(&r, 415);
+    ts_reply_free(&r);
     size_t len;
     char *jpeg = read_demo(2, &len);
-    r = http(f->port, "POST", "/api/v1/detect", "", jpeg, len / 3); /* truncated */
-    check_reply(&r, 400);
+    r = ts_http(f->port, "POST", "/api/v1/detect", "", jpeg, len / 3); /* truncated */
+    ts_check_reply(&r, 400);
     assert_non_null(strstr(r.body, "corrupt"));
-    reply_free(&r);
+    ts_reply_free(&r);
     free(jpeg);
     /* paths that try to leave: nothing but 404, never a file's content */
     const char *paths[] = {"/../../etc/passwd", "/api/v1/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
                            "/api/v1/..%2f..%2fetc/passwd", "/api/v1/detect%00.jpg",
                            "/%2e%2e/README.md", "/api/v1/openapi.json/../../../etc/passwd"};
     for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
-        r = http(f->port, "GET", paths[i], "", NULL, 0);
+        r = ts_http(f->port, "GET", paths[i], "", NULL, 0);
         if (r.status != 404 && r.status != 400)
             fail_msg("%s: status %d", paths[i], r.status);
-        check_reply(&r, r.status);
+        ts_check_reply(&r, r.status);
         assert_null(strstr(r.body, "root:x:0:0"));
         assert_null(strstr(r.body, "# emotune"));
-        reply_free(&r);
+        ts_reply_free(&r);
     }
 }
 
@@ -297,9 +190,9 @@ static void a_body_over_the_limit_is_refused_before_it_is_read(void **state)
     fixture *f = *state;
     const char req[] = "POST /api/v1/detect HTTP/1.1\r\nHost: localhost\r\n"
                        "Content-Length: 2147483648\r\n\r\n";
-    reply r = http_raw(f->port, req, sizeof req - 1);
-    check_reply(&r, 413);
-    reply_free(&r);
+    ts_reply r = ts_http_raw(f->port, req, sizeof req - 1);
+    ts_check_reply(&r, 413);
+    ts_reply_free(&r);
     /* chunked, so no length is declared: refused when it passes the limit */
     et_status st;
     char err[ET_ERR_MAX];
@@ -312,15 +205,15 @@ static void a_body_over_the_limit_is_refused_before_it_is_read(void **state)
                                    "%zx\r\n", n);
     memset(chunked + h, 'a', n);
     memcpy(chunked + h + n, "\r\n0\r\n\r\n", 7);
-    r = http_raw(et_server_port(small), chunked, (size_t)h + n + 7);
-    check_reply(&r, 413);
-    reply_free(&r);
+    r = ts_http_raw(et_server_port(small), chunked, (size_t)h + n + 7);
+    ts_check_reply(&r, 413);
+    ts_reply_free(&r);
     free(chunked);
     /* the metrics count the refusals */
-    r = http(et_server_port(small), "GET", "/metrics", "", NULL, 0);
-    check_reply(&r, 200);
+    r = ts_http(et_server_port(small), "GET", "/metrics", "", NULL, 0);
+    ts_check_reply(&r, 200);
     assert_non_null(strstr(r.body, "emotune_bodies_refused_total 1"));
-    reply_free(&r);
+    ts_reply_free(&r);
     et_server_stop(small);
 }
 
@@ -329,17 +222,17 @@ static void a_body_over_the_limit_is_refused_before_it_is_read(void **state)
 static void health_metrics_and_every_documented_path_answer(void **state)
 {
     fixture *f = *state;
-    reply r = http(f->port, "GET", "/healthz", "", NULL, 0);
-    check_reply(&r, 200);
+    ts_reply r = ts_http(f->port, "GET", "/healthz", "", NULL, 0);
+    ts_check_reply(&r, 200);
     json_t *doc = json_loads(r.body, 0, NULL);
     assert_string_equal(json_string_value(json_object_get(doc, "status")), "ok");
     assert_string_equal(json_string_value(json_object_get(doc, "store")), "lmdb");
     json_decref(doc);
-    reply_free(&r);
-    r = http(f->port, "GET", "/api/v1/openapi.json", "", NULL, 0);
-    check_reply(&r, 200);
+    ts_reply_free(&r);
+    r = ts_http(f->port, "GET", "/api/v1/openapi.json", "", NULL, 0);
+    ts_check_reply(&r, 200);
     json_t *api = json_loads(r.body, 0, NULL);
-    reply_free(&r);
+    ts_reply_free(&r);
     assert_non_null(api);
     assert_string_equal(json_string_value(json_object_get(api, "openapi")), "3.0.3");
     const char *path;
@@ -354,24 +247,24 @@ static void health_metrics_and_every_documented_path_answer(void **state)
             for (size_t i = 0; method[i] && i < 7; i++)
                 upper[i] = (char)(method[i] & ~0x20);
             bool post = !strcmp(upper, "POST");
-            r = http(f->port, upper, path, "", post ? jpeg : NULL, post ? jpeg_len : 0);
+            r = ts_http(f->port, upper, path, "", post ? jpeg : NULL, post ? jpeg_len : 0);
             if (r.status == 404 || r.status == 405)
                 fail_msg("%s %s, in the OpenAPI document, answers %d", upper, path, r.status);
-            reply_free(&r);
+            ts_reply_free(&r);
             checked++;
         }
     }
     free(jpeg);
     json_decref(api);
     assert_true(checked >= 11);
-    r = http(f->port, "GET", "/metrics", "", NULL, 0);
-    check_reply(&r, 200);
-    assert_non_null(strstr(header(&r, "Content-Type"), "text/plain"));
+    r = ts_http(f->port, "GET", "/metrics", "", NULL, 0);
+    ts_check_reply(&r, 200);
+    assert_non_null(strstr(ts_header(&r, "Content-Type"), "text/plain"));
     assert_non_null(strstr(r.body, "emotune_http_requests_total{route=\"/healthz\",status=\"200\"}"));
     const char *seen = strstr(r.body, "\nemotune_faces_seen_total ");
     assert_non_null(seen);
     assert_true(atol(seen + strlen("\nemotune_faces_seen_total ")) >= 3); /* sample1: 3 */
-    reply_free(&r);
+    ts_reply_free(&r);
 }
 
 /* With a token, every /api/ request needs it; /healthz and /metrics stay
@@ -385,26 +278,26 @@ static void a_token_guards_the_api(void **state)
     et_server *s = start(f, "127.0.0.1:0", token, 0, &st, err);
     assert_int_equal(st, ET_OK);
     int port = et_server_port(s);
-    reply r = http(port, "GET", "/api/v1/openapi.json", "", NULL, 0);
-    check_reply(&r, 401);
-    assert_string_equal(header(&r, "WWW-Authenticate"), "Bearer");
-    reply_free(&r);
+    ts_reply r = ts_http(port, "GET", "/api/v1/openapi.json", "", NULL, 0);
+    ts_check_reply(&r, 401);
+    assert_string_equal(ts_header(&r, "WWW-Authenticate"), "Bearer");
+    ts_reply_free(&r);
     const char *wrong[] = {"Authorization: Bearer 0123456789abcdef-secreT\r\n",
                            "Authorization: Bearer 0123456789abcdef-secret2\r\n",
                            "Authorization: Bearer \r\n",
                            "Authorization: Basic 0123456789abcdef-secret\r\n"};
     for (size_t i = 0; i < sizeof wrong / sizeof *wrong; i++) {
-        r = http(port, "GET", "/api/v1/openapi.json", wrong[i], NULL, 0);
-        check_reply(&r, 401);
-        reply_free(&r);
+        r = ts_http(port, "GET", "/api/v1/openapi.json", wrong[i], NULL, 0);
+        ts_check_reply(&r, 401);
+        ts_reply_free(&r);
     }
-    r = http(port, "GET", "/api/v1/openapi.json",
+    r = ts_http(port, "GET", "/api/v1/openapi.json",
              "Authorization: Bearer 0123456789abcdef-secret\r\n", NULL, 0);
-    check_reply(&r, 200);
-    reply_free(&r);
-    r = http(port, "GET", "/healthz", "", NULL, 0);
-    check_reply(&r, 200);
-    reply_free(&r);
+    ts_check_reply(&r, 200);
+    ts_reply_free(&r);
+    r = ts_http(port, "GET", "/healthz", "", NULL, 0);
+    ts_check_reply(&r, 200);
+    ts_reply_free(&r);
     et_server_stop(s);
     assert_null(start(f, "0.0.0.0:0", NULL, 0, &st, err));
     assert_int_equal(st, ET_E_INVALID);
@@ -431,12 +324,12 @@ static void *post_pictures(void *arg)
     if (et_read_file(path, 1 << 26, &jpeg, &len, err) != ET_OK)
         return c->failures = 1, NULL;
     for (int i = 0; i < 3; i++) {
-        reply r = http(c->port, "POST", "/api/v1/detect", "", jpeg, len);
+        ts_reply r = ts_http(c->port, "POST", "/api/v1/detect", "", jpeg, len);
         if (r.status != 200 || (c->first && strcmp(c->first, r.body) != 0))
             c->failures++;
         if (!c->first)
             c->first = strdup(r.body);
-        reply_free(&r);
+        ts_reply_free(&r);
     }
     free(jpeg);
     return NULL;
@@ -468,26 +361,13 @@ static void clients_at_once_and_two_servers_in_one_process(void **state)
     et_server *second = start(f, "127.0.0.1:0", NULL, 0, &st, err);
     assert_int_equal(st, ET_OK);
     assert_int_not_equal(et_server_port(second), f->port);
-    reply r = http(et_server_port(second), "GET", "/healthz", "", NULL, 0);
-    check_reply(&r, 200);
-    reply_free(&r);
+    ts_reply r = ts_http(et_server_port(second), "GET", "/healthz", "", NULL, 0);
+    ts_check_reply(&r, 200);
+    ts_reply_free(&r);
     et_server_stop(second);
-    r = http(f->port, "GET", "/healthz", "", NULL, 0); /* the first is unharmed */
-    check_reply(&r, 200);
-    reply_free(&r);
-}
-
-/* A request with a JSON body; its status and reply JSON (caller frees). */
-static json_t *call_json(int port, const char *method, const char *path, const char *body,
-                         int *status)
-{
-    reply r = http(port, method, path, body ? "Content-Type: application/json\r\n" : "", body,
-                   body ? strlen(body) : 0);
-    check_reply(&r, r.status);
-    *status = r.status;
-    json_t *doc = json_loads(r.body, 0, NULL);
-    reply_free(&r);
-    return doc;
+    r = ts_http(f->port, "GET", "/healthz", "", NULL, 0); /* the first is unharmed */
+    ts_check_reply(&r, 200);
+    ts_reply_free(&r);
 }
 
 /* GET a listener's mood; its JSON (caller frees) and status. */
@@ -495,7 +375,7 @@ static json_t *get_mood(int port, const char *name, int *status)
 {
     char path[200];
     snprintf(path, sizeof path, "/api/v1/listeners/%s/mood", name);
-    return call_json(port, "GET", path, NULL, status);
+    return ts_call_json(port, "GET", path, NULL, status);
 }
 
 /* A listener's camera: frames of a sad face (face-api reads sample2 as sad,
@@ -514,8 +394,8 @@ static void camera_frames_become_the_listeners_mood(void **state)
     for (int i = 1; i <= 8; i++) {
         char path[200];
         snprintf(path, sizeof path, "/api/v1/listeners/cam.ann/frames?t=%d", 100 + i);
-        reply r = http(f->port, "POST", path, "Content-Type: image/jpeg\r\n", jpeg, len);
-        check_reply(&r, 200);
+        ts_reply r = ts_http(f->port, "POST", path, "Content-Type: image/jpeg\r\n", jpeg, len);
+        ts_check_reply(&r, 200);
         json_t *doc = json_loads(r.body, 0, NULL);
         json_t *mood = json_object_get(doc, "mood");
         assert_int_equal(json_array_size(json_object_get(doc, "faces")), 1);
@@ -529,7 +409,7 @@ static void camera_frames_become_the_listeners_mood(void **state)
         if (json_is_true(json_object_get(doc, "recorded")))
             assert_string_equal(name, "sad");
         json_decref(doc);
-        reply_free(&r);
+        ts_reply_free(&r);
     }
     free(jpeg);
     assert_int_equal(recorded, 1);
@@ -575,11 +455,11 @@ static void bad_listener_requests_are_refused(void **state)
                          "/api/v1/listeners/ok/frames?t=-1", "/api/v1/listeners/ok/frames?t=abc",
                          "/api/v1/listeners/ok/frames?t=nan"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        reply r = http(f->port, "POST", bad[i], "", jpeg, len);
+        ts_reply r = ts_http(f->port, "POST", bad[i], "", jpeg, len);
         if (r.status != 400)
             fail_msg("%s: status %d, expected 400", bad[i], r.status);
-        check_reply(&r, 400);
-        reply_free(&r);
+        ts_check_reply(&r, 400);
+        ts_reply_free(&r);
     }
     free(jpeg);
     int status;
@@ -593,7 +473,7 @@ static json_t *get_next(int port, const char *name, const char *query, int *stat
 {
     char path[300];
     snprintf(path, sizeof path, "/api/v1/listeners/%s/next%s", name, query);
-    return call_json(port, "GET", path, NULL, status);
+    return ts_call_json(port, "GET", path, NULL, status);
 }
 
 /* Posts eight frames of the sad face of sample2 for `name`. */
@@ -604,9 +484,9 @@ static void look_sad(int port, const char *name)
     for (int i = 1; i <= 8; i++) {
         char path[200];
         snprintf(path, sizeof path, "/api/v1/listeners/%s/frames?t=%d", name, i);
-        reply r = http(port, "POST", path, "", jpeg, len);
-        check_reply(&r, 200);
-        reply_free(&r);
+        ts_reply r = ts_http(port, "POST", path, "", jpeg, len);
+        ts_check_reply(&r, 200);
+        ts_reply_free(&r);
     }
     free(jpeg);
 }
@@ -680,12 +560,12 @@ static int post_feedback(int port, const char *name, const char *body, json_t **
 {
     char path[200];
     snprintf(path, sizeof path, "/api/v1/listeners/%s/feedback", name);
-    reply r = http(port, "POST", path, "Content-Type: application/json\r\n", body, strlen(body));
-    check_reply(&r, r.status);
+    ts_reply r = ts_http(port, "POST", path, "Content-Type: application/json\r\n", body, strlen(body));
+    ts_check_reply(&r, r.status);
     int status = r.status;
     if (doc)
         *doc = json_loads(r.body, 0, NULL);
-    reply_free(&r);
+    ts_reply_free(&r);
     return status;
 }
 
@@ -758,33 +638,33 @@ static void profile_and_history_over_http(void **state)
 {
     fixture *f = *state;
     int st;
-    json_t *p = call_json(f->port, "GET", "/api/v1/listeners/pro/profile", NULL, &st);
+    json_t *p = ts_call_json(f->port, "GET", "/api/v1/listeners/pro/profile", NULL, &st);
     assert_int_equal(st, 200);
     assert_string_equal(json_string_value(json_object_get(p, "policy")), "match");
     assert_false(json_is_true(json_object_get(p, "stored")));
     json_decref(p);
-    p = call_json(f->port, "PUT", "/api/v1/listeners/pro/profile",
+    p = ts_call_json(f->port, "PUT", "/api/v1/listeners/pro/profile",
                   "{\"policy\":\"calm\",\"history_max\":3}", &st);
     assert_int_equal(st, 200);
     json_decref(p);
     const char *bad[] = {"{\"policy\":\"loud\"}", "{\"tau_s\":-1}", "{\"tau_s\":\"slow\"}",
                          "{\"history_max\":2.5}", "{\"colour\":\"blue\"}", "[]", "{"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        json_t *b = call_json(f->port, "PUT", "/api/v1/listeners/pro/profile", bad[i], &st);
+        json_t *b = ts_call_json(f->port, "PUT", "/api/v1/listeners/pro/profile", bad[i], &st);
         if (st != 400)
             fail_msg("PUT profile %s: status %d, expected 400", bad[i], st);
         json_decref(b);
     }
-    p = call_json(f->port, "GET", "/api/v1/listeners/pro/profile", NULL, &st);
+    p = ts_call_json(f->port, "GET", "/api/v1/listeners/pro/profile", NULL, &st);
     assert_string_equal(json_string_value(json_object_get(p, "policy")), "calm");
     assert_int_equal(json_integer_value(json_object_get(p, "history_max")), 3);
     assert_true(json_number_value(json_object_get(p, "tau_s")) == 3.0); /* kept */
     assert_true(json_is_true(json_object_get(p, "stored")));
     json_decref(p);
-    reply r = http(f->port, "DELETE", "/api/v1/listeners/pro/profile", "", NULL, 0);
-    check_reply(&r, 405);
-    assert_string_equal(header(&r, "Allow"), "GET, PUT");
-    reply_free(&r);
+    ts_reply r = ts_http(f->port, "DELETE", "/api/v1/listeners/pro/profile", "", NULL, 0);
+    ts_check_reply(&r, 405);
+    assert_string_equal(ts_header(&r, "Allow"), "GET, PUT");
+    ts_reply_free(&r);
     /* five moods written; the profile keeps three; pages of two */
     et_store *s;
     char err[ET_ERR_MAX];
@@ -800,7 +680,7 @@ static void profile_and_history_over_http(void **state)
         assert_int_equal(et_listener_mood_add(s, &prof, &m, NULL, err), ET_OK);
     }
     et_store_close(s);
-    json_t *h = call_json(f->port, "GET", "/api/v1/listeners/pro/history?limit=2", NULL, &st);
+    json_t *h = ts_call_json(f->port, "GET", "/api/v1/listeners/pro/history?limit=2", NULL, &st);
     assert_int_equal(st, 200);
     json_t *moods = json_object_get(h, "moods");
     assert_int_equal(json_array_size(moods), 2);
@@ -813,7 +693,7 @@ static void profile_and_history_over_http(void **state)
     snprintf(path, sizeof path, "/api/v1/listeners/pro/history?limit=2&before=%.3f",
              json_number_value(json_object_get(h, "next_before")));
     json_decref(h);
-    h = call_json(f->port, "GET", path, NULL, &st);
+    h = ts_call_json(f->port, "GET", path, NULL, &st);
     moods = json_object_get(h, "moods");
     assert_int_equal(json_array_size(moods), 1); /* three kept: sad is the last */
     assert_string_equal(json_string_value(json_object_get(json_array_get(moods, 0), "mood")),
@@ -823,7 +703,7 @@ static void profile_and_history_over_http(void **state)
     const char *badq[] = {"?limit=0", "?limit=1001", "?limit=x", "?before=-5", "?before=soon"};
     for (size_t i = 0; i < sizeof badq / sizeof *badq; i++) {
         snprintf(path, sizeof path, "/api/v1/listeners/pro/history%s", badq[i]);
-        json_t *b = call_json(f->port, "GET", path, NULL, &st);
+        json_t *b = ts_call_json(f->port, "GET", path, NULL, &st);
         if (st != 400)
             fail_msg("history%s: status %d, expected 400", badq[i], st);
         json_decref(b);

@@ -1,0 +1,43 @@
+/* An HTTP/1.1 client for the server tests: requests written byte by byte on
+ * a loopback socket, so malformed and oversized ones can be sent as an
+ * attacker would, and the whole reply read until the server closes. */
+#ifndef ET_TEST_HTTP_SUPPORT_H
+#define ET_TEST_HTTP_SUPPORT_H
+
+#include <stddef.h>
+
+struct json_t;
+
+typedef struct ts_reply {
+    int status;
+    char *head; /* the status line and headers */
+    char *body;
+    size_t body_len;
+} ts_reply;
+
+void ts_reply_free(ts_reply *r);
+
+/* Sends len bytes of req as they are and reads the reply; fails the test
+ * when what comes back is not HTTP. */
+ts_reply ts_http_raw(int port, const char *req, size_t len);
+
+/* A request with a body (may be NULL) and extra header lines ("" for none;
+ * each ending in \r\n); Connection: close and Content-Length are added. */
+ts_reply ts_http(int port, const char *method, const char *path, const char *headers,
+                 const void *body, size_t body_len);
+
+/* The reply's header `name` (case-insensitive), or NULL; a static copy,
+ * valid until the next call. */
+const char *ts_header(const ts_reply *r, const char *name);
+
+/* Fails the test unless the reply has want_status and the security headers
+ * (CSP without unsafe-inline, nosniff, no-referrer, no CORS), and, for an
+ * error, a JSON body {"error": {"code", "message"}}. */
+void ts_check_reply(const ts_reply *r, int want_status);
+
+/* A request with a JSON body (NULL: none); the reply's JSON (caller frees;
+ * NULL when the body is not JSON) and its status in *status. */
+struct json_t *ts_call_json(int port, const char *method, const char *path, const char *body,
+                            int *status);
+
+#endif
