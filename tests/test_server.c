@@ -116,7 +116,8 @@ static void detect_gives_what_the_command_gives(void **state)
     for (int i = 1; i <= 6; i++) {
         size_t len;
         char *jpeg = read_demo(i, &len);
-        ts_reply r = ts_http(f->port, "POST", "/api/v1/detect", "Content-Type: image/jpeg\r\n", jpeg,
+        ts_reply r = ts_http(f->port, "POST", "/api/v1/detect", "Content-Type: image/jpeg\r\n",
+                             jpeg,
                        len);
         ts_check_reply(&r, 200);
         assert_string_equal(ts_header(&r, "Content-Type"), "application/json");
@@ -260,7 +261,8 @@ static void health_metrics_and_every_documented_path_answer(void **state)
     r = ts_http(f->port, "GET", "/metrics", "", NULL, 0);
     ts_check_reply(&r, 200);
     assert_non_null(strstr(ts_header(&r, "Content-Type"), "text/plain"));
-    assert_non_null(strstr(r.body, "emotune_http_requests_total{route=\"/healthz\",status=\"200\"}"));
+    assert_non_null(
+        strstr(r.body, "emotune_http_requests_total{route=\"/healthz\",status=\"200\"}"));
     const char *seen = strstr(r.body, "\nemotune_faces_seen_total ");
     assert_non_null(seen);
     assert_true(atol(seen + strlen("\nemotune_faces_seen_total ")) >= 3); /* sample1: 3 */
@@ -560,7 +562,8 @@ static int post_feedback(int port, const char *name, const char *body, json_t **
 {
     char path[200];
     snprintf(path, sizeof path, "/api/v1/listeners/%s/feedback", name);
-    ts_reply r = ts_http(port, "POST", path, "Content-Type: application/json\r\n", body, strlen(body));
+    ts_reply r =
+        ts_http(port, "POST", path, "Content-Type: application/json\r\n", body, strlen(body));
     ts_check_reply(&r, r.status);
     int status = r.status;
     if (doc)
@@ -590,7 +593,8 @@ static void feedback_is_kept_and_bad_bodies_are_refused(void **state)
     assert_string_equal(json_string_value(json_object_get(doc, "mood")), "sad");
     assert_string_equal(json_string_value(json_object_get(doc, "kind")), "like");
     json_decref(doc);
-    snprintf(body, sizeof body, "{\"track\":\"%s\",\"kind\":\"skip\",\"at\":12,\"mood\":\"Neutral\"}",
+    snprintf(body, sizeof body,
+             "{\"track\":\"%s\",\"kind\":\"skip\",\"at\":12,\"mood\":\"Neutral\"}",
              track);
     assert_int_equal(post_feedback(f->port, "fb", body, &doc), 200);
     assert_string_equal(json_string_value(json_object_get(doc, "mood")), "calm");
