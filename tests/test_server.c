@@ -117,8 +117,7 @@ static void detect_gives_what_the_command_gives(void **state)
         size_t len;
         char *jpeg = read_demo(i, &len);
         ts_reply r = ts_http(f->port, "POST", "/api/v1/detect", "Content-Type: image/jpeg\r\n",
-                             jpeg,
-                       len);
+                             jpeg, len);
         ts_check_reply(&r, 200);
         assert_string_equal(ts_header(&r, "Content-Type"), "application/json");
         char cmd[1024], *out;
