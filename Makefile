@@ -66,6 +66,17 @@ build/san/obj/%.o: src/%.c $(HDRS) src/nn/kernels_impl.h | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(SAN) $(call kflags,$<) $(PKG_CFLAGS) -c $< -o $@
 
+# The OpenAPI document is written as JSON and compiled in as a C string.
+build/gen/openapi_json.inc: src/server/openapi.json
+	@mkdir -p $(dir $@)
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' \
+	    -e 's/@ET_VERSION@/" ET_VERSION "/g' $< > $@
+OPENAPI_OBJ := build/obj/server/openapi.o build/san/obj/server/openapi.o \
+               build/fuzz/obj/server/openapi.o
+$(OPENAPI_OBJ): build/gen/openapi_json.inc
+$(OPENAPI_OBJ): BASE += -Ibuild/gen
+$(OPENAPI_OBJ): FUZZ_CFLAGS += -Ibuild/gen
+
 # `emotune version` tells which target the build was for.
 build/obj/cli/version_cmd.o build/san/obj/cli/version_cmd.o: BASE += -DET_BUILD_TARGET='"$(TARGET)"'
 

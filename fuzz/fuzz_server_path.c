@@ -1,9 +1,9 @@
 /* Fuzzes the server's request-path parsing (src/server: the %HH decoding
- * MHD calls back, and the route matching with its {name} parameter) and
- * checks what dispatch relies on: decoding never lengthens the string nor
- * makes a NUL, and a matched {name} is a whole segment of 1 to
- * ET_LISTENER_MAX_NAME bytes without '/' that the listener check then
- * judges (a name that passes it has no "." start, no "/" and no "%"). */
+ * MHD calls back, and the route matching with its {name} or {id} parameter)
+ * and checks what dispatch relies on: decoding never lengthens the string
+ * nor makes a NUL, and a matched parameter is a whole segment of 1 to
+ * ET__MAX_PARAM bytes without '/' that the listener check then judges (a
+ * name that passes it has no "." start, no "/" and no "%"). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const patterns[] = {
     "/api/v1/listeners/{name}/frames", "/api/v1/listeners/{name}/mood", "/api/v1/detect",
-    "/healthz"};
+    "/healthz", "/api/v1/tracks/{id}/audio"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -31,13 +31,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (after > before || after != strlen(url))
         abort(); /* longer, or a NUL inside */
     for (size_t i = 0; i < sizeof patterns / sizeof *patterns; i++) {
-        char name[ET_LISTENER_MAX_NAME + 1];
+        char name[ET__MAX_PARAM + 1];
         memset(name, 'x', sizeof name);
         if (!et__server_path_matches(patterns[i], url, name))
             continue;
         if (strchr(patterns[i], '{')) {
             size_t n = strnlen(name, sizeof name);
-            if (n == 0 || n > ET_LISTENER_MAX_NAME || strchr(name, '/') || !strstr(url, name))
+            if (n == 0 || n > ET__MAX_PARAM || strchr(name, '/') || !strstr(url, name))
                 abort();
             if (et_listener_check_name(name, NULL) == ET_OK &&
                 (name[0] == '.' || strchr(name, '%')))

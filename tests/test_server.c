@@ -261,7 +261,8 @@ static void health_metrics_and_every_documented_path_answer(void **state)
     ts_check_reply(&r, 200);
     assert_non_null(strstr(ts_header(&r, "Content-Type"), "text/plain"));
     assert_non_null(
-        strstr(r.body, "emotune_http_requests_total{route=\"/healthz\",status=\"200\"}"));
+        strstr(r.body, "emotune_http_requests_total{method=\"GET\",route=\"/healthz\","
+                       "status=\"200\"}"));
     const char *seen = strstr(r.body, "\nemotune_faces_seen_total ");
     assert_non_null(seen);
     assert_true(atol(seen + strlen("\nemotune_faces_seen_total ")) >= 3); /* sample1: 3 */

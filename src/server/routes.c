@@ -9,15 +9,9 @@
 #include "server/server_internal.h"
 
 
-static const char *const route_names[ET__ROUTE_COUNT] = {
-    "/healthz", "/metrics", "/api/v1/openapi.json", "/api/v1/detect",
-    "/api/v1/listeners/{name}/frames", "/api/v1/listeners/{name}/mood",
-    "/api/v1/listeners/{name}/next", "/api/v1/listeners/{name}/feedback",
-    "/api/v1/listeners/{name}/profile", "/api/v1/listeners/{name}/profile",
-    "/api/v1/listeners/{name}/history", "other"};
-
-et__reply et__healthz(et_server *s)
+et__reply et__healthz(et_server *s, const et__call *c)
 {
+    (void)c;
     char err[ET_ERR_MAX];
     et__worker *w = et__worker_get(s, err);
     et_store *st = w ? et__worker_store(s, w, err) : NULL;
@@ -61,21 +55,26 @@ static bool append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
     }
 }
 
-et__reply et__metrics(et_server *s)
+et__reply et__metrics(et_server *s, const et__call *c)
 {
+    (void)c;
     char *buf = NULL;
     size_t len = 0, cap = 0;
     bool ok = append(&buf, &len, &cap,
                      "# HELP emotune_http_requests_total Requests answered, by route and status.\n"
                      "# TYPE emotune_http_requests_total counter\n");
-    for (int r = 0; ok && r < ET__ROUTE_COUNT; r++)
+    for (size_t r = 0; ok && r <= et__route_count; r++) {
+        bool other = r == et__route_count; /* no route: 401, 404, 405, 413 */
         for (int k = 0; ok && k < ET__STATUS_SLOTS; k++) {
-            unsigned long n = atomic_load(&s->requests[r][k]);
+            unsigned long n = atomic_load(&s->requests[other ? ET__ROUTE_OTHER : r][k]);
             if (n)
                 ok = append(&buf, &len, &cap,
-                            "emotune_http_requests_total{route=\"%s\",status=\"%u\"} %lu\n",
-                            route_names[r], et__counted_status[k], n);
+                            "emotune_http_requests_total{method=\"%s\",route=\"%s\","
+                            "status=\"%u\"} %lu\n",
+                            other ? "" : et__routes[r].method,
+                            other ? "other" : et__routes[r].path, et__counted_status[k], n);
         }
+    }
     if (ok)
         ok = append(&buf, &len, &cap,
                     "# HELP emotune_faces_seen_total Faces found in posted pictures.\n"
@@ -93,8 +92,9 @@ et__reply et__metrics(et_server *s)
                        .content_type = "text/plain; version=0.0.4; charset=utf-8"};
 }
 
-et__reply et__openapi(void)
+et__reply et__openapi(et_server *s, const et__call *c)
 {
+    (void)s, (void)c;
     char *doc = strdup(et__openapi_json);
     if (!doc)
         return et__error(500, ET_E_NOMEM, "out of memory");

@@ -75,7 +75,7 @@ et_store *et__worker_store(et_server *s, et__worker *w, char *err)
 
 /* ---- replies ------------------------------------------------------------ */
 
-static void count(et_server *s, et__route route, unsigned status)
+static void count(et_server *s, size_t route, unsigned status)
 {
     int slot = ET__STATUS_SLOTS - 2; /* 500 */
     for (int i = 0; i < ET__STATUS_SLOTS; i++)
@@ -93,7 +93,7 @@ static void add_security_headers(struct MHD_Response *r)
 }
 
 /* Sends a reply (taking its contents); `allow` names the methods of a 405. */
-static enum MHD_Result send_reply(et_server *s, struct MHD_Connection *c, et__route route,
+static enum MHD_Result send_reply(et_server *s, struct MHD_Connection *c, size_t route,
                                   et__reply rep, const char *allow)
 {
     char *body = rep.raw;
@@ -133,27 +133,23 @@ static enum MHD_Result send_reply(et_server *s, struct MHD_Connection *c, et__ro
 
 /* ---- routes ------------------------------------------------------------- */
 
-typedef struct route_def {
-    const char *path;
-    const char *method;
-    et__route id;
-} route_def;
-
 /* Every route, also checked against the OpenAPI document at start. */
-static const route_def routes[] = {
-    {"/healthz", "GET", ET__ROUTE_HEALTHZ},
-    {"/metrics", "GET", ET__ROUTE_METRICS},
-    {"/api/v1/openapi.json", "GET", ET__ROUTE_OPENAPI},
-    {"/api/v1/detect", "POST", ET__ROUTE_DETECT},
-    {"/api/v1/listeners/{name}/frames", "POST", ET__ROUTE_FRAMES},
-    {"/api/v1/listeners/{name}/mood", "GET", ET__ROUTE_MOOD},
-    {"/api/v1/listeners/{name}/next", "GET", ET__ROUTE_NEXT},
-    {"/api/v1/listeners/{name}/feedback", "POST", ET__ROUTE_FEEDBACK},
-    {"/api/v1/listeners/{name}/profile", "GET", ET__ROUTE_PROFILE_GET},
-    {"/api/v1/listeners/{name}/profile", "PUT", ET__ROUTE_PROFILE_PUT},
-    {"/api/v1/listeners/{name}/history", "GET", ET__ROUTE_HISTORY},
+const et__route_def et__routes[] = {
+    {"/healthz", "GET", et__healthz},
+    {"/metrics", "GET", et__metrics},
+    {"/api/v1/openapi.json", "GET", et__openapi},
+    {"/api/v1/detect", "POST", et__detect},
+    {"/api/v1/listeners/{name}/frames", "POST", et__frames},
+    {"/api/v1/listeners/{name}/mood", "GET", et__mood},
+    {"/api/v1/listeners/{name}/next", "GET", et__next},
+    {"/api/v1/listeners/{name}/feedback", "POST", et__feedback},
+    {"/api/v1/listeners/{name}/profile", "GET", et__profile_get},
+    {"/api/v1/listeners/{name}/profile", "PUT", et__profile_put},
+    {"/api/v1/listeners/{name}/history", "GET", et__history},
 };
-#define N_ROUTES (sizeof routes / sizeof *routes)
+const size_t et__route_count = sizeof et__routes / sizeof *et__routes;
+_Static_assert(sizeof et__routes / sizeof *et__routes <= ET__MAX_ROUTES,
+               "raise ET__MAX_ROUTES: the metrics count each route");
 
 /* Equal in time that depends on the lengths only, not on where they differ. */
 static bool same_secret(const char *a, const char *b)
@@ -173,34 +169,17 @@ static bool authorised(et_server *s, struct MHD_Connection *c)
     return h && strncmp(h, "Bearer ", 7) == 0 && same_secret(h + 7, s->token);
 }
 
-static et__reply run_route(et_server *s, et__route id, const et__call *c)
-{
-    switch (id) {
-    case ET__ROUTE_HEALTHZ: return et__healthz(s);
-    case ET__ROUTE_METRICS: return et__metrics(s);
-    case ET__ROUTE_OPENAPI: return et__openapi();
-    case ET__ROUTE_DETECT: return et__detect(s, c);
-    case ET__ROUTE_FRAMES: return et__frames(s, c);
-    case ET__ROUTE_MOOD: return et__mood(s, c);
-    case ET__ROUTE_NEXT: return et__next(s, c);
-    case ET__ROUTE_FEEDBACK: return et__feedback(s, c);
-    case ET__ROUTE_PROFILE_GET: return et__profile_get(s, c);
-    case ET__ROUTE_PROFILE_PUT: return et__profile_put(s, c);
-    case ET__ROUTE_HISTORY: return et__history(s, c);
-    default: return et__error(404, ET_E_NOT_FOUND, "no such resource");
-    }
-}
-
-bool et__server_path_matches(const char *pattern, const char *url, char *name)
+bool et__server_path_matches(const char *pattern, const char *url, char *param)
 {
     while (*pattern && *url) {
-        if (strncmp(pattern, "{name}", 6) == 0) {
+        if (*pattern == '{') {
+            const char *close = strchr(pattern, '}');
             size_t n = strcspn(url, "/");
-            if (n == 0 || n > ET_LISTENER_MAX_NAME)
+            if (!close || n == 0 || n > ET__MAX_PARAM)
                 return false;
-            memcpy(name, url, n);
-            name[n] = '\0';
-            pattern += 6;
+            memcpy(param, url, n);
+            param[n] = '\0';
+            pattern = close + 1;
             url += n;
         } else if (*pattern++ != *url++) {
             return false;
@@ -212,8 +191,8 @@ bool et__server_path_matches(const char *pattern, const char *url, char *name)
 static enum MHD_Result dispatch(et_server *s, struct MHD_Connection *c, const char *url,
                                 const char *method, const et__request *r)
 {
-    char name[ET_LISTENER_MAX_NAME + 1] = "";
-    et__call call = {.conn = c, .req = r, .name = name};
+    char param[ET__MAX_PARAM + 1] = "";
+    et__call call = {.conn = c, .req = r, .name = param};
     bool api = strncmp(url, "/api/", 5) == 0;
     if (api && !authorised(s, c))
         return send_reply(s, c, ET__ROUTE_OTHER,
@@ -221,14 +200,15 @@ static enum MHD_Result dispatch(et_server *s, struct MHD_Connection *c, const ch
                                                       "Authorization: Bearer TOKEN"),
                           NULL);
     char allow[64] = "";
-    for (size_t i = 0; i < N_ROUTES; i++) {
-        if (!et__server_path_matches(routes[i].path, url, name))
+    for (size_t i = 0; i < et__route_count; i++) {
+        const et__route_def *route = &et__routes[i];
+        if (!et__server_path_matches(route->path, url, param))
             continue;
-        if (strcmp(method, routes[i].method) == 0 ||
-            (strcmp(method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0))
-            return send_reply(s, c, routes[i].id, run_route(s, routes[i].id, &call), NULL);
+        if (strcmp(method, route->method) == 0 ||
+            (strcmp(method, "HEAD") == 0 && strcmp(route->method, "GET") == 0))
+            return send_reply(s, c, i, route->handler(s, &call), NULL);
         snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s",
-                 *allow ? ", " : "", routes[i].method);
+                 *allow ? ", " : "", route->method);
     }
     if (*allow)
         return send_reply(s, c, ET__ROUTE_OTHER,
@@ -392,17 +372,18 @@ static et_status check_openapi(char *err)
         return et_fail(err, ET_E_INVALID, "the OpenAPI document does not parse: %s (line %d)",
                        jerr.text, jerr.line);
     et_status st = ET_OK;
-    for (size_t i = 0; i < N_ROUTES && st == ET_OK; i++) {
+    for (size_t i = 0; i < et__route_count && st == ET_OK; i++) {
+        const et__route_def *route = &et__routes[i];
         char method[8];
         size_t k = 0;
-        for (; routes[i].method[k] && k < sizeof method - 1; k++)
-            method[k] = (char)(routes[i].method[k] | 0x20); /* lower case */
+        for (; route->method[k] && k < sizeof method - 1; k++)
+            method[k] = (char)(route->method[k] | 0x20); /* lower case */
         method[k] = '\0';
         json_t *op = json_object_get(json_object_get(json_object_get(doc, "paths"),
-                                                     routes[i].path), method);
+                                                     route->path), method);
         if (!json_is_object(op))
             st = et_fail(err, ET_E_INVALID, "route %s %s is missing from the OpenAPI document",
-                         routes[i].method, routes[i].path);
+                         route->method, route->path);
     }
     json_decref(doc);
     return st;

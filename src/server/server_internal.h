@@ -15,22 +15,10 @@
 #include "mood/mood.h"
 #include "vision/vision.h"
 
-/* The routes, for dispatch and for the metrics. */
-typedef enum et__route {
-    ET__ROUTE_HEALTHZ,
-    ET__ROUTE_METRICS,
-    ET__ROUTE_OPENAPI,
-    ET__ROUTE_DETECT,
-    ET__ROUTE_FRAMES,
-    ET__ROUTE_MOOD,
-    ET__ROUTE_NEXT,
-    ET__ROUTE_FEEDBACK,
-    ET__ROUTE_PROFILE_GET,
-    ET__ROUTE_PROFILE_PUT,
-    ET__ROUTE_HISTORY,
-    ET__ROUTE_OTHER, /* no route: 401, 404, 405 */
-    ET__ROUTE_COUNT
-} et__route;
+/* The routes (server.c's table), at most this many; the metrics count
+ * each route's replies, and those of no route in the last slot. */
+#define ET__MAX_ROUTES 48
+#define ET__ROUTE_OTHER ET__MAX_ROUTES
 
 /* The statuses counted per route (others count as 500). */
 #define ET__STATUS_SLOTS 11
@@ -57,7 +45,7 @@ struct et_server {
     char *store_uri, *token;
     size_t max_body;
     int port;
-    atomic_ulong requests[ET__ROUTE_COUNT][ET__STATUS_SLOTS];
+    atomic_ulong requests[ET__MAX_ROUTES + 1][ET__STATUS_SLOTS];
     atomic_ulong faces_seen, bodies_refused;
     double history_every_s; /* a steady mood is recorded at most this often */
     pthread_mutex_t listeners_lock;
@@ -80,8 +68,12 @@ typedef struct et__request {
     bool refused; /* its 413 is queued */
 } et__request;
 
+/* A path parameter ({name}, {id}) is one segment of at most this many bytes. */
+#define ET__MAX_PARAM ET_STORE_MAX_ID
+
 /* What a handler gets: the connection (for its query and headers), the
- * body, and the path's {name} when the route has one. */
+ * body, and the path's parameter when the route has one ({name}: a
+ * listener's, {id}: a track's; unchecked: the handler checks it). */
 typedef struct et__call {
     struct MHD_Connection *conn;
     const et__request *req;
@@ -119,9 +111,9 @@ bool et__see(et_server *s, const et__request *r, et_image *img, et_face *faces, 
              et__reply *fail);
 
 /* The handlers (routes.c, listeners.c). */
-et__reply et__healthz(et_server *s);
-et__reply et__metrics(et_server *s);
-et__reply et__openapi(void);
+et__reply et__healthz(et_server *s, const et__call *c);
+et__reply et__metrics(et_server *s, const et__call *c);
+et__reply et__openapi(et_server *s, const et__call *c);
 et__reply et__detect(et_server *s, const et__call *c);
 et__reply et__frames(et_server *s, const et__call *c);
 et__reply et__mood(et_server *s, const et__call *c);
@@ -159,10 +151,20 @@ void et__listeners_free(et_server *s);
  * length. */
 size_t et__server_unescape(void *cls, struct MHD_Connection *c, char *s);
 
-/* Whether url matches a route's path, where "{name}" takes one whole
- * segment (copied into name, size ET_LISTENER_MAX_NAME + 1; a longer one
- * does not match). */
-bool et__server_path_matches(const char *pattern, const char *url, char *name);
+/* Whether url matches a route's path, where a parameter ("{name}", "{id}")
+ * takes one whole non-empty segment, copied into param (size
+ * ET__MAX_PARAM + 1; a longer one does not match). */
+bool et__server_path_matches(const char *pattern, const char *url, char *param);
+
+/* The routes (server.c): a path (its parameter, if any, as above), its
+ * method and handler. et__route_count is the table's length. */
+typedef struct et__route_def {
+    const char *path;
+    const char *method;
+    et__reply (*handler)(et_server *s, const et__call *c);
+} et__route_def;
+extern const et__route_def et__routes[];
+extern const size_t et__route_count;
 
 /* The OpenAPI document (openapi.c). */
 extern const char et__openapi_json[];
