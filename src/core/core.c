@@ -23,6 +23,7 @@ static const struct {
     [ET_E_UNAVAILABLE] = {"unavailable", "server unavailable"},
     [ET_E_VERSION] = {"version_mismatch", "written by a newer version"},
     [ET_E_CONFLICT] = {"conflict", "concurrent update conflict"},
+    [ET_E_BUSY] = {"too_many_requests", "too many requests or connections"},
 };
 
 const char *et_status_code(et_status s)

@@ -30,6 +30,7 @@ typedef enum et_status {
     ET_E_UNAVAILABLE,  /* a server (Redis) cannot be reached, after retries */
     ET_E_VERSION,      /* data written by a newer emotune */
     ET_E_CONFLICT,     /* a concurrent change won every retry */
+    ET_E_BUSY,         /* a limit on requests or connections reached: try again later */
     ET_E__COUNT
 } et_status;
 

@@ -34,6 +34,26 @@ const char *et_store_default_uri(char *buf, size_t len)
 
 const char *et_store_backend(const et_store *s) { return s->ops->name; }
 
+const char *et_store_stat_name(et_store_stat_op op)
+{
+    static const char *const names[ET_STORE_STAT__COUNT] = {
+        "get", "put", "del", "iterate", "count", "batch", "update"};
+    return (unsigned)op < ET_STORE_STAT__COUNT ? names[op] : "unknown";
+}
+
+/* Counts a call in the handle's stats (when it has some) and returns st. */
+static et_status tally(const et_store *s, et_store_stat_op op, et_status st)
+{
+    et_store_stats *t = s->opts.stats;
+    if (!t)
+        return st;
+    atomic_fetch_add_explicit(&t->calls[op], 1, memory_order_relaxed);
+    if (st == ET_E_IO || st == ET_E_UNAVAILABLE || st == ET_E_CONFLICT || st == ET_E_NOMEM ||
+        st == ET_E_VERSION)
+        atomic_fetch_add_explicit(&t->errors[op], 1, memory_order_relaxed);
+    return st;
+}
+
 et_status et_store_check_collection(const char *c, char *err)
 {
     size_t n = c ? strlen(c) : 0;
@@ -274,7 +294,8 @@ et_status et_store_put(et_store *s, const char *coll, const char *id, const char
     et_status st = check_key(coll, id, err);
     if (st == ET_OK)
         st = et_store_check_doc(s, json, len, err);
-    return st == ET_OK ? s->ops->put(s->impl, coll, id, json, len, err) : st;
+    return tally(s, ET_STORE_STAT_PUT,
+                 st == ET_OK ? s->ops->put(s->impl, coll, id, json, len, err) : st);
 }
 
 et_status et_store_get(et_store *s, const char *coll, const char *id, char **json, size_t *len,
@@ -283,13 +304,15 @@ et_status et_store_get(et_store *s, const char *coll, const char *id, char **jso
     *json = NULL;
     size_t dummy;
     et_status st = check_key(coll, id, err);
-    return st == ET_OK ? s->ops->get(s->impl, coll, id, json, len ? len : &dummy, err) : st;
+    return tally(s, ET_STORE_STAT_GET,
+                 st == ET_OK ? s->ops->get(s->impl, coll, id, json, len ? len : &dummy, err)
+                             : st);
 }
 
 et_status et_store_del(et_store *s, const char *coll, const char *id, char *err)
 {
     et_status st = check_key(coll, id, err);
-    return st == ET_OK ? s->ops->del(s->impl, coll, id, err) : st;
+    return tally(s, ET_STORE_STAT_DEL, st == ET_OK ? s->ops->del(s->impl, coll, id, err) : st);
 }
 
 et_status et_store_iterate(et_store *s, const char *coll, const char *from, size_t limit,
@@ -298,16 +321,16 @@ et_status et_store_iterate(et_store *s, const char *coll, const char *from, size
     et_status st = et_store_check_collection(coll, err);
     if (st == ET_OK && from && *from)
         st = et_store_check_id(from, err);
-    return st == ET_OK ? s->ops->iterate(s->impl, coll, from && *from ? from : NULL, limit, fn,
-                                         user, err)
-                       : st;
+    if (st == ET_OK)
+        st = s->ops->iterate(s->impl, coll, from && *from ? from : NULL, limit, fn, user, err);
+    return tally(s, ET_STORE_STAT_ITERATE, st);
 }
 
 et_status et_store_count(et_store *s, const char *coll, size_t *n, char *err)
 {
     *n = 0;
     et_status st = et_store_check_collection(coll, err);
-    return st == ET_OK ? s->ops->count(s->impl, coll, n, err) : st;
+    return tally(s, ET_STORE_STAT_COUNT, st == ET_OK ? s->ops->count(s->impl, coll, n, err) : st);
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -362,9 +385,11 @@ et_status et_store_batch(et_store *s, const et_store_op *ops, size_t n, char *er
         else if (st == ET_OK && ops[i].kind != ET_STORE_OP_DEL)
             st = et_fail(why, ET_E_INVALID, "unknown operation kind %d", (int)ops[i].kind);
         if (st != ET_OK)
-            return et_fail(err, st, "batch operation %zu: %s (nothing was written)", i, why);
+            return tally(s, ET_STORE_STAT_BATCH,
+                         et_fail(err, st, "batch operation %zu: %s (nothing was written)", i,
+                                 why));
     }
-    return n ? s->ops->batch(s->impl, ops, n, err) : ET_OK;
+    return tally(s, ET_STORE_STAT_BATCH, n ? s->ops->batch(s->impl, ops, n, err) : ET_OK);
 }
 
 /* Wraps the caller's update function so the backend only ever writes a
@@ -396,9 +421,9 @@ et_status et_store_update(et_store *s, const char *coll, const char *id, et_stor
 {
     et_status st = check_key(coll, id, err);
     if (st != ET_OK)
-        return st;
+        return tally(s, ET_STORE_STAT_UPDATE, st);
     checked_update c = {s, fn, user};
-    return s->ops->update(s->impl, coll, id, run_checked, &c, err);
+    return tally(s, ET_STORE_STAT_UPDATE, s->ops->update(s->impl, coll, id, run_checked, &c, err));
 }
 
 et_status et_store_schema_version(et_store *s, int *version, char *err)

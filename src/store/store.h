@@ -36,6 +36,7 @@
 #ifndef ET_STORE_H
 #define ET_STORE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -49,6 +50,33 @@
 
 typedef struct et_store et_store;
 
+/* The operations counted in et_store_stats. */
+typedef enum et_store_stat_op {
+    ET_STORE_STAT_GET,
+    ET_STORE_STAT_PUT,
+    ET_STORE_STAT_DEL,
+    ET_STORE_STAT_ITERATE,
+    ET_STORE_STAT_COUNT,
+    ET_STORE_STAT_BATCH,
+    ET_STORE_STAT_UPDATE,
+    ET_STORE_STAT__COUNT
+} et_store_stat_op;
+
+/* "get", "put", ... (the operation's function name without et_store_). */
+const char *et_store_stat_name(et_store_stat_op op);
+
+/*
+ * Counters of the calls made through the handles opened with it, and of
+ * those the store failed: ET_E_IO, ET_E_UNAVAILABLE, ET_E_CONFLICT,
+ * ET_E_NOMEM, ET_E_VERSION (not ET_E_NOT_FOUND, nor an argument refused).
+ * Atomic: any number of handles in any threads may share one. The caller
+ * owns it, zeroes it first, and keeps it until its handles are closed.
+ */
+typedef struct et_store_stats {
+    atomic_ulong calls[ET_STORE_STAT__COUNT];
+    atomic_ulong errors[ET_STORE_STAT__COUNT];
+} et_store_stats;
+
 typedef struct et_store_opts {
     size_t max_doc_bytes; /* larger documents: ET_E_TOO_LARGE */
     int timeout_ms;       /* Redis: connect and command timeout */
@@ -61,6 +89,7 @@ typedef struct et_store_opts {
                             * directory in a process uses it (later ones share
                             * that environment), and a store keeps a bigger map it
                             * already has. */
+    et_store_stats *stats; /* NULL: not counted */
 } et_store_opts;
 
 et_store_opts et_store_default_opts(void);
