@@ -1,6 +1,8 @@
 /* emotune serve: the HTTP API until SIGINT or SIGTERM. */
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +13,12 @@
 static const char serve_usage[] =
     "usage: emotune serve [--listen ADDR:PORT] [--store URI] [--token TOKEN]\n"
     "                     [--models DIR] [--threads N] [--max-body BYTES]\n"
+    "                     [--max-connections N] [--max-per-client N] [--timeout S]\n"
+    "                     [--grace S]\n"
     "\n"
-    "Answers emotune's HTTP API until Ctrl-C (SIGINT) or SIGTERM, then finishes\n"
-    "the requests in flight and closes the store. The API is described at\n"
+    "Answers emotune's HTTP API until Ctrl-C (SIGINT) or SIGTERM, then refuses new\n"
+    "connections, finishes the requests in flight (for up to --grace seconds; a\n"
+    "second signal quits at once) and closes the store. The API is described at\n"
     "/api/v1/openapi.json. Today: /healthz, /metrics, POST /api/v1/detect, and a\n"
     "listener's camera and songs: POST /api/v1/listeners/NAME/frames, GET .../mood,\n"
     "GET .../next, POST .../feedback, GET/PUT .../profile and GET .../history\n"
@@ -31,6 +36,13 @@ static const char serve_usage[] =
     "                      next to the emotune executable)\n"
     "  --threads N         worker threads, 1 to 64 (default 2)\n"
     "  --max-body BYTES    the largest request body (default 10485760)\n"
+    "  --max-connections N connections at once (default 64); more wait their turn\n"
+    "  --max-per-client N  connections at once from one address (default 16); the\n"
+    "                      requests of one more get 429 Too Many Requests\n"
+    "  --timeout S         close a connection idle, or sending too slowly, for S\n"
+    "                      seconds (default 30)\n"
+    "  --grace S           at a stop, let requests in flight finish for up to S\n"
+    "                      seconds (default 10)\n"
     "\n"
     "exit status: 0 stopped by a signal, 2 bad command line, 3 the store, the\n"
     "models or the address unavailable\n";
@@ -39,7 +51,36 @@ typedef struct serve_args {
     const char *listen, *store, *token, *models;
     long threads;
     double max_body;
+    long max_connections, max_per_client, timeout_s;
+    double grace_s; /* -1: the default */
 } serve_args;
+
+/* One of the connection limits into a; non-zero (message printed) when out
+ * of range. */
+static int parse_limit(int opt, const char *arg, serve_args *a)
+{
+    double v;
+    bool whole = opt != 'G';
+    const char *name = opt == 'C'   ? "--max-connections"
+                       : opt == 'P' ? "--max-per-client"
+                       : opt == 'O' ? "--timeout"
+                                    : "--grace";
+    double lo = whole ? 1 : 0, hi = opt == 'C' ? 100000 : opt == 'P' ? 100000 : 3600;
+    if (et_cli_parse_number(arg, lo, hi, &v) || (whole && v != (long)v)) {
+        fprintf(stderr, "emotune serve: %s wants a %s from %g to %g\n", name,
+                whole ? "whole number" : "number of seconds", lo, hi);
+        return 1;
+    }
+    if (opt == 'C')
+        a->max_connections = (long)v;
+    else if (opt == 'P')
+        a->max_per_client = (long)v;
+    else if (opt == 'O')
+        a->timeout_s = (long)v;
+    else
+        a->grace_s = v;
+    return 0;
+}
 
 /* 0, or an exit status (message printed); -1 for --help. */
 static int parse_args(int argc, char **argv, serve_args *a)
@@ -48,6 +89,9 @@ static int parse_args(int argc, char **argv, serve_args *a)
         {"listen", required_argument, NULL, 'l'}, {"store", required_argument, NULL, 's'},
         {"token", required_argument, NULL, 't'},  {"models", required_argument, NULL, 'M'},
         {"threads", required_argument, NULL, 'T'}, {"max-body", required_argument, NULL, 'B'},
+        {"max-connections", required_argument, NULL, 'C'},
+        {"max-per-client", required_argument, NULL, 'P'},
+        {"timeout", required_argument, NULL, 'O'}, {"grace", required_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -75,6 +119,10 @@ static int parse_args(int argc, char **argv, serve_args *a)
             }
             a->max_body = v;
             break;
+        case 'C': case 'P': case 'O': case 'G':
+            if (parse_limit(c, optarg, a))
+                return ET_EXIT_USAGE;
+            break;
         case 'h': return -1;
         default:
             fprintf(stderr, "emotune serve: unknown or incomplete option '%s'\n\n%s",
@@ -90,23 +138,34 @@ static int parse_args(int argc, char **argv, serve_args *a)
     return 0;
 }
 
-/* Sleeps until SIGINT or SIGTERM has set the interrupted flag, with no
- * window where a signal could be missed (blocked between check and wait). */
-static void wait_for_signal(void)
+/* SIGINT and SIGTERM blocked (the old mask in *old): from before the server
+ * starts, so that its threads inherit the mask and the signal comes to the
+ * thread that waits for it. */
+static void block_stop_signals(sigset_t *old)
 {
-    sigset_t block, old;
+    sigset_t block;
     sigemptyset(&block);
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
-    sigprocmask(SIG_BLOCK, &block, &old);
+    pthread_sigmask(SIG_BLOCK, &block, old);
+}
+
+/* Sleeps until SIGINT or SIGTERM has set the interrupted flag, with no
+ * window where a signal could be missed (blocked between check and wait);
+ * then a second one quits at once (the default action), while the server
+ * finishes its requests. */
+static void wait_for_signal(const sigset_t *old)
+{
     while (!*et_cli_interrupted())
-        sigsuspend(&old);
-    sigprocmask(SIG_SETMASK, &old, NULL);
+        sigsuspend(old);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
 int et_cli_serve(int argc, char **argv)
 {
-    serve_args a = {0};
+    serve_args a = {.grace_s = -1};
     int rc = parse_args(argc, argv, &a);
     if (rc) {
         if (rc < 0)
@@ -124,18 +183,36 @@ int et_cli_serve(int argc, char **argv)
         o.threads = (int)a.threads;
     if (a.max_body)
         o.max_body = (size_t)a.max_body;
+    if (a.max_connections)
+        o.max_connections = (unsigned)a.max_connections;
+    if (a.max_per_client)
+        o.max_per_client = (unsigned)a.max_per_client;
+    if (a.timeout_s)
+        o.timeout_s = (unsigned)a.timeout_s;
+    if (a.grace_s >= 0)
+        o.grace_s = a.grace_s;
+    sigset_t old;
+    block_stop_signals(&old);
     et_server *s;
     et_status st = et_server_start(&o, &s, err);
     if (st != ET_OK) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         fprintf(stderr, "emotune serve: %s\n", err);
         return st == ET_E_INVALID ? ET_EXIT_USAGE : ET_EXIT_SETUP;
     }
     const char *colon = strrchr(o.listen, ':');
-    printf("emotune serve: listening on http://%.*s:%d/ (Ctrl-C to stop)\n",
-           (int)(colon - o.listen), o.listen, et_server_port(s));
+    printf("emotune: listening on http://%.*s:%d\n", (int)(colon - o.listen), o.listen,
+           et_server_port(s));
     fflush(stdout);
-    wait_for_signal();
-    fprintf(stderr, "emotune serve: stopping\n");
-    et_server_stop(s);
+    wait_for_signal(&old);
+    et_server_quiesce(s);
+    fprintf(stderr, "emotune serve: stopping: new connections refused, finishing the requests "
+                    "in flight (up to %g s)\n", o.grace_s);
+    unsigned cut = et_server_stop(s);
+    if (cut)
+        fprintf(stderr, "emotune serve: stopped: %u request%s cut at the end of the grace "
+                        "period; store closed\n", cut, cut == 1 ? "" : "s");
+    else
+        fprintf(stderr, "emotune serve: stopped cleanly: every request finished, store closed\n");
     return ET_EXIT_OK;
 }

@@ -55,6 +55,85 @@ static bool append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
     }
 }
 
+/* The request duration histograms of the routes that have answered. */
+static bool append_latency(et_server *s, char **buf, size_t *len, size_t *cap)
+{
+    bool ok = append(buf, len, cap,
+                     "# HELP emotune_http_request_duration_seconds Time from a request's "
+                     "headers to its reply queued, by route.\n"
+                     "# TYPE emotune_http_request_duration_seconds histogram\n");
+    for (size_t r = 0; ok && r <= et__route_count; r++) {
+        size_t slot = r == et__route_count ? ET__ROUTE_OTHER : r;
+        const char *method = slot == ET__ROUTE_OTHER ? "" : et__routes[r].method;
+        const char *route = slot == ET__ROUTE_OTHER ? "other" : et__routes[r].path;
+        /* The count is the buckets' sum as read, so +Inf always equals it. */
+        unsigned long seen = 0;
+        for (int b = 0; b < ET__LATENCY_BUCKETS; b++)
+            seen += atomic_load(&s->latency[slot][b]);
+        if (!seen)
+            continue;
+        unsigned long below = 0;
+        for (int b = 0; ok && b < ET__LATENCY_BUCKETS; b++) {
+            char le[32] = "+Inf";
+            if (b < ET__LATENCY_BUCKETS - 1) {
+                snprintf(le, sizeof le, "%g", et__latency_bounds[b]);
+                below += atomic_load(&s->latency[slot][b]);
+            } else {
+                below = seen;
+            }
+            ok = append(buf, len, cap,
+                        "emotune_http_request_duration_seconds_bucket{method=\"%s\","
+                        "route=\"%s\",le=\"%s\"} %lu\n",
+                        method, route, le, below < seen ? below : seen);
+        }
+        if (ok)
+            ok = append(buf, len, cap,
+                        "emotune_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"}"
+                        " %.9f\n"
+                        "emotune_http_request_duration_seconds_count{method=\"%s\","
+                        "route=\"%s\"} %lu\n",
+                        method, route, (double)atomic_load(&s->latency_ns[slot]) / 1e9, method,
+                        route, seen);
+    }
+    return ok;
+}
+
+/* Requests in flight, connections, 429s by limit, store calls and errors. */
+static bool append_load(et_server *s, char **buf, size_t *len, size_t *cap)
+{
+    bool ok = append(buf, len, cap,
+                     "# HELP emotune_http_requests_in_flight Requests begun and not yet done.\n"
+                     "# TYPE emotune_http_requests_in_flight gauge\n"
+                     "emotune_http_requests_in_flight %ld\n"
+                     "# HELP emotune_http_connections_open Connections open.\n"
+                     "# TYPE emotune_http_connections_open gauge\n"
+                     "emotune_http_connections_open %ld\n"
+                     "# HELP emotune_http_connections_total Connections accepted.\n"
+                     "# TYPE emotune_http_connections_total counter\n"
+                     "emotune_http_connections_total %lu\n"
+                     "# HELP emotune_http_limited_total Requests answered 429, by the limit "
+                     "reached.\n"
+                     "# TYPE emotune_http_limited_total counter\n",
+                     atomic_load(&s->in_flight), atomic_load(&s->connections_open),
+                     atomic_load(&s->connections_total));
+    for (int i = 0; ok && i < ET__LIMIT__COUNT; i++)
+        ok = append(buf, len, cap, "emotune_http_limited_total{reason=\"%s\"} %lu\n",
+                    et__limit_names[i], atomic_load(&s->limited[i]));
+    const char *what[2] = {"operations", "errors"};
+    const char *help[2] = {"Store calls made by the server", "Store calls the store failed"};
+    for (int k = 0; ok && k < 2; k++) {
+        ok = append(buf, len, cap,
+                    "# HELP emotune_store_%s_total %s, by operation.\n"
+                    "# TYPE emotune_store_%s_total counter\n",
+                    what[k], help[k], what[k]);
+        for (int op = 0; ok && op < ET_STORE_STAT__COUNT; op++)
+            ok = append(buf, len, cap, "emotune_store_%s_total{op=\"%s\"} %lu\n", what[k],
+                        et_store_stat_name((et_store_stat_op)op),
+                        atomic_load(k ? &s->store_stats.errors[op] : &s->store_stats.calls[op]));
+    }
+    return ok;
+}
+
 et__reply et__metrics(et_server *s, const et__call *c)
 {
     (void)c;
@@ -84,6 +163,7 @@ et__reply et__metrics(et_server *s, const et__call *c)
                     "# TYPE emotune_bodies_refused_total counter\n"
                     "emotune_bodies_refused_total %lu\n",
                     atomic_load(&s->faces_seen), atomic_load(&s->bodies_refused));
+    ok = ok && append_latency(s, &buf, &len, &cap) && append_load(s, &buf, &len, &cap);
     if (!ok) {
         free(buf);
         return et__error(500, ET_E_NOMEM, "out of memory");

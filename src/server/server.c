@@ -1,14 +1,26 @@
 /* server: the daemon, its requests and their limits, dispatch, replies. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "server/server_internal.h"
 
 const unsigned et__counted_status[ET__STATUS_SLOTS] = {200, 400, 401, 404, 405, 413,
                                                        415, 416, 429, 500, 503};
+
+const double et__latency_bounds[ET__LATENCY_BUCKETS - 1] = {
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 5, 10};
+
+const char *const et__limit_names[ET__LIMIT__COUNT] = {"connections_per_client"};
+
+/* What a client over its connection limit is told to wait (seconds). */
+#define RETRY_AFTER_S 1
 
 /* The Content-Security-Policy the page (next issue) will satisfy: its own
  * scripts, styles, pictures, media and API only; no inline script. */
@@ -21,7 +33,8 @@ et_server_opts et_server_default_opts(void)
 {
     return (et_server_opts){.listen = ET_SERVER_DEFAULT_LISTEN, .threads = 2,
                             .max_body = ET_SERVER_DEFAULT_MAX_BODY, .max_connections = 64,
-                            .timeout_s = 30, .history_every_s = 60};
+                            .max_per_client = 16, .timeout_s = 30, .grace_s = 10,
+                            .history_every_s = 60};
 }
 
 et__reply et__error(unsigned status, et_status code, const char *fmt, ...)
@@ -68,20 +81,170 @@ et__worker *et__worker_get(et_server *s, char *err)
 
 et_store *et__worker_store(et_server *s, et__worker *w, char *err)
 {
-    if (!w->store && et_store_open(s->store_uri, NULL, &w->store, err) != ET_OK)
+    if (!w->store && et_store_open(s->store_uri, &s->store_opts, &w->store, err) != ET_OK)
         w->store = NULL;
     return w->store;
 }
 
+/* ---- connections, their limits, requests in flight --------------------- */
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* The connection's record (NULL when it could not be made). */
+static et__conn *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *i =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return i ? i->socket_context : NULL;
+}
+
+/* The connection's client address into k (length 0 when not IP). */
+static void client_address(struct MHD_Connection *c, et__conn *k)
+{
+    const union MHD_ConnectionInfo *i =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *a = i ? i->client_addr : NULL;
+    k->addr_len = 0;
+    if (a && a->sa_family == AF_INET) {
+        memcpy(k->addr, &((const struct sockaddr_in *)(const void *)a)->sin_addr, 4);
+        k->addr_len = 4;
+    } else if (a && a->sa_family == AF_INET6) {
+        memcpy(k->addr, &((const struct sockaddr_in6 *)(const void *)a)->sin6_addr, 16);
+        k->addr_len = 16;
+    }
+}
+
+/* k's client in the table, added when absent; NULL when out of memory.
+ * Under clients_lock. */
+static et__client *client_entry(et_server *s, const et__conn *k, bool add)
+{
+    for (size_t i = 0; i < s->n_clients; i++)
+        if (s->clients[i].addr_len == k->addr_len &&
+            memcmp(s->clients[i].addr, k->addr, k->addr_len) == 0)
+            return &s->clients[i];
+    if (!add)
+        return NULL;
+    if (s->n_clients == s->cap_clients) {
+        size_t cap = s->cap_clients ? s->cap_clients * 2 : 16;
+        et__client *grown = realloc(s->clients, cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        s->clients = grown;
+        s->cap_clients = cap;
+    }
+    et__client *e = &s->clients[s->n_clients++];
+    memcpy(e->addr, k->addr, sizeof e->addr);
+    e->addr_len = k->addr_len;
+    e->open = 0;
+    return e;
+}
+
+/* Counts a new connection against its client: over the limit, it is marked
+ * (and not counted: it is answered 429 and closed). */
+static void client_opened(et_server *s, et__conn *k)
+{
+    pthread_mutex_lock(&s->clients_lock);
+    et__client *e = client_entry(s, k, true);
+    if (e && e->open >= s->max_per_client)
+        k->over = true;
+    else if (e)
+        e->open++, k->counted = true;
+    pthread_mutex_unlock(&s->clients_lock);
+}
+
+static void client_closed(et_server *s, const et__conn *k)
+{
+    pthread_mutex_lock(&s->clients_lock);
+    et__client *e = client_entry(s, k, false);
+    if (e && --e->open == 0)
+        *e = s->clients[--s->n_clients];
+    pthread_mutex_unlock(&s->clients_lock);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    et_server *s = cls;
+    et__conn *k = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        atomic_fetch_add(&s->connections_open, 1);
+        atomic_fetch_add(&s->connections_total, 1);
+        if ((k = calloc(1, sizeof *k))) { /* else: neither limited nor timed */
+            client_address(c, k);
+            client_opened(s, k);
+        }
+        *socket_context = k;
+        return;
+    }
+    atomic_fetch_sub(&s->connections_open, 1);
+    if (k && k->counted)
+        client_closed(s, k);
+    free(k);
+    *socket_context = NULL;
+}
+
+/* A request's first call: it is in flight (and timed) from now. False when
+ * its connection is over its client's limit. */
+static bool request_begins(et_server *s, struct MHD_Connection *c)
+{
+    atomic_fetch_add(&s->in_flight, 1);
+    et__conn *k = conn_of(c);
+    if (k)
+        k->started_ns = now_ns();
+    return !(k && k->over);
+}
+
+/* A request is done (answered, or its connection closed); the last one
+ * wakes et_server_stop when it waits. */
+static void request_ends(et_server *s)
+{
+    if (atomic_fetch_sub(&s->in_flight, 1) == 1 && atomic_load(&s->stopping)) {
+        pthread_mutex_lock(&s->idle_lock);
+        pthread_cond_broadcast(&s->idle);
+        pthread_mutex_unlock(&s->idle_lock);
+    }
+}
+
 /* ---- replies ------------------------------------------------------------ */
 
-static void count(et_server *s, size_t route, unsigned status)
+/* Counts a reply by route and status, and its time since the request's
+ * first call in the route's histogram. */
+static void count(et_server *s, struct MHD_Connection *c, size_t route, unsigned status)
 {
     int slot = ET__STATUS_SLOTS - 2; /* 500 */
     for (int i = 0; i < ET__STATUS_SLOTS; i++)
         if (et__counted_status[i] == status)
             slot = i;
     atomic_fetch_add(&s->requests[route][slot], 1);
+    const et__conn *k = conn_of(c);
+    if (!k || !k->started_ns)
+        return;
+    uint64_t ns = now_ns() - k->started_ns;
+    int b = 0;
+    while (b < ET__LATENCY_BUCKETS - 1 && (double)ns > et__latency_bounds[b] * 1e9)
+        b++;
+    atomic_fetch_add(&s->latency[route][b], 1);
+    atomic_fetch_add(&s->latency_ns[route], ns);
+}
+
+/* A 429's Retry-After; Connection: close on a connection over its client's
+ * limit, and while stopping (so clients go elsewhere). */
+static void add_limit_headers(et_server *s, struct MHD_Connection *c, struct MHD_Response *r,
+                              unsigned retry_after_s)
+{
+    if (retry_after_s) {
+        char v[16];
+        snprintf(v, sizeof v, "%u", retry_after_s);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
+    }
+    const et__conn *k = conn_of(c);
+    if ((k && k->over) || atomic_load(&s->stopping))
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
 static void add_security_headers(struct MHD_Response *r)
@@ -125,9 +288,10 @@ static enum MHD_Result send_reply(et_server *s, struct MHD_Connection *c, size_t
         MHD_add_response_header(r, "Allow", allow);
     if (rep.status == 401)
         MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+    add_limit_headers(s, c, r, rep.retry_after_s);
     enum MHD_Result ok = MHD_queue_response(c, rep.status, r);
     MHD_destroy_response(r);
-    count(s, route, rep.status);
+    count(s, c, route, rep.status);
     return ok;
 }
 
@@ -262,6 +426,17 @@ static enum MHD_Result refuse_body(et_server *s, struct MHD_Connection *c, et__r
                       NULL);
 }
 
+/* The 429 of a connection past its client's limit. */
+static enum MHD_Result refuse_connection(et_server *s, struct MHD_Connection *c)
+{
+    atomic_fetch_add(&s->limited[ET__LIMIT_CONNECTIONS], 1);
+    et__reply rep = et__error(429, ET_E_BUSY, "this client has %u connections open already: "
+                                              "reuse them, or close one first",
+                              s->max_per_client);
+    rep.retry_after_s = RETRY_AFTER_S;
+    return send_reply(s, c, ET__ROUTE_OTHER, rep, NULL);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **state)
@@ -275,6 +450,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!(r = calloc(1, sizeof *r)))
             return MHD_NO;
         *state = r;
+        if (!request_begins(s, c))
+            return refuse_connection(s, c);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl) {
             char *end;
@@ -324,11 +501,12 @@ size_t et__server_unescape(void *cls, struct MHD_Connection *c, char *s)
 static void on_completed(void *cls, struct MHD_Connection *c, void **state,
                          enum MHD_RequestTerminationCode code)
 {
-    (void)cls, (void)c, (void)code;
+    (void)c, (void)code;
     et__request *r = *state;
     if (r) {
         free(r->body);
         free(r);
+        request_ends(cls);
     }
     *state = NULL;
 }
@@ -400,6 +578,12 @@ static et_status check_opts(const et_server_opts *o, struct sockaddr_in *addr, c
                        o->history_every_s);
     if (o->max_body < 1024)
         return et_fail(err, ET_E_INVALID, "a body limit of %zu bytes is too small", o->max_body);
+    if (o->max_connections < 1 || o->max_per_client < 1 || o->timeout_s < 1)
+        return et_fail(err, ET_E_INVALID, "connections %u, per client %u, timeout %u s: "
+                                          "each must be 1 or more",
+                       o->max_connections, o->max_per_client, o->timeout_s);
+    if (!(o->grace_s >= 0 && o->grace_s <= 3600))
+        return et_fail(err, ET_E_INVALID, "grace period %g s: expected [0, 3600]", o->grace_s);
     et_status st = parse_listen(o->listen ? o->listen : ET_SERVER_DEFAULT_LISTEN, addr, err);
     if (st == ET_OK && !is_loopback(addr) && !(o->token && *o->token))
         st = et_fail(err, ET_E_INVALID,
@@ -425,10 +609,31 @@ static void server_free(et_server *s)
         return;
     et__listeners_free(s);
     pthread_mutex_destroy(&s->listeners_lock);
+    pthread_mutex_destroy(&s->clients_lock);
+    pthread_mutex_destroy(&s->idle_lock);
+    pthread_cond_destroy(&s->idle);
+    free(s->clients);
     et_vision_models_free(s->models);
     free(s->store_uri);
     free(s->token);
     free(s);
+}
+
+/* The limits and stopping state of a new server. */
+static void init_limits(et_server *s, const et_server_opts *o)
+{
+    s->max_per_client = o->max_per_client;
+    s->grace_s = o->grace_s;
+    s->listen_fd = -1;
+    pthread_mutex_init(&s->clients_lock, NULL);
+    pthread_mutex_init(&s->idle_lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->idle, &attr);
+    pthread_condattr_destroy(&attr);
+    s->store_opts = et_store_default_opts();
+    s->store_opts.stats = &s->store_stats;
 }
 
 et_status et_server_start(const et_server_opts *o, et_server **out, char *err)
@@ -446,6 +651,7 @@ et_status et_server_start(const et_server_opts *o, et_server **out, char *err)
     s->max_body = o->max_body;
     s->history_every_s = o->history_every_s;
     pthread_mutex_init(&s->listeners_lock, NULL);
+    init_limits(s, o);
     if (!s->store_uri || (o->token && *o->token && !s->token))
         st = et_fail(err, ET_E_NOMEM, "out of memory");
     if (st == ET_OK)
@@ -458,12 +664,14 @@ et_status et_server_start(const et_server_opts *o, et_server **out, char *err)
         server_free(s);
         return st;
     }
+    /* ITC: MHD_quiesce_daemon needs it. */
     s->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, on_request, s,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC, 0, NULL, NULL, on_request, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)o->threads, MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        s, MHD_OPTION_UNESCAPE_CALLBACK, et__server_unescape, NULL, MHD_OPTION_END);
+        s, MHD_OPTION_UNESCAPE_CALLBACK, et__server_unescape, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
     if (!s->daemon) {
         pthread_key_delete(s->worker_key);
         server_free(s);
@@ -478,12 +686,52 @@ et_status et_server_start(const et_server_opts *o, et_server **out, char *err)
 
 int et_server_port(const et_server *s) { return s->port; }
 
-void et_server_stop(et_server *s)
+void et_server_quiesce(et_server *s)
+{
+    if (!s || atomic_exchange(&s->stopping, true))
+        return;
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd == MHD_INVALID_SOCKET)
+        return;
+    /* The socket must stay open until the daemon stops (its threads may
+     * still hold it); shut down, it stops listening, so that a new
+     * connection is refused at once instead of waiting in the backlog. */
+    shutdown(fd, SHUT_RDWR);
+    s->listen_fd = fd;
+}
+
+/* Waits until no request is in flight or the grace period is over; the
+ * number of requests still in flight. */
+static unsigned wait_idle(et_server *s)
+{
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    double whole = (double)(time_t)s->grace_s;
+    end.tv_sec += (time_t)whole;
+    end.tv_nsec += (long)((s->grace_s - whole) * 1e9);
+    if (end.tv_nsec >= 1000000000L)
+        end.tv_sec++, end.tv_nsec -= 1000000000L;
+    pthread_mutex_lock(&s->idle_lock);
+    while (atomic_load(&s->in_flight) > 0 &&
+           pthread_cond_timedwait(&s->idle, &s->idle_lock, &end) != ETIMEDOUT) {
+    }
+    long left = atomic_load(&s->in_flight);
+    pthread_mutex_unlock(&s->idle_lock);
+    return left > 0 ? (unsigned)left : 0;
+}
+
+unsigned et_server_stop(et_server *s)
 {
     if (!s)
-        return;
-    /* Joins the pool's threads, whose key destructors free their workers. */
+        return 0;
+    et_server_quiesce(s);
+    unsigned cut = wait_idle(s);
+    /* Closes every connection and joins the pool's threads, whose key
+     * destructors free their workers (and close their store handles). */
     MHD_stop_daemon(s->daemon);
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
     pthread_key_delete(s->worker_key);
     server_free(s);
+    return cut;
 }

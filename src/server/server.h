@@ -26,6 +26,9 @@
  * its own vision context and store handle on first use (store.h: one handle
  * per thread), so detection holds no lock another request waits on.
  * Everything lives in the et_server: two servers may run in one process.
+ * The server's threads inherit the caller's signal mask: a program that
+ * waits for a signal blocks it before et_server_start, so it reaches the
+ * thread that waits for it.
  * Like every emotune program, call et_nn_set_blas_threads(1) once first:
  * parallelism comes from the workers, one inference each.
  */
@@ -46,8 +49,14 @@ typedef struct et_server_opts {
     const char *token;        /* NULL or "": none (loopback addresses only) */
     int threads;              /* worker threads, 1 to 64 (default 2) */
     size_t max_body;          /* bytes (default 10 MB) */
-    unsigned max_connections; /* at once (default 64) */
-    unsigned timeout_s;       /* an idle connection is closed after (default 30 s) */
+    unsigned max_connections; /* at once (default 64); more wait to be accepted */
+    unsigned max_per_client;  /* connections at once from one client address
+                               * (default 16); the requests of one more get
+                               * 429 with Retry-After, then it is closed */
+    unsigned timeout_s;       /* an idle connection, or one sending too slowly,
+                               * is closed after (default 30 s, at least 1) */
+    double grace_s;           /* at stop, requests in flight may finish for this
+                               * long, then are cut (default 10 s) */
     double history_every_s;   /* a listener's steady camera mood goes into the
                                * history at most this often; a new name at
                                * once (default 60 s) */
@@ -69,8 +78,15 @@ et_status et_server_start(const et_server_opts *o, et_server **out, char *err);
 /* The port it listens on (the one chosen when asked for port 0). */
 int et_server_port(const et_server *s);
 
-/* Stops accepting, lets the requests in flight finish (each is bounded by
- * the worker's own work), closes the store handles and frees everything. */
-void et_server_stop(et_server *s);
+/* Stops accepting: from its return, new connections are refused (the
+ * connections open go on, and may send more requests). Returns at once;
+ * calling it again does nothing. */
+void et_server_quiesce(et_server *s);
+
+/* Quiesces (above), lets the requests in flight finish for up to grace_s,
+ * then closes every connection (cutting those still in flight), closes the
+ * store handles and frees everything. Returns the number of requests that
+ * were cut (0: all finished). */
+unsigned et_server_stop(et_server *s);
 
 #endif

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "server/server.h"
 #include "image/image.h"
@@ -38,6 +39,32 @@ typedef struct et__listener {
 /* The listeners seen, at most ET__MAX_LISTENERS (then 503). */
 #define ET__MAX_LISTENERS 4096
 
+/* The upper bounds (seconds) of the request duration histogram's buckets,
+ * fine from 5 ms to 2 s where frames fall; the last slot is +Inf. */
+#define ET__LATENCY_BUCKETS 17
+extern const double et__latency_bounds[ET__LATENCY_BUCKETS - 1];
+
+/* The limits whose 429s are counted, and their names in the metrics. */
+typedef enum et__limit { ET__LIMIT_CONNECTIONS, ET__LIMIT__COUNT } et__limit;
+extern const char *const et__limit_names[ET__LIMIT__COUNT];
+
+/* One open connection (MHD's socket context): its client's address, whether
+ * it came past its client's limit, and when its current request began. */
+typedef struct et__conn {
+    unsigned char addr[16]; /* IPv4 or IPv6, addr_len bytes */
+    unsigned char addr_len;
+    bool counted;        /* in its client's count */
+    bool over;           /* past max_per_client: its requests get 429 */
+    uint64_t started_ns; /* CLOCK_MONOTONIC at its request's first call */
+} et__conn;
+
+/* A client address and its connections open. */
+typedef struct et__client {
+    unsigned char addr[16];
+    unsigned char addr_len;
+    unsigned open;
+} et__client;
+
 struct et_server {
     struct MHD_Daemon *daemon;
     et_vision_models *models;
@@ -51,6 +78,25 @@ struct et_server {
     pthread_mutex_t listeners_lock;
     et__listener **listeners;
     size_t n_listeners;
+    /* Connections: each client's count, under a lock taken when one opens
+     * or closes (never per request). */
+    unsigned max_per_client;
+    pthread_mutex_t clients_lock;
+    et__client *clients;
+    size_t n_clients, cap_clients;
+    /* Stopping: in flight reaching 0 is signalled once stopping is set. */
+    double grace_s;
+    atomic_bool stopping;
+    int listen_fd; /* quiesced, closed after the daemon stops (-1 before) */
+    pthread_mutex_t idle_lock;
+    pthread_cond_t idle; /* on CLOCK_MONOTONIC */
+    /* Metrics (atomics: no lock on the request path). */
+    atomic_ulong latency[ET__MAX_ROUTES + 1][ET__LATENCY_BUCKETS]; /* per bucket */
+    atomic_ulong latency_ns[ET__MAX_ROUTES + 1];                    /* sum */
+    atomic_long in_flight, connections_open;
+    atomic_ulong connections_total, limited[ET__LIMIT__COUNT];
+    et_store_opts store_opts; /* the workers' handles, counted in store_stats */
+    et_store_stats store_stats;
 };
 
 /* What one worker thread owns: made on its first request, freed when the
@@ -88,6 +134,7 @@ typedef struct et__reply {
     char *raw;
     size_t raw_len;
     const char *content_type;
+    unsigned retry_after_s; /* a 429's Retry-After (0: none) */
 } et__reply;
 
 /* An error reply {"error": {"code", "message"}}. */
