@@ -22,6 +22,15 @@
  * {"error": {"code", "message"}} with the status that fits. Pictures are
  * decoded in memory and never written anywhere.
  *
+ * Limits: at most max_connections at once (more wait to be accepted); a
+ * client address with max_per_client open gets 429 (code
+ * "too_many_requests", Retry-After) on the requests of one more, which is
+ * then closed; a connection idle or sending too slowly for timeout_s is
+ * closed. /metrics (Prometheus text) gives the requests by route and
+ * status, their duration histograms by route (buckets from 5 ms to 10 s),
+ * the requests in flight, the connections, the 429s by limit, and the
+ * store calls and failures by operation; counted with atomics, no lock.
+ *
  * Threads: the models are loaded once and shared; each worker thread gets
  * its own vision context and store handle on first use (store.h: one handle
  * per thread), so detection holds no lock another request waits on.
