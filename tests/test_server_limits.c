@@ -34,6 +34,7 @@
 typedef struct fixture {
     char *dir;
     char store[600];
+    pid_t serving; /* an `emotune serve` still running (0: none), killed at teardown */
 } fixture;
 
 static int setup(void **state)
@@ -48,6 +49,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
+    if (f->serving > 0) { /* a test failed with it running */
+        kill(f->serving, SIGKILL);
+        waitpid(f->serving, NULL, 0);
+    }
     ts_rmtree(f->dir);
     free(f->dir);
     free(f);
@@ -652,6 +657,7 @@ static void serve_start(fixture *f, const char *extra, serving *c)
     }
     close(p[1]);
     c->out = p[0];
+    f->serving = c->pid;
     const char *prefix = "emotune: listening on http://127.0.0.1:";
     if (!read_until(c, prefix))
         fail_msg("emotune serve did not start: %s", c->text);
@@ -660,15 +666,14 @@ static void serve_start(fixture *f, const char *extra, serving *c)
 }
 
 /* Reads the rest of its output, and its exit status (-1: killed). */
-static int serve_wait(serving *c)
+static int serve_wait(fixture *f, serving *c)
 {
-    if (!read_until(c, NULL)) {
-        kill(c->pid, SIGKILL);
+    if (!read_until(c, NULL))
         fail_msg("emotune serve did not exit: %s", c->text);
-    }
     close(c->out);
     int st;
     assert_int_equal(waitpid(c->pid, &st, 0), c->pid);
+    f->serving = 0;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
@@ -719,7 +724,7 @@ static void serve_finishes_requests_in_flight_on_sigterm(void **state)
     json_decref(doc);
     ts_reply_free(&r);
     close(fd);
-    if (serve_wait(&c) != 0)
+    if (serve_wait(f, &c) != 0)
         fail_msg("emotune serve did not exit 0: %s", c.text);
     assert_non_null(strstr(c.text, "emotune serve: stopped cleanly"));
 
@@ -747,7 +752,7 @@ static void serve_cuts_requests_still_in_flight_after_the_grace(void **state)
     int fd = start_request(c.port, "PUT", "/api/v1/listeners/bob/profile",
                            "{\"policy\": \"calm\"}");
     assert_int_equal(kill(c.pid, SIGTERM), 0);
-    if (serve_wait(&c) != 0)
+    if (serve_wait(f, &c) != 0)
         fail_msg("emotune serve did not exit 0: %s", c.text);
     assert_non_null(strstr(c.text, "cut at the end of the grace period"));
     assert_true(closed_by_server(fd));
@@ -761,16 +766,19 @@ static void serve_cuts_requests_still_in_flight_after_the_grace(void **state)
     free(out);
 }
 
+/* Each test has its own store (and server). */
+#define TEST(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+
 int main(void)
 {
     et_nn_set_blas_threads(1);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(metrics_count_the_requests_made),
-        cmocka_unit_test(one_client_past_its_connection_limit_gets_429),
-        cmocka_unit_test(connections_beyond_the_bound_wait_their_turn),
-        cmocka_unit_test(a_slow_client_is_dropped),
-        cmocka_unit_test(serve_finishes_requests_in_flight_on_sigterm),
-        cmocka_unit_test(serve_cuts_requests_still_in_flight_after_the_grace),
+        TEST(metrics_count_the_requests_made),
+        TEST(one_client_past_its_connection_limit_gets_429),
+        TEST(connections_beyond_the_bound_wait_their_turn),
+        TEST(a_slow_client_is_dropped),
+        TEST(serve_finishes_requests_in_flight_on_sigterm),
+        TEST(serve_cuts_requests_still_in_flight_after_the_grace),
     };
-    return cmocka_run_group_tests_name("server_limits", tests, setup, teardown);
+    return cmocka_run_group_tests_name("server_limits", tests, NULL, NULL);
 }
