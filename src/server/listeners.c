@@ -101,11 +101,40 @@ void et__listener_profile_changed(et_server *s, const et_listener_profile *p)
     et_mood_tracker_free(old);
 }
 
+/* Whether two profiles smooth alike, within the 10 significant digits the
+ * store keeps (a profile saved here equals itself read back). */
+static bool same_smoothing(const et_listener_profile *a, const et_listener_profile *b)
+{
+    return fabs(a->tau_s - b->tau_s) <= 1e-9 * a->tau_s &&
+           fabs(a->hold_s - b->hold_s) <= 1e-9 * a->hold_s;
+}
+
+/* Another server sharing the store may have saved the listener's profile:
+ * the stored one replaces the cached one, and new smoothing starts the
+ * tracker over, as a PUT here does. On a store error the cached one serves
+ * (a frame needs the store only to write the history). */
+static void refresh_profile(et_server *s, et_store *st, et__listener *l)
+{
+    char err[ET_ERR_MAX];
+    et_listener_profile p;
+    if (et_listener_profile_load(st, l->name, &p, err) != ET_OK)
+        return;
+    pthread_mutex_lock(&l->lock);
+    bool same = same_smoothing(&p, &l->profile);
+    if (same)
+        l->profile = p;
+    pthread_mutex_unlock(&l->lock);
+    if (!same)
+        et__listener_profile_changed(s, &p);
+}
+
 et__listener *et__listener_get(et_server *s, et_store *st, const char *name, et__reply *fail)
 {
     et__listener *l = find(s, name);
-    if (l)
+    if (l) {
+        refresh_profile(s, st, l);
         return l;
+    }
     et__listener *fresh = make(st, name, fail);
     if (!fresh)
         return NULL;

@@ -188,7 +188,8 @@ bool et__current_mood(et_server *s, et_store *st, const char *name, et_listener_
                       bool *live, et__reply *fail);
 
 /* The listener `name`'s live state, made on first use (its tracker takes the
- * profile's tau_s and hold_s); NULL with an error reply in *fail. */
+ * profile's tau_s and hold_s), else with the stored profile when it changed
+ * (through another server too); NULL with an error reply in *fail. */
 et__listener *et__listener_get(et_server *s, et_store *st, const char *name, et__reply *fail);
 void et__listeners_free(et_server *s);
 

@@ -17,7 +17,8 @@
  * Every function returns ET_OK or an error with a message in err:
  * ET_E_INVALID (bad name, id, URI or JSON), ET_E_TOO_LARGE, ET_E_NOT_FOUND,
  * ET_E_IO (an LMDB error, or a Redis server refusal: OOM, WRONGPASS, ...),
- * ET_E_UNAVAILABLE (Redis unreachable after retries, in bounded time),
+ * ET_E_UNAVAILABLE (Redis unreachable, or still loading its data, after
+ * retries, in bounded time),
  * ET_E_VERSION (store written by a newer emotune),
  * ET_E_CONFLICT (an update lost every retry), ET_E_NOMEM.
  *

@@ -23,7 +23,7 @@
  * before EXEC. update is optimistic (WATCH the document, retry on conflict).
  *
  * Connection loss: an operation that loses its connection (I/O error, EOF,
- * timeout) reconnects, at most opts->retries connection attempts per call
+ * timeout, or a server still loading its data after a restart) reconnects, at most opts->retries connection attempts per call
  * (50 ms, 100 ms, ... apart; the first is immediate), and runs again; a
  * later call reconnects lazily. Worst case for one call with T = timeout_ms,
  * N = retries: T for the command that hung + N * T for the attempts + the
@@ -296,6 +296,20 @@ static et_status cmd_argv(redis_store *r, int argc, const char **argv, const siz
     return rc == REDIS_OK ? ET_OK : conn_failed(r, errno, err);
 }
 
+/* A Redis that has just started refuses commands with "-LOADING ..." until
+ * its data set is in memory. That is a passing state, as a lost connection
+ * is: the connection is dropped and marked lost, so run() reconnects after
+ * its back-off and runs the operation again (nothing was applied: a refused
+ * command inside MULTI makes EXEC refuse too). Takes rep. */
+static et_status still_loading(redis_store *r, redisReply *rep, char *err)
+{
+    snprintf(r->why, sizeof r->why, "%.*s", (int)rep->len, rep->str);
+    freeReplyObject(rep);
+    drop(r);
+    r->lost = 1;
+    return et_fail(err, ET_E_UNAVAILABLE, "redis %s: %s", r->where, r->why);
+}
+
 /* The next reply (caller frees), flushing the pipeline first if needed. */
 static et_status get_reply(redis_store *r, redisReply **out, char *err)
 {
@@ -315,6 +329,9 @@ static et_status get_reply(redis_store *r, redisReply **out, char *err)
         freeReplyObject(reply);
         return conn_failed(r, saved_errno, err);
     }
+    redisReply *rep = reply;
+    if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "LOADING ", 8) == 0)
+        return still_loading(r, rep, err);
     *out = reply;
     return ET_OK;
 }
