@@ -84,6 +84,9 @@ et__reply et__metrics(et_server *s, const et__call *c)
                     "# TYPE emotune_bodies_refused_total counter\n"
                     "emotune_bodies_refused_total %lu\n",
                     atomic_load(&s->faces_seen), atomic_load(&s->bodies_refused));
+    char *library = ok ? et__library_metrics(s) : NULL;
+    ok = library && append(&buf, &len, &cap, "%s", library);
+    free(library);
     if (!ok) {
         free(buf);
         return et__error(500, ET_E_NOMEM, "out of memory");

@@ -7,8 +7,8 @@
 
 #include "server/server_internal.h"
 
-const unsigned et__counted_status[ET__STATUS_SLOTS] = {200, 400, 401, 404, 405, 413,
-                                                       415, 416, 429, 500, 503};
+const unsigned et__counted_status[ET__STATUS_SLOTS] = {200, 202, 400, 401, 404, 405, 409,
+                                                       413, 415, 416, 429, 500, 503};
 
 /* The Content-Security-Policy the page (next issue) will satisfy: its own
  * scripts, styles, pictures, media and API only; no inline script. */
@@ -146,6 +146,9 @@ const et__route_def et__routes[] = {
     {"/api/v1/listeners/{name}/profile", "GET", et__profile_get},
     {"/api/v1/listeners/{name}/profile", "PUT", et__profile_put},
     {"/api/v1/listeners/{name}/history", "GET", et__history},
+    {"/api/v1/library/scan", "GET", et__scan_get},
+    {"/api/v1/library/scan", "POST", et__scan_post},
+    {"/api/v1/library/import", "POST", et__import},
 };
 const size_t et__route_count = sizeof et__routes / sizeof *et__routes;
 _Static_assert(sizeof et__routes / sizeof *et__routes <= ET__MAX_ROUTES,
@@ -423,6 +426,7 @@ static void server_free(et_server *s)
 {
     if (!s)
         return;
+    et__library_close(s);
     et__listeners_free(s);
     pthread_mutex_destroy(&s->listeners_lock);
     et_vision_models_free(s->models);
@@ -452,6 +456,8 @@ et_status et_server_start(const et_server_opts *o, et_server **out, char *err)
         st = et_vision_models_load(o->models_dir, &s->models, err);
     if (st == ET_OK)
         st = check_store(s->store_uri, err);
+    if (st == ET_OK)
+        st = et__library_open(s, o, err);
     if (st == ET_OK && pthread_key_create(&s->worker_key, worker_free) != 0)
         st = et_fail(err, ET_E_NOMEM, "no thread key left");
     if (st != ET_OK) {
@@ -472,6 +478,7 @@ et_status et_server_start(const et_server_opts *o, et_server **out, char *err)
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : ntohs(addr.sin_port);
+    et__library_begin(s); /* the first scan, while the server answers */
     *out = s;
     return ET_OK;
 }
@@ -482,6 +489,7 @@ void et_server_stop(et_server *s)
 {
     if (!s)
         return;
+    et__library_stop(s); /* a scan is cancelled, not waited for to its end */
     /* Joins the pool's threads, whose key destructors free their workers. */
     MHD_stop_daemon(s->daemon);
     pthread_key_delete(s->worker_key);

@@ -51,6 +51,12 @@ typedef struct et_server_opts {
     double history_every_s;   /* a listener's steady camera mood goes into the
                                * history at most this often; a new name at
                                * once (default 60 s) */
+    const char *const *music_dirs; /* folders scanned in the background when the
+                                    * server starts and on POST
+                                    * /api/v1/library/scan (must exist) */
+    size_t n_music_dirs;
+    int scan_jobs;            /* a scan's analysis threads, 1 to 64 (0: 1, so
+                               * the requests keep the other cores) */
 } et_server_opts;
 
 /* The defaults above (store_uri and models_dir NULL). */
