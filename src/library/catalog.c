@@ -1231,13 +1231,19 @@ static et_status import_data(et_store *s, const char *data, size_t len,
     return st;
 }
 
+/* What both imports do first: an empty report, the mood checked. */
+static et_status import_begin(const char *mood, et_import_report *report, char *err)
+{
+    if (report)
+        memset(report, 0, sizeof *report);
+    return check_mood(mood, err);
+}
+
 et_status et_library_import_data(et_store *s, const char *data, size_t len,
                                  et_catalog_format format, const char *source, const char *mood,
                                  et_import_report *report, char *err)
 {
-    if (report)
-        memset(report, 0, sizeof *report);
-    et_status st = check_mood(mood, err);
+    et_status st = import_begin(mood, report, err);
     if (st != ET_OK)
         return st;
     return import_data(s, data, len, format, NULL, source ? source : "import", mood, report,
@@ -1247,9 +1253,7 @@ et_status et_library_import_data(et_store *s, const char *data, size_t len,
 et_status et_library_import(et_store *s, const char *path, const char *mood,
                             et_import_report *report, char *err)
 {
-    if (report)
-        memset(report, 0, sizeof *report);
-    et_status st = check_mood(mood, err);
+    et_status st = import_begin(mood, report, err);
     if (st != ET_OK)
         return st;
     uint8_t *data;

@@ -8,9 +8,12 @@
  * and a listener's camera: POST /api/v1/listeners/{name}/frames (faces and
  * the smoothed mood), GET /api/v1/listeners/{name}/mood, .../next (the
  * next songs, recorded as queued), POST .../feedback, GET/PUT .../profile
- * and GET .../history. The rest (tracks and audio, the library) is to
- * come; .../next loads the library per request for now (a per-listener
- * cache is to come).
+ * and GET .../history; the library: the --music folders scanned in the
+ * background (at start and on POST /api/v1/library/scan, progress at GET)
+ * and catalogues imported (POST /api/v1/library/import). .../next keeps
+ * the library and each listener's feedback in memory, reloaded when their
+ * stamps (library.h, listener.h) move, whoever changed them. The rest
+ * (tracks and audio) is to come.
  *
  * Safety: binds 127.0.0.1:8080 by default; any address outside 127.0.0.0/8
  * needs a token, then required on every /api/ request as "Authorization:
@@ -21,6 +24,9 @@
  * Referrer-Policy: no-referrer); every error is JSON
  * {"error": {"code", "message"}} with the status that fits. Pictures are
  * decoded in memory and never written anywhere.
+ *
+ * Stopping cancels a running scan and waits for it (it stops after the
+ * files in hand).
  *
  * Threads: the models are loaded once and shared; each worker thread gets
  * its own vision context and store handle on first use (store.h: one handle
