@@ -3,7 +3,8 @@
  * mood and 200 feedbacks): the time of a request whose cache is cold (the
  * library's and the listener's feedback stamps bumped just before, so the
  * server loads both again: what every request cost before the cache)
- * against one whose cache is warm. Loopback HTTP, one client, requests one at a time. One JSON line.
+ * against one whose cache is warm. Loopback HTTP, one client, requests one
+ * at a time. One JSON line.
  *
  * usage: bench_next [N] [REPEAT]   (default 5000 tracks, 100 requests each) */
 #include <arpa/inet.h>

@@ -451,7 +451,8 @@ static void a_cached_recommender_sees_changes_made_through_another_server(void *
     assert_int_equal(metric(a, "emotune_next_feedback_loads_total"), fb_loads);
 
     /* a catalogue through B */
-    const char more[] = "https://example.org/n1,N1,New 1,sad\nhttps://example.org/n2,N2,New 2,sad\n";
+    const char more[] = "https://example.org/n1,N1,New 1,sad\n"
+                        "https://example.org/n2,N2,New 2,sad\n";
     r = post_import(b, "", more, sizeof more - 1);
     ts_check_reply(&r, 200);
     ts_reply_free(&r);
