@@ -335,9 +335,9 @@ int et_cli_import(int argc, char **argv)
                 json_array_append_new(issues, json_pack("{s:I,s:s}", "line",
                                                         (json_int_t)rep.issues[k].line,
                                                         "message", rep.issues[k].message));
-            json_t *out = json_pack("{s:s,s:I,s:I,s:I,s:o}", "file", argv[i], "added",
-                                    (json_int_t)rep.added, "unchanged",
-                                    (json_int_t)rep.unchanged, "skipped",
+            json_t *out = json_pack("{s:s,s:I,s:I,s:I,s:I,s:o}", "file", argv[i], "added",
+                                    (json_int_t)rep.added, "updated", (json_int_t)rep.updated,
+                                    "unchanged", (json_int_t)rep.unchanged, "skipped",
                                     (json_int_t)rep.skipped, "issues", issues);
             char *txt = json_dumps(out, JSON_COMPACT);
             puts(txt ? txt : "{}");

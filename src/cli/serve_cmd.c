@@ -15,14 +15,17 @@ static const char serve_usage[] =
     "                     [--models DIR] [--threads N] [--max-body BYTES]\n"
     "                     [--max-connections N] [--max-per-client N] [--timeout S]\n"
     "                     [--grace S]\n"
+    "                     [--music DIR]... [--scan-jobs N]\n"
     "\n"
     "Answers emotune's HTTP API until Ctrl-C (SIGINT) or SIGTERM, then refuses new\n"
     "connections, finishes the requests in flight (for up to --grace seconds; a\n"
     "second signal quits at once) and closes the store. The API is described at\n"
     "/api/v1/openapi.json. Today: /healthz, /metrics, POST /api/v1/detect, and a\n"
     "listener's camera and songs: POST /api/v1/listeners/NAME/frames, GET .../mood,\n"
-    "GET .../next, POST .../feedback, GET/PUT .../profile and GET .../history\n"
-    "(tracks, audio and the web page are to come).\n"
+    "GET .../next, POST .../feedback, GET/PUT .../profile and GET .../history;\n"
+    "the library: POST /api/v1/library/scan (and GET: its progress) and POST\n"
+    "/api/v1/library/import (a catalogue as the body) (tracks, audio and the web\n"
+    "page are to come).\n"
     "\n"
     "options:\n"
     "  --listen ADDR:PORT  IPv4 address and port (default 127.0.0.1:8080; port 0:\n"
@@ -43,16 +46,25 @@ static const char serve_usage[] =
     "                      seconds (default 30)\n"
     "  --grace S           at a stop, let requests in flight finish for up to S\n"
     "                      seconds (default 10)\n"
+    "  --music DIR         a music folder (repeat for more): scanned in the\n"
+    "                      background when the server starts and on POST\n"
+    "                      /api/v1/library/scan; new tracks are recommended\n"
+    "                      without a restart\n"
+    "  --scan-jobs N       a scan's analysis threads, 1 to 64 (default 1)\n"
     "\n"
     "exit status: 0 stopped by a signal, 2 bad command line, 3 the store, the\n"
     "models or the address unavailable\n";
 
+#define MAX_MUSIC_DIRS 64
+
 typedef struct serve_args {
     const char *listen, *store, *token, *models;
-    long threads;
+    long threads, scan_jobs;
     double max_body;
     long max_connections, max_per_client, timeout_s;
     double grace_s; /* -1: the default */
+    const char *music[MAX_MUSIC_DIRS];
+    size_t n_music;
 } serve_args;
 
 /* One of the connection limits into a; non-zero (message printed) when out
@@ -92,6 +104,7 @@ static int parse_args(int argc, char **argv, serve_args *a)
         {"max-connections", required_argument, NULL, 'C'},
         {"max-per-client", required_argument, NULL, 'P'},
         {"timeout", required_argument, NULL, 'O'}, {"grace", required_argument, NULL, 'G'},
+        {"music", required_argument, NULL, 'm'},  {"scan-jobs", required_argument, NULL, 'J'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -122,6 +135,21 @@ static int parse_args(int argc, char **argv, serve_args *a)
         case 'C': case 'P': case 'O': case 'G':
             if (parse_limit(c, optarg, a))
                 return ET_EXIT_USAGE;
+            break;
+        case 'm':
+            if (a->n_music == MAX_MUSIC_DIRS) {
+                fprintf(stderr, "emotune serve: at most %d --music folders\n", MAX_MUSIC_DIRS);
+                return ET_EXIT_USAGE;
+            }
+            a->music[a->n_music++] = optarg;
+            break;
+        case 'J':
+            if (et_cli_parse_number(optarg, 1, 64, &v) || v != (long)v) {
+                fprintf(stderr, "emotune serve: --scan-jobs wants a whole number from 1 to "
+                                "64\n");
+                return ET_EXIT_USAGE;
+            }
+            a->scan_jobs = (long)v;
             break;
         case 'h': return -1;
         default:
@@ -193,6 +221,9 @@ int et_cli_serve(int argc, char **argv)
         o.grace_s = a.grace_s;
     sigset_t old;
     block_stop_signals(&old);
+    o.music_dirs = a.music;
+    o.n_music_dirs = a.n_music;
+    o.scan_jobs = (int)a.scan_jobs;
     et_server *s;
     et_status st = et_server_start(&o, &s, err);
     if (st != ET_OK) {

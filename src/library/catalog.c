@@ -69,6 +69,7 @@
 
 #include "library/library.h"
 #include "library/library_internal.h"
+#include "library/scan_internal.h"
 #include "mood/mood.h"
 
 #define MAX_FIELDS 64    /* CSV columns read */
@@ -964,6 +965,28 @@ static et__catalog_format detect(const char *d, size_t len)
 et_status et__catalog_parse(const char *data, size_t len, const char *mood, et__catalog *out,
                             char *err)
 {
+    return et__catalog_parse_as(data, len, ET_CATALOG_AUTO, mood, out, err);
+}
+
+et_status et_catalog_format_parse(const char *name, et_catalog_format *out, char *err)
+{
+    static const struct { const char *name; et_catalog_format format; } names[] = {
+        {"csv", ET_CATALOG_CSV}, {"json", ET_CATALOG_JSON}, {"m3u", ET_CATALOG_M3U},
+        {"m3u8", ET_CATALOG_M3U},
+    };
+    for (size_t i = 0; name && i < sizeof names / sizeof *names; i++)
+        if (!strcmp(name, names[i].name)) {
+            *out = names[i].format;
+            return ET_OK;
+        }
+    char sn[SNIPPET + 4];
+    return et_fail(err, ET_E_INVALID, "unknown catalogue format '%s': csv, json, m3u or m3u8",
+                   name ? snippet(sn, name, strlen(name)) : "");
+}
+
+et_status et__catalog_parse_as(const char *data, size_t len, et_catalog_format format,
+                               const char *mood, et__catalog *out, char *err)
+{
     memset(out, 0, sizeof *out);
     parser p = {.c = out};
     if (mood && !(p.forced = et_mood_named_find(mood, strlen(mood), &p.forced_word))) {
@@ -975,7 +998,10 @@ et_status et__catalog_parse(const char *data, size_t len, const char *mood, et__
                        ET__CATALOG_MAX_BYTES);
     if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0) /* UTF-8 byte order mark */
         data += 3, len -= 3;
-    out->format = detect(data, len);
+    out->format = format == ET_CATALOG_CSV    ? ET__CATALOG_CSV
+                  : format == ET_CATALOG_JSON ? ET__CATALOG_JSON
+                  : format == ET_CATALOG_M3U  ? ET__CATALOG_M3U
+                                              : detect(data, len);
     et_status st = ET_OK;
     if (out->format == ET__CATALOG_JSON) {
         st = parse_json(&p, data, len, err);
@@ -1058,7 +1084,88 @@ static et_status flush(writer *w, char *err)
     return st;
 }
 
-/* Writes what changed; counts what did not. */
+/* The document of an entry over the stored one (NULL: none), as text
+ * (caller frees); NULL when it is the same as old (*same) or out of
+ * memory. */
+static char *link_text(const et__catalog_entry *e, const char *old, size_t old_len,
+                       const char *source, bool *same)
+{
+    json_t *prev = old ? json_loadb(old, old_len, 0, NULL) : NULL;
+    json_t *doc = link_doc(e, prev, source);
+    *same = doc && prev && json_equal(prev, doc);
+    char *text = doc && !*same ? json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+    json_decref(prev);
+    json_decref(doc);
+    return text;
+}
+
+typedef struct link_change {
+    const et__catalog_entry *e;
+    const char *source;
+} link_change;
+
+/* The et_store_update_fn of a stored link that changed: the link's fields
+ * set over the document as it is now, the others (a tag) kept. */
+static et_status apply_link(void *user, const char *old, size_t old_len, char **out,
+                            size_t *out_len, char *err)
+{
+    const link_change *c = user;
+    bool same;
+    *out = link_text(c->e, old, old_len, c->source, &same);
+    if (same) { /* made so meanwhile: written again as it is */
+        *out = malloc(old_len + 1);
+        if (*out)
+            memcpy(*out, old, old_len), (*out)[old_len] = '\0';
+    }
+    *out_len = *out ? strlen(*out) : 0;
+    return *out ? ET_OK : et_fail(err, ET_E_NOMEM, "out of memory");
+}
+
+/* Rewrites a stored link that changed, after the test hook of library.h. */
+static et_status update_link(et_store *s, const et__catalog_entry *e, const char *source,
+                             char *err)
+{
+    et_status st = et__test_hook("EMOTUNE_TEST_IMPORT_WRITE_FIFO", err);
+    if (st != ET_OK)
+        return st;
+    link_change c = {e, source};
+    char why[ET_ERR_MAX];
+    st = et_store_update(s, ET_LIBRARY_TRACKS, e->id, apply_link, &c, why);
+    return st == ET_OK ? ET_OK : et_fail(err, st, "writing track %s: %s", e->id, why);
+}
+
+/* Writes one entry: a new link into the batch, a changed one at once;
+ * counts it. */
+static et_status store_entry(writer *w, const et__catalog_entry *e, const char *source,
+                             et_import_report *rep, char *err)
+{
+    char *old = NULL, why[ET_ERR_MAX];
+    size_t old_len = 0;
+    et_status st = et_store_get(w->s, ET_LIBRARY_TRACKS, e->id, &old, &old_len, why);
+    if (st != ET_OK && st != ET_E_NOT_FOUND)
+        return et_fail(err, st, "reading track %s: %s", e->id, why);
+    bool same;
+    char *text = link_text(e, old, old_len, source, &same);
+    free(old);
+    if (same) {
+        rep->unchanged++;
+        return ET_OK;
+    }
+    if (!text)
+        return et_fail(err, ET_E_NOMEM, "out of memory");
+    rep->added++;
+    if (st == ET_OK) { /* stored before: its fields changed */
+        free(text);
+        rep->updated++;
+        return update_link(w->s, e, source, err);
+    }
+    w->ops[w->n++] = (et_store_op){ET_STORE_OP_PUT, ET_LIBRARY_TRACKS, e->id, text,
+                                   strlen(text)};
+    return w->n == STORE_BATCH ? flush(w, err) : ET_OK;
+}
+
+/* Writes what changed, counts what did not, then bumps the library's
+ * stamp when anything was written (even before an error). */
 static et_status store_entries(et_store *s, const et__catalog *c, const char *source,
                                et_import_report *rep, char *err)
 {
@@ -1067,75 +1174,50 @@ static et_status store_entries(et_store *s, const et__catalog *c, const char *so
         return et_fail(err, ET_E_NOMEM, "out of memory");
     w->s = s;
     et_status st = ET_OK;
-    for (size_t i = 0; i < c->n_entries && st == ET_OK; i++) {
-        const et__catalog_entry *e = &c->entries[i];
-        char *old_text = NULL;
-        size_t old_len = 0;
-        char why[ET_ERR_MAX];
-        st = et_store_get(s, ET_LIBRARY_TRACKS, e->id, &old_text, &old_len, why);
-        if (st == ET_E_NOT_FOUND)
-            st = ET_OK;
-        if (st != ET_OK) {
-            et_fail(err, st, "reading track %s: %s", e->id, why);
-            break;
-        }
-        json_t *old = old_text ? json_loadb(old_text, old_len, 0, NULL) : NULL;
-        free(old_text);
-        json_t *doc = link_doc(e, old, source);
-        bool same = doc && old && json_equal(old, doc);
-        char *text = doc && !same ? json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
-        json_decref(old);
-        json_decref(doc);
-        if (same) {
-            rep->unchanged++;
-            continue;
-        }
-        if (!text) {
-            st = et_fail(err, ET_E_NOMEM, "out of memory");
-            break;
-        }
-        w->ops[w->n++] = (et_store_op){ET_STORE_OP_PUT, ET_LIBRARY_TRACKS, e->id, text,
-                                       strlen(text)};
-        rep->added++;
-        if (w->n == STORE_BATCH)
-            st = flush(w, err);
-    }
+    for (size_t i = 0; i < c->n_entries && st == ET_OK; i++)
+        st = store_entry(w, &c->entries[i], source, rep, err);
     if (st == ET_OK)
         st = flush(w, err);
     for (size_t i = 0; i < w->n; i++) /* left after an error */
         free((char *)w->ops[i].json);
     free(w);
+    char why[ET_ERR_MAX];
+    et_status stamped = rep->added ? et_library_stamp_bump(s, NULL, why) : ET_OK;
+    if (st == ET_OK && stamped != ET_OK)
+        st = et_fail(err, stamped, "bumping the library's stamp: %s", why);
     return st;
 }
 
-et_status et_library_import(et_store *s, const char *path, const char *mood,
-                            et_import_report *report, char *err)
+/* ET_E_INVALID for a mood that is not a named one (the known ones listed). */
+static et_status check_mood(const char *mood, char *err)
+{
+    if (!mood || et_mood_named_find(mood, strlen(mood), NULL))
+        return ET_OK;
+    char sn[SNIPPET + 4];
+    return et_fail(err, ET_E_INVALID,
+                   "unknown mood '%s' (known: happy, calm, sad, angry, tense, disgusted, "
+                   "surprised, energetic, excited, neutral, relaxed, fearful)",
+                   snippet(sn, mood, strlen(mood)));
+}
+
+/* Parses and stores; an error of the parse starts with `what` when it is
+ * not NULL (the file's path). */
+static et_status import_data(et_store *s, const char *data, size_t len,
+                             et_catalog_format format, const char *what, const char *source,
+                             const char *mood, et_import_report *report, char *err)
 {
     et_import_report rep = {0};
-    if (report)
-        memset(report, 0, sizeof *report);
-    if (mood && !et_mood_named_find(mood, strlen(mood), NULL)) {
-        char sn[SNIPPET + 4];
-        return et_fail(err, ET_E_INVALID,
-                       "unknown mood '%s' (known: happy, calm, sad, angry, tense, disgusted, "
-                       "surprised, energetic, excited, neutral, relaxed, fearful)",
-                       snippet(sn, mood, strlen(mood)));
-    }
-    uint8_t *data;
-    size_t len;
-    et_status st = et_read_file(path, ET__CATALOG_MAX_BYTES, &data, &len, err);
-    if (st != ET_OK)
-        return st;
     et__catalog cat;
     char why[ET_ERR_MAX];
-    st = et__catalog_parse((const char *)data, len, mood, &cat, why);
-    free(data);
+    et_status st = et__catalog_parse_as(data, len, format, mood, &cat, why);
     if (st != ET_OK)
-        return et_fail(err, st, "%s: %s", path, why);
-    const char *base = strrchr(path, '/');
-    char source[ET__CATALOG_MAX_TEXT + 1];
-    clean_text(base ? base + 1 : path, strlen(base ? base + 1 : path), source);
-    st = store_entries(s, &cat, source, &rep, err);
+        return what ? et_fail(err, st, "%s: %s", what, why) : et_fail(err, st, "%s", why);
+    char src[ET__CATALOG_MAX_TEXT + 1];
+    clean_text(source, strlen(source), src);
+    st = store_entries(s, &cat, src, &rep, err);
+    rep.format = cat.format == ET__CATALOG_CSV    ? ET_CATALOG_CSV
+                 : cat.format == ET__CATALOG_JSON ? ET_CATALOG_JSON
+                                                  : ET_CATALOG_M3U;
     if (st == ET_OK) {
         rep.skipped = cat.skipped;
         rep.issues = cat.issues, rep.n_issues = cat.n_issues;
@@ -1146,6 +1228,43 @@ et_status et_library_import(et_store *s, const char *path, const char *mood,
             et_import_report_free(&rep);
     }
     et__catalog_free(&cat);
+    return st;
+}
+
+/* What both imports do first: an empty report, the mood checked. */
+static et_status import_begin(const char *mood, et_import_report *report, char *err)
+{
+    if (report)
+        memset(report, 0, sizeof *report);
+    return check_mood(mood, err);
+}
+
+et_status et_library_import_data(et_store *s, const char *data, size_t len,
+                                 et_catalog_format format, const char *source, const char *mood,
+                                 et_import_report *report, char *err)
+{
+    et_status st = import_begin(mood, report, err);
+    if (st != ET_OK)
+        return st;
+    return import_data(s, data, len, format, NULL, source ? source : "import", mood, report,
+                       err);
+}
+
+et_status et_library_import(et_store *s, const char *path, const char *mood,
+                            et_import_report *report, char *err)
+{
+    et_status st = import_begin(mood, report, err);
+    if (st != ET_OK)
+        return st;
+    uint8_t *data;
+    size_t len;
+    st = et_read_file(path, ET__CATALOG_MAX_BYTES, &data, &len, err);
+    if (st != ET_OK)
+        return st;
+    const char *base = strrchr(path, '/');
+    st = import_data(s, (const char *)data, len, ET_CATALOG_AUTO, path, base ? base + 1 : path,
+                     mood, report, err);
+    free(data);
     return st;
 }
 

@@ -10,12 +10,30 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "core/core.h"
 #include "store/store.h"
 
 #define ET_LIBRARY_TRACKS "tracks"
+/* The library's own state (its stamp), apart from the tracks. */
+#define ET_LIBRARY_STATE "library"
+
+/* ---- what changed: the library's stamp (stamp.c) ---- */
+
+/*
+ * The library's stamp (store.h's stamps; collection "library", id
+ * "stamp"): this module bumps it after it changes tracks: a scan (once a
+ * second while it writes, and at its end), an import that wrote something,
+ * a tag. A copy of the tracks loaded after reading stamp N is current while
+ * the stamp still reads N, whichever process or server made the change;
+ * reading it is one store read (0 before any change). Tracks changed by
+ * other means (et_store_put, emotune store) are seen once their writer calls
+ * et_library_stamp_bump (*stamp, may be NULL, gets the new value).
+ */
+et_status et_library_stamp(et_store *s, uint64_t *stamp, char *err);
+et_status et_library_stamp_bump(et_store *s, uint64_t *stamp, char *err);
 
 /* ---- catalogues of links (catalog.c) ---- */
 
@@ -24,13 +42,23 @@ typedef struct et_import_issue {
     char message[160];
 } et_import_issue;
 
+/* A catalogue's format: recognised by content, or stated. */
+typedef enum et_catalog_format {
+    ET_CATALOG_AUTO = 0,
+    ET_CATALOG_CSV,
+    ET_CATALOG_JSON,
+    ET_CATALOG_M3U,
+} et_catalog_format;
+
 typedef struct et_import_report {
     size_t added;     /* links written: new ones, and stored ones that changed */
+    size_t updated;   /* of those, the ones stored before (that changed) */
     size_t unchanged; /* links already stored exactly so (not rewritten) */
     size_t skipped;   /* lines or elements skipped, each one an issue */
     et_import_issue *issues; /* the first 1000 issues in file order, owned:
                               * et_import_report_free */
     size_t n_issues;
+    et_catalog_format format; /* as the catalogue was read */
 } et_import_report;
 
 /*
@@ -49,8 +77,18 @@ typedef struct et_import_report {
  * `mood` applies to every entry, replacing the file's labels. Titles and
  * artists become valid UTF-8 of at most 512 bytes; an empty title becomes
  * the URL's last path part. Edge cases (quoting, encodings, limits) are
- * spelled out at the top of catalog.c. Documents are written in batches of
- * 1000.
+ * spelled out at the top of catalog.c. A link not stored yet is written in
+ * batches of 1000; a stored link that changes is written by an atomic
+ * read-modify-write (et_store_update) of the fields the import owns (kind,
+ * url, title, artist, catalog_mood, source, missing, and valence/arousal
+ * worked out again from the document as it is then), so a change made to
+ * it meanwhile (a tag, by another process or server) is kept. The
+ * library's stamp is bumped once the writes are done (when there were
+ * any).
+ * Test hook: when the environment variable EMOTUNE_TEST_IMPORT_WRITE_FIFO
+ * names a path, the import opens it for reading and reads it to its end
+ * before each read-modify-write of a stored link (as the scan's hooks do,
+ * below): a test can change the track exactly then.
  * Errors: ET_E_IO, ET_E_INVALID (not a catalogue at all: JSON that does not
  * parse or is not an array, binary data; or an unknown `mood`, checked
  * before the file is read), ET_E_TOO_LARGE (over 64 MB, checked before
@@ -60,16 +98,25 @@ typedef struct et_import_report {
  */
 et_status et_library_import(et_store *s, const char *path, const char *mood,
                             et_import_report *report, char *err);
+
+/* "csv", "json", "m3u" or "m3u8" into *out; ET_E_INVALID otherwise. */
+et_status et_catalog_format_parse(const char *name, et_catalog_format *out, char *err);
+
+/*
+ * The same import from a catalogue held in memory (len bytes, no NUL
+ * needed; never written anywhere), as a request body: the same rules,
+ * checks and errors (ET_E_TOO_LARGE over 64 MB). `format` other than
+ * ET_CATALOG_AUTO reads the data as that format whatever it looks like.
+ * `source` names the catalogue in each track's "source" field (made valid
+ * UTF-8; NULL: "import"). On an error before writing (a catalogue refused
+ * whole, an unknown mood) nothing is written.
+ */
+et_status et_library_import_data(et_store *s, const char *data, size_t len,
+                                 et_catalog_format format, const char *source, const char *mood,
+                                 et_import_report *report, char *err);
 void et_import_report_free(et_import_report *r);
 
 /* ---- scanning folders (scan.c) ---- */
-
-typedef struct et_scan_opts {
-    int jobs;          /* analysis threads; 0 = number of cores */
-    bool prune;        /* delete tracks whose file is gone (else: marked missing) */
-    bool progress;     /* a live line on stderr */
-    const volatile sig_atomic_t *cancel; /* Ctrl-C: stop soon, keep what is done */
-} et_scan_opts;
 
 typedef struct et_scan_failure {
     char *path;
@@ -84,6 +131,28 @@ typedef struct et_scan_summary {
     bool cancelled;
     et_scan_failure *failures; /* owned: et_scan_summary_free */
 } et_scan_summary;
+
+/* How far a scan is, as its on_progress callback sees it. */
+typedef struct et_scan_progress {
+    size_t files;   /* regular files the walk found so far (audio or not) */
+    size_t done;    /* of them, dealt with: unchanged, written, failed, not audio */
+    bool walked;    /* the walk is over: files is the whole count */
+    bool finished;  /* the last call: the scan returns next */
+    const et_scan_summary *sum; /* the counts so far; valid during the call */
+} et_scan_progress;
+
+typedef struct et_scan_opts {
+    int jobs;          /* analysis threads; 0 = number of cores */
+    bool prune;        /* delete tracks whose file is gone (else: marked missing) */
+    bool progress;     /* a live line on stderr */
+    const volatile sig_atomic_t *cancel; /* Ctrl-C: stop soon, keep what is done */
+    /* NULL, or called on the thread that called et_library_scan: every 256
+     * files of the walk, once it is over, after each file dealt with, and
+     * last with finished set (also after an error). The scan waits for it:
+     * keep it short. */
+    void (*on_progress)(void *user, const et_scan_progress *p);
+    void *progress_user;
+} et_scan_opts;
 
 /*
  * Walks the folders (symbolic links followed once, loops detected), finds
@@ -118,7 +187,9 @@ et_status et_library_scan(et_store *s, const char *const *dirs, size_t ndirs,
 void et_scan_summary_free(et_scan_summary *sum);
 
 /* Sets (or with mood NULL clears) the listener's own mood for a track; it
- * overrides the estimate and survives rescans. ET_E_NOT_FOUND, ET_E_INVALID. */
+ * overrides the estimate and survives rescans; then bumps the library's
+ * stamp (an error doing so is returned, the tag being set).
+ * ET_E_NOT_FOUND, ET_E_INVALID. */
 et_status et_library_tag(et_store *s, const char *track_id, const char *mood, char *err);
 
 #endif

@@ -58,6 +58,10 @@ et_status et__catalog_parse(const char *data, size_t len, const char *mood, et__
                             char *err);
 void et__catalog_free(et__catalog *c);
 
+/* The same, reading the data as `format` (ET_CATALOG_AUTO: by content). */
+et_status et__catalog_parse_as(const char *data, size_t len, et_catalog_format format,
+                               const char *mood, et__catalog *out, char *err);
+
 /* The track id of a link: "u-" + 16 lower-case hex digits of the 64-bit
  * FNV-1a hash of the URL exactly as given (pass it normalised). */
 void et__catalog_link_id(const char *url, size_t len, char id[19]);

@@ -229,11 +229,26 @@ typedef struct walker {
     id_set dirs; /* "dev:ino" of every folder entered: loops and repeats */
     et_scan_summary *sum;
     const volatile sig_atomic_t *cancel;
+    const et_scan_opts *opts; /* its on_progress, every 256 files found */
     size_t failure_cap;
     char *err;
 } walker;
 
 static int cancelled(const volatile sig_atomic_t *c) { return c && *c; }
+
+/* Calls the progress callback of the options, when there is one. */
+static void progress(const et_scan_opts *o, size_t files, size_t done, bool walked,
+                     bool finished, const et_scan_summary *sum)
+{
+    if (o->on_progress)
+        o->on_progress(o->progress_user, &(et_scan_progress){.files = files, .done = done,
+                                                              .walked = walked,
+                                                              .finished = finished,
+                                                              .sum = sum});
+}
+
+/* Files found by the walk so far: to analyse, or unchanged. */
+static size_t files_found(const walker *w) { return w->n + w->sum->unchanged; }
 
 static et_status add_failure(et_scan_summary *sum, size_t *cap, const char *path,
                              const char *reason)
@@ -255,6 +270,8 @@ static et_status add_failure(et_scan_summary *sum, size_t *cap, const char *path
 static et_status add_job(walker *w, const char *path, const struct stat *st)
 {
     long long mtime = (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+    if (files_found(w) % 256 == 255)
+        progress(w->opts, files_found(w) + 1, w->sum->unchanged, false, false, w->sum);
     known *k = known_by_path(w->ks, path);
     if (k) {
         k->seen = 1;
@@ -399,27 +416,6 @@ static bool wait_job(pool *p, size_t i)
     return done;
 }
 
-/* The test hooks of library.h: with the environment variable `name` set,
- * opens the path it names for reading and reads it to its end. On a FIFO
- * the open waits for a writer and the reads for the writer to close it. */
-static et_status test_hook(const char *name, char *err)
-{
-    const char *path = getenv(name);
-    if (!path || !*path)
-        return ET_OK;
-    int fd;
-    while ((fd = open(path, O_RDONLY)) < 0 && errno == EINTR)
-        ;
-    if (fd < 0)
-        return et_fail(err, ET_E_IO, "%s %s: %s", name, path, strerror(errno));
-    char buf[256];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-        ;
-    close(fd);
-    return ET_OK;
-}
-
 static json_t *str_or_null(const char *s)
 {
     char *u = s ? et__utf8_copy(s) : NULL;
@@ -559,7 +555,7 @@ static et_status apply_change(void *user, const char *old, size_t old_len, char 
 /* Writes one change at once, after the test hook of library.h. */
 static et_status write_change(et_store *s, const char *id, const change *c, char *err)
 {
-    et_status st = test_hook("EMOTUNE_TEST_SCAN_WRITE_FIFO", err);
+    et_status st = et__test_hook("EMOTUNE_TEST_SCAN_WRITE_FIFO", err);
     char why[ET_ERR_MAX];
     if (st == ET_OK && (st = et_store_update(s, ET_LIBRARY_TRACKS, id, apply_change, (void *)c,
                                              why)) != ET_OK)
@@ -577,8 +573,32 @@ typedef struct scan_run {
     char **roots;
     size_t nroots;
     double start, last_progress;
+    size_t done;      /* files dealt with (progress) */
+    bool walked;
+    size_t unstamped; /* tracks written since the library's stamp was last bumped */
+    double stamped_at;
     char *err;
 } scan_run;
+
+/* How often, at most, a scan that writes bumps the library's stamp (so that
+ * servers see the new tracks while it goes on), in seconds. */
+#define STAMP_EVERY_S 1.0
+
+/* Bumps the library's stamp when tracks were written since the last bump,
+ * and `now` or STAMP_EVERY_S after it. */
+static et_status stamp_written(scan_run *r, bool now, char *err)
+{
+    double t = et_now();
+    if (!r->unstamped || (!now && t - r->stamped_at < STAMP_EVERY_S))
+        return ET_OK;
+    char why[ET_ERR_MAX];
+    et_status st = et_library_stamp_bump(r->s, NULL, why);
+    if (st != ET_OK)
+        return et_fail(err, st, "bumping the library's stamp: %s", why);
+    r->unstamped = 0;
+    r->stamped_at = t;
+    return ET_OK;
+}
 
 /* "f-" + content hash, with a suffix for a second copy of the same file. */
 static et_status new_track_id(scan_run *r, const char *hash, char *id, size_t len)
@@ -640,7 +660,8 @@ static et_status collect(scan_run *r, job *j)
                           : et_fail(r->err, ET_E_NOMEM, "out of memory writing the library");
     json_decref(fields);
     r->sum->audio_seconds += j->f.seconds;
-    return st;
+    r->unstamped += st == ET_OK;
+    return st == ET_OK ? stamp_written(r, false, r->err) : st;
 }
 
 static int under_roots(const scan_run *r, const char *path)
@@ -668,6 +689,7 @@ static et_status mark_missing(scan_run *r)
         et_status st = write_change(r->s, k->id, &c, r->err);
         if (st != ET_OK)
             return st;
+        r->unstamped++;
     }
     return ET_OK;
 }
@@ -706,6 +728,8 @@ static et_status analyse_all(scan_run *r)
             break;
         st = collect(r, &p.jobs[i]);
         show_progress(r, i + 1, p.n, 0);
+        r->done = r->sum->unchanged + i + 1;
+        progress(r->opts, files_found(&r->w), r->done, true, false, r->sum);
     }
     if (st != ET_OK) { /* stop the workers soon: nothing more will be written */
         pthread_mutex_lock(&p.mu);
@@ -758,21 +782,33 @@ et_status et_library_scan(et_store *s, const char *const *dirs, size_t ndirs,
     et_scan_opts defaults = {0};
     scan_run r = {.s = s, .opts = opts ? opts : &defaults, .sum = sum, .err = err};
     r.start = et_now();
-    r.w = (walker){.ks = &r.ks, .sum = sum, .cancel = r.opts->cancel, .err = err};
+    r.w = (walker){.ks = &r.ks, .sum = sum, .cancel = r.opts->cancel, .opts = r.opts,
+                   .err = err};
     et_status st = resolve_roots(&r, dirs, ndirs);
     if (st == ET_OK)
         st = known_load(s, &r.ks, err);
     for (size_t i = 0; st == ET_OK && i < r.nroots; i++)
         st = walk(&r.w, r.roots[i], 0);
+    if (st == ET_OK) {
+        r.walked = true;
+        r.done = sum->unchanged;
+        progress(r.opts, files_found(&r.w), r.done, true, false, sum);
+    }
     if (st == ET_OK)
-        st = test_hook("EMOTUNE_TEST_SCAN_FIFO", err);
+        st = et__test_hook("EMOTUNE_TEST_SCAN_FIFO", err);
     if (st == ET_OK)
         st = analyse_all(&r);
     sum->cancelled = cancelled(r.opts->cancel);
     if (st == ET_OK && !sum->cancelled)
         st = mark_missing(&r);
+    /* what was written is announced, whatever stopped the scan */
+    char why[ET_ERR_MAX];
+    et_status stamped = stamp_written(&r, true, why);
+    if (st == ET_OK && stamped != ET_OK)
+        st = et_fail(err, stamped, "%s", why);
     show_progress(&r, r.w.n, r.w.n, 1);
     sum->wall_seconds = et_now() - r.start;
+    progress(r.opts, files_found(&r.w), r.done, r.walked, true, sum);
     scan_run_free(&r);
     return st;
 }
@@ -822,5 +858,8 @@ et_status et_library_tag(et_store *s, const char *track_id, const char *mood, ch
     et_status st = et_store_update(s, ET_LIBRARY_TRACKS, track_id, retag, mood ? name : NULL, why);
     if (st != ET_OK)
         return et_fail(err, st, "track %s: %s", track_id, why);
+    if ((st = et_library_stamp_bump(s, NULL, why)) != ET_OK)
+        return et_fail(err, st, "track %s is tagged, but the library's stamp could not be "
+                                "bumped: %s", track_id, why);
     return ET_OK;
 }

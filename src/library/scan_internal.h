@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "audio/audio.h"
+#include "core/core.h"
 
 /* The exact path of a file track into buf: "path" when the name is valid
  * UTF-8, else decoded from "path_hex". false when the document has neither
@@ -29,5 +30,11 @@ void et__track_apply_mood(json_t *doc);
 /* 16 hex digits of a 64-bit FNV-1a over the first and last megabyte of the
  * file and its size; false when it cannot be read. */
 bool et__content_hash(const char *path, long long size, char out[17]);
+
+/* The test hooks of library.h (EMOTUNE_TEST_SCAN_FIFO and the like): with
+ * the environment variable `name` set, opens the path it names for reading
+ * and reads it to its end (on a FIFO: waits for a writer, then for it to
+ * close); ET_E_IO when it cannot be opened. Unset: one getenv. */
+et_status et__test_hook(const char *name, char *err);
 
 #endif

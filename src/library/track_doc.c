@@ -1,5 +1,6 @@
 /* Track documents: paths that may not be UTF-8, the listener's mood override,
  * content hashes. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,3 +161,23 @@ bool et__content_hash(const char *path, long long size, char out[17])
     return ok;
 }
 
+/* The test hooks of library.h: with the environment variable `name` set,
+ * opens the path it names for reading and reads it to its end. On a FIFO
+ * the open waits for a writer and the reads for the writer to close it. */
+et_status et__test_hook(const char *name, char *err)
+{
+    const char *path = getenv(name);
+    if (!path || !*path)
+        return ET_OK;
+    int fd;
+    while ((fd = open(path, O_RDONLY)) < 0 && errno == EINTR)
+        ;
+    if (fd < 0)
+        return et_fail(err, ET_E_IO, "%s %s: %s", name, path, strerror(errno));
+    char buf[256];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+        ;
+    close(fd);
+    return ET_OK;
+}

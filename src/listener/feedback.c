@@ -28,6 +28,12 @@ et_status et_listener_feedback_kind_parse(const char *name, et_rec_feedback_kind
                    name ? name : "(null)");
 }
 
+/* The id of the listener's feedback stamp (listener.h). */
+static void stamp_key(char out[ET__LISTENER_ID_MAX], const char *name)
+{
+    snprintf(out, ET__LISTENER_ID_MAX, "%s/feedback_stamp", name);
+}
+
 /* Checks what the caller gives (the fraction is computed later). */
 static et_status check_feedback(const et_listener_feedback *f, char *err)
 {
@@ -98,7 +104,28 @@ et_status et_listener_feedback_add(et_store *s, const char *name, et_listener_fe
     et__listener_event_id(id, name, f->time);
     st = et_store_put(s, ET_LISTENER_FEEDBACK, id, json, len, err);
     free(json);
+    if (st != ET_OK)
+        return st;
+    /* after the write: a cache that missed it finds a new stamp */
+    char stamp_id[ET__LISTENER_ID_MAX], why[ET_ERR_MAX];
+    stamp_key(stamp_id, name);
+    st = et_store_stamp_bump(s, ET_LISTENER_PROFILES, stamp_id, NULL, why);
+    if (st != ET_OK)
+        et_fail(err, st, "the feedback is stored, but its stamp could not be bumped (%s): "
+                         "servers may not see it until the next feedback", why);
     return st;
+}
+
+et_status et_listener_feedback_stamp(et_store *s, const char *name, uint64_t *stamp, char *err)
+{
+    if (!s || !stamp)
+        return et_fail(err, ET_E_INVALID, "et_listener_feedback_stamp: NULL argument");
+    et_status st = et_listener_check_name(name, err);
+    if (st != ET_OK)
+        return st;
+    char id[ET__LISTENER_ID_MAX];
+    stamp_key(id, name);
+    return et_store_stamp_read(s, ET_LISTENER_PROFILES, id, stamp, err);
 }
 
 /* A stored document back into feedback; false when it is not one. */

@@ -26,6 +26,7 @@
 #ifndef ET_LISTENER_H
 #define ET_LISTENER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -146,6 +147,18 @@ et_status et_listener_feedback_add(et_store *s, const char *name, et_listener_fe
 et_status et_listener_feedbacks(et_store *s, const char *name, et_listener_feedback **out,
                                 size_t *n, char *err);
 
+/*
+ * The stamp of the listener's feedback (store.h's stamps; collection
+ * "profiles", id NAME/feedback_stamp): et_listener_feedback_add bumps it
+ * after each feedback it writes (when that bump fails it returns the error,
+ * the feedback being stored), so a copy of the listener's feedback read
+ * after reading stamp N is current while the stamp still reads N, whichever
+ * process or server gave the feedback. One store read; 0 before any
+ * feedback. Feedback written or deleted by other means (emotune store) does
+ * not bump it.
+ */
+et_status et_listener_feedback_stamp(et_store *s, const char *name, uint64_t *stamp, char *err);
+
 /* ---- the recommender over the library ---- */
 
 /* ---- tracks queued for playing ---- */
@@ -185,13 +198,35 @@ typedef struct et_listener_track {
     bool is_link;
 } et_listener_track;
 
+/*
+ * The library as the recommender sees it: the tracks not marked missing
+ * and not shorter than ET_LISTENER_MIN_SONG_S (too_short counts those left
+ * out), in id order. Loaded once, it serves any number of sessions, in any
+ * threads: nothing changes it after et_listener_library_load, and it is
+ * reference-counted (atomically): the loader holds one reference, each
+ * session made from it another; et_listener_library_release drops one and
+ * frees it with the last. A cache keeps it with the library's stamp read
+ * before loading it (library.h: et_library_stamp).
+ */
+typedef struct et_listener_library {
+    et_listener_track *tracks;
+    size_t n;
+    size_t too_short;
+    atomic_size_t refs; /* private */
+} et_listener_library;
+
+et_status et_listener_library_load(et_store *s, et_listener_library **out, char *err);
+void et_listener_library_retain(et_listener_library *lib);
+void et_listener_library_release(et_listener_library *lib); /* NULL: nothing */
+
 typedef struct et_listener_session {
     et_rec *rec;                 /* over tracks[0..n), same order */
-    et_listener_track *tracks;
+    et_listener_track *tracks;   /* library->tracks */
     size_t n;
     size_t too_short;            /* tracks left out: shorter than ET_LISTENER_MIN_SONG_S */
     size_t feedback_used;        /* feedback replayed into rec */
     size_t feedback_stale;       /* feedback on tracks no longer in the library */
+    et_listener_library *library; /* the tracks' owner: one reference, held */
 } et_listener_session;
 
 /*
@@ -206,6 +241,19 @@ typedef struct et_listener_session {
  */
 et_status et_listener_session_open(et_store *s, const char *name, uint64_t seed,
                                    et_listener_session **out, char *err);
+
+/*
+ * The same session from what is already loaded, reading no store: the
+ * library lib (retained until et_listener_session_free), the listener's
+ * feedback fb[0..nf) and queued tracks q[0..nq), each oldest first
+ * (et_listener_feedbacks, et_listener_queued), which the caller keeps.
+ * The same inputs and seed give the same recommender as
+ * et_listener_session_open. ET_E_NOT_FOUND when lib has no track (the
+ * message says why), ET_E_INVALID (NULL), ET_E_NOMEM.
+ */
+et_status et_listener_session_new(et_listener_library *lib, const et_listener_feedback *fb,
+                                  size_t nf, const et_listener_queued_track *q, size_t nq,
+                                  uint64_t seed, et_listener_session **out, char *err);
 void et_listener_session_free(et_listener_session *session);
 
 /*

@@ -126,34 +126,112 @@ static et_status replay_one(et_listener_session *se, const play *p, char *err)
 }
 
 /* Every feedback and queued track, oldest first. */
-static et_status replay_plays(et_store *s, const char *name, et_listener_session *se, char *err)
+static et_status replay_plays(et_listener_session *se, const et_listener_feedback *fb, size_t nf,
+                              const et_listener_queued_track *q, size_t nq, char *err)
 {
-    et_listener_feedback *fb = NULL;
-    et_listener_queued_track *q = NULL;
-    size_t nf = 0, nq = 0;
-    et_status st = et_listener_feedbacks(s, name, &fb, &nf, err);
-    if (st == ET_OK)
-        st = et_listener_queued(s, name, &q, &nq, err);
-    play *plays = st == ET_OK && nf + nq ? calloc(nf + nq, sizeof *plays) : NULL;
-    if (st == ET_OK && nf + nq && !plays)
-        st = et_fail(err, ET_E_NOMEM, "out of memory");
-    if (st == ET_OK && plays) {
-        /* Both lists are oldest first: merge them, a queueing before a
-         * feedback of the same moment. */
-        size_t i = 0, j = 0, k = 0;
-        while (i < nq || j < nf) {
-            if (j == nf || (i < nq && q[i].time <= fb[j].time))
-                plays[k++] = (play){.time = q[i].time, .q = &q[i]}, i++;
-            else
-                plays[k++] = (play){.time = fb[j].time, .fb = &fb[j]}, j++;
-        }
-        for (k = 0; k < nf + nq && st == ET_OK; k++)
-            st = replay_one(se, &plays[k], err);
+    if (nf + nq == 0)
+        return ET_OK;
+    play *plays = calloc(nf + nq, sizeof *plays);
+    if (!plays)
+        return et_fail(err, ET_E_NOMEM, "out of memory");
+    /* Both lists are oldest first: merge them, a queueing before a feedback
+     * of the same moment. */
+    size_t i = 0, j = 0, k = 0;
+    while (i < nq || j < nf) {
+        if (j == nf || (i < nq && q[i].time <= fb[j].time))
+            plays[k++] = (play){.time = q[i].time, .q = &q[i]}, i++;
+        else
+            plays[k++] = (play){.time = fb[j].time, .fb = &fb[j]}, j++;
     }
+    et_status st = ET_OK;
+    for (k = 0; k < nf + nq && st == ET_OK; k++)
+        st = replay_one(se, &plays[k], err);
     free(plays);
-    free(fb);
-    free(q);
     return st;
+}
+
+et_status et_listener_library_load(et_store *s, et_listener_library **out, char *err)
+{
+    if (!s || !out)
+        return et_fail(err, ET_E_INVALID, "et_listener_library_load: NULL argument");
+    *out = NULL;
+    et_listener_library *lib = calloc(1, sizeof *lib);
+    if (!lib)
+        return et_fail(err, ET_E_NOMEM, "out of memory");
+    atomic_init(&lib->refs, 1);
+    load_ctx c = {0};
+    et_status st = et_store_iterate(s, ET_LIBRARY_TRACKS, NULL, 0, load_track, &c, err);
+    lib->tracks = c.tracks;
+    lib->n = c.n;
+    lib->too_short = c.too_short;
+    if (st == ET_OK && c.nomem)
+        st = et_fail(err, ET_E_NOMEM, "out of memory");
+    if (st != ET_OK) {
+        et_listener_library_release(lib);
+        return st;
+    }
+    *out = lib;
+    return ET_OK;
+}
+
+void et_listener_library_retain(et_listener_library *lib)
+{
+    if (lib)
+        atomic_fetch_add(&lib->refs, 1);
+}
+
+void et_listener_library_release(et_listener_library *lib)
+{
+    if (!lib || atomic_fetch_sub(&lib->refs, 1) != 1)
+        return;
+    for (size_t i = 0; i < lib->n; i++)
+        et__listener_track_free(&lib->tracks[i]);
+    free(lib->tracks);
+    free(lib);
+}
+
+/* ET_E_NOT_FOUND, saying why, when the library has nothing to recommend. */
+static et_status check_not_empty(const et_listener_library *lib, char *err)
+{
+    if (lib->n)
+        return ET_OK;
+    if (lib->too_short)
+        return et_fail(err, ET_E_NOT_FOUND,
+                       "the library has no song of %.0f s or more (%zu shorter files, sound "
+                       "effects or jingles, are not recommended): add music with emotune scan DIR",
+                       ET_LISTENER_MIN_SONG_S, lib->too_short);
+    return et_fail(err, ET_E_NOT_FOUND,
+                   "the library is empty: add music with emotune scan DIR or emotune import "
+                   "FILE");
+}
+
+et_status et_listener_session_new(et_listener_library *lib, const et_listener_feedback *fb,
+                                  size_t nf, const et_listener_queued_track *q, size_t nq,
+                                  uint64_t seed, et_listener_session **out, char *err)
+{
+    if (!lib || !out || (nf && !fb) || (nq && !q))
+        return et_fail(err, ET_E_INVALID, "et_listener_session_new: NULL argument");
+    *out = NULL;
+    et_status st = check_not_empty(lib, err);
+    if (st != ET_OK)
+        return st;
+    et_listener_session *se = calloc(1, sizeof *se);
+    if (!se)
+        return et_fail(err, ET_E_NOMEM, "out of memory");
+    et_listener_library_retain(lib);
+    se->library = lib;
+    se->tracks = lib->tracks;
+    se->n = lib->n;
+    se->too_short = lib->too_short;
+    st = build_rec(se, seed, err);
+    if (st == ET_OK)
+        st = replay_plays(se, fb, nf, q, nq, err);
+    if (st != ET_OK) {
+        et_listener_session_free(se);
+        return st;
+    }
+    *out = se;
+    return ET_OK;
 }
 
 et_status et_listener_session_open(et_store *s, const char *name, uint64_t seed,
@@ -165,35 +243,23 @@ et_status et_listener_session_open(et_store *s, const char *name, uint64_t seed,
     et_status st = et_listener_check_name(name, err);
     if (st != ET_OK)
         return st;
-    et_listener_session *se = calloc(1, sizeof *se);
-    if (!se)
-        return et_fail(err, ET_E_NOMEM, "out of memory");
-    load_ctx c = {0};
-    st = et_store_iterate(s, ET_LIBRARY_TRACKS, NULL, 0, load_track, &c, err);
-    se->tracks = c.tracks;
-    se->n = c.n;
-    se->too_short = c.too_short;
-    if (st == ET_OK && c.nomem)
-        st = et_fail(err, ET_E_NOMEM, "out of memory");
-    if (st == ET_OK && se->n == 0 && se->too_short)
-        st = et_fail(err, ET_E_NOT_FOUND,
-                     "the library has no song of %.0f s or more (%zu shorter files, sound "
-                     "effects or jingles, are not recommended): add music with emotune scan DIR",
-                     ET_LISTENER_MIN_SONG_S, se->too_short);
-    else if (st == ET_OK && se->n == 0)
-        st = et_fail(err, ET_E_NOT_FOUND,
-                     "the library is empty: add music with emotune scan DIR or emotune import "
-                     "FILE");
+    et_listener_library *lib = NULL;
+    et_listener_feedback *fb = NULL;
+    et_listener_queued_track *q = NULL;
+    size_t nf = 0, nq = 0;
+    st = et_listener_library_load(s, &lib, err);
     if (st == ET_OK)
-        st = build_rec(se, seed, err);
+        st = check_not_empty(lib, err);
     if (st == ET_OK)
-        st = replay_plays(s, name, se, err);
-    if (st != ET_OK) {
-        et_listener_session_free(se);
-        return st;
-    }
-    *out = se;
-    return ET_OK;
+        st = et_listener_feedbacks(s, name, &fb, &nf, err);
+    if (st == ET_OK)
+        st = et_listener_queued(s, name, &q, &nq, err);
+    if (st == ET_OK)
+        st = et_listener_session_new(lib, fb, nf, q, nq, seed, out, err);
+    et_listener_library_release(lib);
+    free(fb);
+    free(q);
+    return st;
 }
 
 void et_listener_session_free(et_listener_session *session)
@@ -201,8 +267,6 @@ void et_listener_session_free(et_listener_session *session)
     if (!session)
         return;
     et_rec_free(session->rec);
-    for (size_t i = 0; i < session->n; i++)
-        et__listener_track_free(&session->tracks[i]);
-    free(session->tracks);
+    et_listener_library_release(session->library);
     free(session);
 }

@@ -379,7 +379,7 @@ et__reply et__next(et_server *s, const et__call *c)
                                        c->name);
     uint64_t seed = seed_d >= 0 ? (uint64_t)seed_d : clock_seed();
     et_listener_session *se;
-    et_status rc = et_listener_session_open(st, c->name, seed, &se, err);
+    et_status rc = et__next_session(s, st, c->name, seed, &se, err);
     if (rc != ET_OK)
         return et__error(rc == ET_E_NOT_FOUND ? 404 : 503, rc, "%s", err);
     et_rec_pick picks[100];

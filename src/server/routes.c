@@ -164,6 +164,9 @@ et__reply et__metrics(et_server *s, const et__call *c)
                     "emotune_bodies_refused_total %lu\n",
                     atomic_load(&s->faces_seen), atomic_load(&s->bodies_refused));
     ok = ok && append_latency(s, &buf, &len, &cap) && append_load(s, &buf, &len, &cap);
+    char *library = ok ? et__library_metrics(s) : NULL;
+    ok = library && append(&buf, &len, &cap, "%s", library);
+    free(library);
     if (!ok) {
         free(buf);
         return et__error(500, ET_E_NOMEM, "out of memory");

@@ -11,8 +11,8 @@
 
 #include "server/server_internal.h"
 
-const unsigned et__counted_status[ET__STATUS_SLOTS] = {200, 400, 401, 404, 405, 413,
-                                                       415, 416, 429, 500, 503};
+const unsigned et__counted_status[ET__STATUS_SLOTS] = {200, 202, 400, 401, 404, 405, 409,
+                                                       413, 415, 416, 429, 500, 503};
 
 const double et__latency_bounds[ET__LATENCY_BUCKETS - 1] = {
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 5, 10};
@@ -310,6 +310,9 @@ const et__route_def et__routes[] = {
     {"/api/v1/listeners/{name}/profile", "GET", et__profile_get},
     {"/api/v1/listeners/{name}/profile", "PUT", et__profile_put},
     {"/api/v1/listeners/{name}/history", "GET", et__history},
+    {"/api/v1/library/scan", "GET", et__scan_get},
+    {"/api/v1/library/scan", "POST", et__scan_post},
+    {"/api/v1/library/import", "POST", et__import},
 };
 const size_t et__route_count = sizeof et__routes / sizeof *et__routes;
 _Static_assert(sizeof et__routes / sizeof *et__routes <= ET__MAX_ROUTES,
@@ -607,6 +610,7 @@ static void server_free(et_server *s)
 {
     if (!s)
         return;
+    et__library_close(s);
     et__listeners_free(s);
     pthread_mutex_destroy(&s->listeners_lock);
     pthread_mutex_destroy(&s->clients_lock);
@@ -658,6 +662,8 @@ et_status et_server_start(const et_server_opts *o, et_server **out, char *err)
         st = et_vision_models_load(o->models_dir, &s->models, err);
     if (st == ET_OK)
         st = check_store(s->store_uri, err);
+    if (st == ET_OK)
+        st = et__library_open(s, o, err);
     if (st == ET_OK && pthread_key_create(&s->worker_key, worker_free) != 0)
         st = et_fail(err, ET_E_NOMEM, "no thread key left");
     if (st != ET_OK) {
@@ -680,6 +686,7 @@ et_status et_server_start(const et_server_opts *o, et_server **out, char *err)
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : ntohs(addr.sin_port);
+    et__library_begin(s); /* the first scan, while the server answers */
     *out = s;
     return ET_OK;
 }
@@ -726,6 +733,7 @@ unsigned et_server_stop(et_server *s)
         return 0;
     et_server_quiesce(s);
     unsigned cut = wait_idle(s);
+    et__library_stop(s); /* a scan is cancelled, not waited for to its end */
     /* Closes every connection and joins the pool's threads, whose key
      * destructors free their workers (and close their store handles). */
     MHD_stop_daemon(s->daemon);

@@ -8,9 +8,12 @@
  * and a listener's camera: POST /api/v1/listeners/{name}/frames (faces and
  * the smoothed mood), GET /api/v1/listeners/{name}/mood, .../next (the
  * next songs, recorded as queued), POST .../feedback, GET/PUT .../profile
- * and GET .../history. The rest (tracks and audio, the library) is to
- * come; .../next loads the library per request for now (a per-listener
- * cache is to come).
+ * and GET .../history; the library: the --music folders scanned in the
+ * background (at start and on POST /api/v1/library/scan, progress at GET)
+ * and catalogues imported (POST /api/v1/library/import). .../next keeps
+ * the library and each listener's feedback in memory, reloaded when their
+ * stamps (library.h, listener.h) move, whoever changed them. The rest
+ * (tracks and audio) is to come.
  *
  * Safety: binds 127.0.0.1:8080 by default; any address outside 127.0.0.0/8
  * needs a token, then required on every /api/ request as "Authorization:
@@ -30,6 +33,8 @@
  * status, their duration histograms by route (buckets from 5 ms to 10 s),
  * the requests in flight, the connections, the 429s by limit, and the
  * store calls and failures by operation; counted with atomics, no lock.
+ * Stopping cancels a running scan and waits for it (it stops after the
+ * files in hand).
  *
  * Threads: the models are loaded once and shared; each worker thread gets
  * its own vision context and store handle on first use (store.h: one handle
@@ -69,6 +74,12 @@ typedef struct et_server_opts {
     double history_every_s;   /* a listener's steady camera mood goes into the
                                * history at most this often; a new name at
                                * once (default 60 s) */
+    const char *const *music_dirs; /* folders scanned in the background when the
+                                    * server starts and on POST
+                                    * /api/v1/library/scan (must exist) */
+    size_t n_music_dirs;
+    int scan_jobs;            /* a scan's analysis threads, 1 to 64 (0: 1, so
+                               * the requests keep the other cores) */
 } et_server_opts;
 
 /* The defaults above (store_uri and models_dir NULL). */

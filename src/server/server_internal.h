@@ -22,7 +22,7 @@
 #define ET__ROUTE_OTHER ET__MAX_ROUTES
 
 /* The statuses counted per route (others count as 500). */
-#define ET__STATUS_SLOTS 11
+#define ET__STATUS_SLOTS 13
 extern const unsigned et__counted_status[ET__STATUS_SLOTS];
 
 /* One listener's live mood: the tracker of their camera's frames, and when
@@ -64,6 +64,10 @@ typedef struct et__client {
     unsigned char addr_len;
     unsigned open;
 } et__client;
+/* The music library's scans and the recommender's cache (library.c,
+ * next_cache.c). */
+typedef struct et__library et__library;
+typedef struct et__next_cache et__next_cache;
 
 struct et_server {
     struct MHD_Daemon *daemon;
@@ -97,6 +101,9 @@ struct et_server {
     atomic_ulong connections_total, limited[ET__LIMIT__COUNT];
     et_store_opts store_opts; /* the workers' handles, counted in store_stats */
     et_store_stats store_stats;
+    et__library *library;        /* the --music folders and their scans */
+    et__next_cache *next_cache;  /* what .../next keeps between requests */
+    atomic_ulong next_library_loads, next_feedback_loads; /* its loads, counted */
 };
 
 /* What one worker thread owns: made on its first request, freed when the
@@ -169,6 +176,52 @@ et__reply et__feedback(et_server *s, const et__call *c);
 et__reply et__profile_get(et_server *s, const et__call *c);
 et__reply et__profile_put(et_server *s, const et__call *c);
 et__reply et__history(et_server *s, const et__call *c);
+et__reply et__scan_get(et_server *s, const et__call *c);
+et__reply et__scan_post(et_server *s, const et__call *c);
+et__reply et__import(et_server *s, const et__call *c);
+
+/* The library (library.c): the scans of the --music folders and catalogue
+ * imports. et__library_open takes the options (the folders must exist;
+ * ET_E_INVALID) and makes the next cache too; et__library_begin starts the
+ * first scan once the server answers; et__library_stop cancels a running
+ * scan and waits for it (bounded: it stops after the files in hand) and
+ * refuses new ones; et__library_close stops and frees both (NULL-safe,
+ * also after a failed open). */
+et_status et__library_open(et_server *s, const et_server_opts *o, char *err);
+void et__library_begin(et_server *s);
+void et__library_stop(et_server *s);
+void et__library_close(et_server *s);
+
+typedef enum et__scan_state {
+    ET__SCAN_IDLE,    /* none since the server started */
+    ET__SCAN_RUNNING,
+    ET__SCAN_DONE,
+    ET__SCAN_FAILED,  /* an error (the store, a folder gone) or cancelled */
+} et__scan_state;
+
+/* The running or last scan, as GET /api/v1/library/scan and /metrics show
+ * it. Times are Unix seconds (0: not yet). */
+typedef struct et__scan_view {
+    et__scan_state state;
+    size_t files, done;               /* found by the walk, dealt with */
+    size_t added, updated, unchanged, missing, failed; /* updated: moved too */
+    double started, finished;
+    unsigned long runs, runs_failed;  /* scans since the server started */
+    char error[ET_ERR_MAX];           /* why the last one failed ("" when not) */
+} et__scan_view;
+
+void et__scan_snapshot(et_server *s, et__scan_view *out);
+/* The library's lines of /metrics (scan progress), malloc'd; NULL when
+ * out of memory. */
+char *et__library_metrics(et_server *s);
+
+/* The listener's recommender for .../next over the cached library and
+ * feedback (next_cache.c; refreshed when their stamps moved), as
+ * et_listener_session_open gives it: the same inputs give the same picks. */
+et_status et__next_session(et_server *s, et_store *st, const char *name, uint64_t seed,
+                           et_listener_session **out, char *err);
+et_status et__next_cache_open(et_server *s, char *err);
+void et__next_cache_close(et_server *s);
 
 /* A saved profile reaches the listener's live state: its retention at once,
  * its smoothing from the next frame (the tracker starts over). */

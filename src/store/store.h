@@ -39,6 +39,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "core/core.h"
@@ -209,5 +210,27 @@ et_status et_store_import(et_store *s, FILE *in, size_t batch, size_t *count, ch
 /* Copies every document of src into dst (same collections and ids) in
  * batches; *count (may be NULL) gets the number copied. */
 et_status et_store_copy(et_store *src, et_store *dst, size_t *count, char *err);
+
+/* ---- stamps: change counters (store_stamp.c) --------------------------- */
+
+/*
+ * A stamp is a number kept in a document ({"stamp": N}) that the writers of
+ * some state bump after each change to it, so that a reader that built a
+ * cache after reading N knows the cache is current for as long as the stamp
+ * still reads N: the change is written first and the stamp bumped after, so
+ * a cache that missed a change always finds a new stamp, in this process or
+ * in any other sharing the store. The library's and each listener's feedback
+ * have one (library.h, listener.h).
+ * et_store_stamp_read costs one store read: an absent (or unreadable) stamp
+ * reads 0. et_store_stamp_bump is one atomic update (et_store_update), so
+ * concurrent bumps are all counted; *stamp (may be NULL) gets the new value.
+ * A new stamp starts at a random number below 2^48 (exact in any JSON
+ * reader), so a stamp deleted and made again does not come back to a value
+ * a cache may still hold.
+ */
+et_status et_store_stamp_read(et_store *s, const char *collection, const char *id,
+                              uint64_t *stamp, char *err);
+et_status et_store_stamp_bump(et_store *s, const char *collection, const char *id,
+                              uint64_t *stamp, char *err);
 
 #endif
