@@ -1,5 +1,6 @@
 /* emotune serve: the HTTP API until SIGINT or SIGTERM. */
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,12 +12,14 @@
 static const char serve_usage[] =
     "usage: emotune serve [--listen ADDR:PORT] [--store URI] [--token TOKEN]\n"
     "                     [--models DIR] [--threads N] [--max-body BYTES]\n"
+    "                     [--max-fps N] [--history-every SECONDS]\n"
     "\n"
     "Answers emotune's HTTP API until Ctrl-C (SIGINT) or SIGTERM, then finishes\n"
     "the requests in flight and closes the store. The API is described at\n"
     "/api/v1/openapi.json. Today: /healthz, /metrics, POST /api/v1/detect, and a\n"
-    "listener's camera and songs: POST /api/v1/listeners/NAME/frames, GET .../mood,\n"
-    "GET .../next, POST .../feedback, GET/PUT .../profile and GET .../history\n"
+    "listener's camera and songs: POST /api/v1/listeners/NAME/frames, GET, PUT and\n"
+    "DELETE .../mood (PUT: a mood stated by hand), GET .../next, POST .../feedback,\n"
+    "GET/PUT .../profile and GET .../history\n"
     "(tracks, audio and the web page are to come).\n"
     "\n"
     "options:\n"
@@ -31,6 +34,11 @@ static const char serve_usage[] =
     "                      next to the emotune executable)\n"
     "  --threads N         worker threads, 1 to 64 (default 2)\n"
     "  --max-body BYTES    the largest request body (default 10485760)\n"
+    "  --max-fps N         frames a second one listener may post (more get 429),\n"
+    "                      0 to 1000, 0: no limit (default 15)\n"
+    "  --history-every SECONDS  a listener's steady camera mood goes into their\n"
+    "                      history at most this often, a new mood at once;\n"
+    "                      (0, 86400] (default 60)\n"
     "\n"
     "exit status: 0 stopped by a signal, 2 bad command line, 3 the store, the\n"
     "models or the address unavailable\n";
@@ -39,6 +47,7 @@ typedef struct serve_args {
     const char *listen, *store, *token, *models;
     long threads;
     double max_body;
+    double max_fps, history_every; /* -1: not given */
 } serve_args;
 
 /* 0, or an exit status (message printed); -1 for --help. */
@@ -48,6 +57,7 @@ static int parse_args(int argc, char **argv, serve_args *a)
         {"listen", required_argument, NULL, 'l'}, {"store", required_argument, NULL, 's'},
         {"token", required_argument, NULL, 't'},  {"models", required_argument, NULL, 'M'},
         {"threads", required_argument, NULL, 'T'}, {"max-body", required_argument, NULL, 'B'},
+        {"max-fps", required_argument, NULL, 'F'}, {"history-every", required_argument, NULL, 'E'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -75,6 +85,21 @@ static int parse_args(int argc, char **argv, serve_args *a)
             }
             a->max_body = v;
             break;
+        case 'F':
+            if (et_cli_parse_number(optarg, 0, ET_SERVER_MAX_FRAMES_PER_S, &a->max_fps)) {
+                fprintf(stderr, "emotune serve: --max-fps wants a number from 0 (no limit) to "
+                                "%g\n", ET_SERVER_MAX_FRAMES_PER_S);
+                return ET_EXIT_USAGE;
+            }
+            break;
+        case 'E':
+            if (et_cli_parse_number(optarg, 0, 86400, &a->history_every) ||
+                a->history_every <= 0) {
+                fprintf(stderr, "emotune serve: --history-every wants seconds, more than 0 and "
+                                "at most 86400\n");
+                return ET_EXIT_USAGE;
+            }
+            break;
         case 'h': return -1;
         default:
             fprintf(stderr, "emotune serve: unknown or incomplete option '%s'\n\n%s",
@@ -90,23 +115,27 @@ static int parse_args(int argc, char **argv, serve_args *a)
     return 0;
 }
 
-/* Sleeps until SIGINT or SIGTERM has set the interrupted flag, with no
- * window where a signal could be missed (blocked between check and wait). */
+/* Sleeps until SIGINT or SIGTERM. The signals are blocked here and taken
+ * by sigtimedwait; but a thread made before this one blocked them (OpenBLAS
+ * starts one when it loads) may take one instead, and its handler sets the
+ * interrupted flag without waking this thread: so the flag is looked at
+ * every second too. */
 static void wait_for_signal(void)
 {
     sigset_t block, old;
     sigemptyset(&block);
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
-    sigprocmask(SIG_BLOCK, &block, &old);
-    while (!*et_cli_interrupted())
-        sigsuspend(&old);
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    const struct timespec tick = {.tv_sec = 1};
+    while (!*et_cli_interrupted() && sigtimedwait(&block, NULL, &tick) < 0)
+        ;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 int et_cli_serve(int argc, char **argv)
 {
-    serve_args a = {0};
+    serve_args a = {.max_fps = -1, .history_every = -1};
     int rc = parse_args(argc, argv, &a);
     if (rc) {
         if (rc < 0)
@@ -124,6 +153,10 @@ int et_cli_serve(int argc, char **argv)
         o.threads = (int)a.threads;
     if (a.max_body)
         o.max_body = (size_t)a.max_body;
+    if (a.max_fps >= 0)
+        o.frames_per_s = a.max_fps;
+    if (a.history_every > 0)
+        o.history_every_s = a.history_every;
     et_server *s;
     et_status st = et_server_start(&o, &s, err);
     if (st != ET_OK) {
@@ -134,6 +167,13 @@ int et_cli_serve(int argc, char **argv)
     printf("emotune serve: listening on http://%.*s:%d/ (Ctrl-C to stop)\n",
            (int)(colon - o.listen), o.listen, et_server_port(s));
     fflush(stdout);
+    if (o.frames_per_s > 0)
+        fprintf(stderr, "emotune serve: %d workers; a listener may post %g frames a second; "
+                        "a steady mood goes into the history every %g s\n",
+                o.threads, o.frames_per_s, o.history_every_s);
+    else
+        fprintf(stderr, "emotune serve: %d workers; no limit on frames; a steady mood goes "
+                        "into the history every %g s\n", o.threads, o.history_every_s);
     wait_for_signal();
     fprintf(stderr, "emotune serve: stopping\n");
     et_server_stop(s);
