@@ -13,7 +13,9 @@
  *    profile's retention; with its summary (collection "profiles", id
  *    NAME/history: the count, the oldest time, the newest id), so that an
  *    append and the newest mood cost a few store operations whatever the
- *    history's length.
+ *    history's length;
+ *  - a stated mood (collection "profiles", id NAME/override): a mood said
+ *    by hand, which holds until cleared or until its end.
  * The ids start with the listener's name, so on Redis one listener's
  * documents share a hash tag. TIME is the Unix time in milliseconds, 15
  * digits, so ids sort by time.
