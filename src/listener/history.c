@@ -150,16 +150,11 @@ static et_status summary_load(et_store *s, const char *name, summary *out, bool 
 {
     char id[ET__LISTENER_ID_MAX];
     summary_id(id, name);
-    char *json = NULL;
-    size_t len = 0;
+    json_t *doc;
     *have = false;
-    et_status st = et_store_get(s, ET_LISTENER_PROFILES, id, &json, &len, err);
-    if (st == ET_E_NOT_FOUND)
-        return ET_OK;
-    if (st != ET_OK)
+    et_status st = et__listener_get_json(s, ET_LISTENER_PROFILES, id, &doc, err);
+    if (st != ET_OK || !doc)
         return st;
-    json_t *doc = json_loadb(json, len, 0, NULL);
-    free(json);
     double count = et__json_number(doc, "count", -1);
     double appends = et__json_number(doc, "appends", -1);
     *out = (summary){.oldest = INFINITY, .newest = -INFINITY};

@@ -36,6 +36,12 @@ et_status et__listener_collect(et_store *s, const char *collection, const char *
                                et__listener_read_fn read, size_t size, const char *what,
                                void **out, size_t *n, char *err);
 
+/* The stored document `id` of a collection, parsed (any JSON: the store
+ * holds nothing else), into *doc (caller frees); *doc NULL when there is
+ * none. Errors: the store's, ET_E_NOMEM. */
+et_status et__listener_get_json(et_store *s, const char *collection, const char *id,
+                                json_t **doc, char *err);
+
 /* A number field, or fallback when absent or not a number. */
 double et__json_number(const json_t *obj, const char *key, double fallback);
 

@@ -88,15 +88,10 @@ et_status et_listener_override_get(et_store *s, const char *name, double now,
         return st;
     char id[ET__LISTENER_ID_MAX];
     override_id(id, name);
-    char *json = NULL;
-    size_t len = 0;
-    st = et_store_get(s, ET_LISTENER_PROFILES, id, &json, &len, err);
-    if (st == ET_E_NOT_FOUND)
-        return ET_OK;
-    if (st != ET_OK)
-        return st;
-    json_t *doc = json_loadb(json, len, 0, NULL);
-    free(json);
+    json_t *doc;
+    st = et__listener_get_json(s, ET_LISTENER_PROFILES, id, &doc, err);
+    if (st != ET_OK || !doc)
+        return st; /* none */
     et_listener_override o;
     bool valid = json_is_object(doc) && et__listener_read_override(doc, &o);
     json_decref(doc);
