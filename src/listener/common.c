@@ -109,7 +109,7 @@ et_status et__listener_get_json(et_store *s, const char *collection, const char 
     if (st == ET_E_NOT_FOUND)
         return ET_OK;
     if (st == ET_OK && !(*doc = json_loadb(json, len, JSON_DECODE_ANY, NULL)))
-        st = et_fail(err, ET_E_NOMEM, "%s/%s: cannot be read (out of memory?)", collection, id);
+        *doc = json_null();
     free(json);
     return st;
 }

@@ -36,9 +36,10 @@ et_status et__listener_collect(et_store *s, const char *collection, const char *
                                et__listener_read_fn read, size_t size, const char *what,
                                void **out, size_t *n, char *err);
 
-/* The stored document `id` of a collection, parsed (any JSON: the store
- * holds nothing else), into *doc (caller frees); *doc NULL when there is
- * none. Errors: the store's, ET_E_NOMEM. */
+/* The stored document `id` of a collection, parsed (any JSON), into *doc
+ * (caller frees); *doc NULL when there is none, JSON null when it does not
+ * parse (written around emotune), so the caller skips it as not what it
+ * expected. Errors: the store's. */
 et_status et__listener_get_json(et_store *s, const char *collection, const char *id,
                                 json_t **doc, char *err);
 
