@@ -367,6 +367,16 @@ static void a_stated_mood_ends_at_its_time(void **state)
     et_listener_mood h;
     assert_true(newest_in_history(f->store, "cal", &h));
     assert_string_equal(h.mood, "angry");
+    /* a document that is not a stated mood (written around emotune) holds
+     * nothing */
+    const char *odd[] = {"{\"mood\":\"glad\",\"valence\":0,\"arousal\":0,\"time\":1}",
+                         "[\"happy\"]", "42"};
+    for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
+        assert_int_equal(et_store_put(st, "profiles", "cal/override", odd[i], strlen(odd[i]),
+                                      err),
+                         ET_OK);
+        assert_stated(f->port, "cal", NULL);
+    }
     et_store_close(st);
 }
 
