@@ -37,8 +37,8 @@ static const char serve_usage[] =
     "  --max-fps N         frames a second one listener may post (more get 429),\n"
     "                      0 to 1000, 0: no limit (default 15)\n"
     "  --history-every SECONDS  a listener's steady camera mood goes into their\n"
-    "                      history at most this often, a new mood at once;\n"
-    "                      (0, 86400] (default 60)\n"
+    "                      history at most this often (a new mood at once),\n"
+    "                      more than 0 and at most 86400 (default 60)\n"
     "\n"
     "exit status: 0 stopped by a signal, 2 bad command line, 3 the store, the\n"
     "models or the address unavailable\n";
