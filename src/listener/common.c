@@ -99,6 +99,21 @@ void *et__listener_grow(void *items, size_t n, size_t *cap, size_t size)
     return grown;
 }
 
+et_status et__listener_get_json(et_store *s, const char *collection, const char *id,
+                                json_t **doc, char *err)
+{
+    char *json = NULL;
+    size_t len = 0;
+    *doc = NULL;
+    et_status st = et_store_get(s, collection, id, &json, &len, err);
+    if (st == ET_E_NOT_FOUND)
+        return ET_OK;
+    if (st == ET_OK && !(*doc = json_loadb(json, len, JSON_DECODE_ANY, NULL)))
+        *doc = json_null();
+    free(json);
+    return st;
+}
+
 double et__json_number(const json_t *obj, const char *key, double fallback)
 {
     const json_t *v = json_object_get(obj, key);

@@ -23,6 +23,7 @@ static void listener_free(et__listener *l)
         return;
     et_mood_tracker_free(l->tracker);
     pthread_mutex_destroy(&l->lock);
+    pthread_mutex_destroy(&l->bucket_lock);
     free(l);
 }
 
@@ -74,6 +75,7 @@ static et__listener *make(et_store *st, const char *name, et__reply *fail)
     }
     snprintf(l->name, sizeof l->name, "%s", name);
     pthread_mutex_init(&l->lock, NULL);
+    pthread_mutex_init(&l->bucket_lock, NULL);
     et_status rc = et_listener_profile_load(st, name, &l->profile, err);
     if (rc == ET_OK)
         rc = new_tracker(&l->profile, &l->tracker, err);
@@ -183,16 +185,14 @@ et_store *et__store(et_server *s, et__reply *fail)
 static bool capture_time(const et__call *c, double *t, et__reply *fail)
 {
     const char *v = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "t");
-    if (!v) {
-        *t = et__wall_time();
-        return true;
-    }
-    char *end;
-    *t = strtod(v, &end);
-    if (*end || end == v || !isfinite(*t) || *t < 0) {
-        *fail = et__error(400, ET_E_INVALID, "t=%.32s: expected the capture time in seconds", v);
+    char err[ET_ERR_MAX];
+    bool given;
+    if (!et__query_time(v, t, &given, err)) {
+        *fail = et__error(400, ET_E_INVALID, "%s", err);
         return false;
     }
+    if (!given)
+        *t = et__wall_time();
     return true;
 }
 
@@ -227,24 +227,67 @@ static et_status maybe_record(et_server *s, et_store *st, et__listener *l,
     return rc;
 }
 
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Takes one frame from the listener's token bucket, which holds up to
+ * max(1, frames_per_s) frames and refills at frames_per_s on the server's
+ * clock; false with a 429 in *fail (and counted) when it is empty, so the
+ * frame is dropped before it is decoded. */
+static bool take_frame(et_server *s, et__listener *l, et__reply *fail)
+{
+    double rate = s->frames_per_s;
+    if (rate <= 0)
+        return true;
+    double burst = fmax(1, rate), now = s->clock ? s->clock(s->clock_ctx) : monotonic_seconds();
+    pthread_mutex_lock(&l->bucket_lock);
+    if (!l->bucket_primed) {
+        l->tokens = burst;
+        l->tokens_at = now;
+        l->bucket_primed = true;
+    } else if (now > l->tokens_at) {
+        l->tokens = fmin(burst, l->tokens + (now - l->tokens_at) * rate);
+        l->tokens_at = now;
+    }
+    bool allowed = l->tokens >= 1;
+    if (allowed)
+        l->tokens -= 1;
+    double wait = (1 - l->tokens) / rate;
+    pthread_mutex_unlock(&l->bucket_lock);
+    if (allowed)
+        return true;
+    atomic_fetch_add(&s->frames_dropped, 1);
+    atomic_fetch_add(&s->limited[ET__LIMIT_FRAMES], 1);
+    char msg[ET_ERR_MAX];
+    snprintf(msg, sizeof msg, "listener %s posts frames faster than %g a second: wait %.2f s",
+             l->name, rate, wait);
+    *fail = (et__reply){.status = 429, .retry_after_s = (unsigned)ceil(fmax(1, wait)),
+                        .json = json_pack("{s:{s:s,s:s}}", "error", "code", "rate_limited",
+                                          "message", msg)};
+    return false;
+}
+
 et__reply et__frames(et_server *s, const et__call *c)
 {
     et__reply fail;
     double t;
     et_store *st;
+    et__listener *l;
+    et_listener_override o;
+    bool held;
     if (!et__check_name(c->name, &fail) || !capture_time(c, &t, &fail) ||
-        !(st = et__store(s, &fail)))
+        !(st = et__store(s, &fail)) || !(l = et__listener_get(s, st, c->name, &fail)) ||
+        !take_frame(s, l, &fail) || !et__override_get(st, c->name, &o, &held, &fail))
         return fail;
     et_image img;
     et_face faces[ET__MAX_FACES];
     size_t n;
     if (!et__see(s, c->req, &img, faces, &n, &fail))
         return fail;
-    et__listener *l = et__listener_get(s, st, c->name, &fail);
-    if (!l) {
-        et_image_free(&img);
-        return fail;
-    }
     char err[ET_ERR_MAX];
     et_mood_state m;
     bool recorded = false;
@@ -259,14 +302,18 @@ et__reply et__frames(et_server *s, const et__call *c)
     et_image_free(&img);
     if (rc != ET_OK)
         return et__error(rc == ET_E_INVALID ? 400 : 503, rc, "%s", err);
-    json_t *doc = json_pack("{s:o,s:o,s:b}", "faces", json_incref(json_object_get(seen, "faces")),
-                            "mood", state_json(&m), "recorded", recorded);
+    /* the camera's mood, and the stated one when it holds */
+    json_t *doc = json_pack("{s:o,s:o,s:b,s:o}", "faces",
+                            json_incref(json_object_get(seen, "faces")), "mood", state_json(&m),
+                            "recorded", recorded, "override",
+                            held ? et__override_json(&o) : json_null());
     json_decref(seen);
     return (et__reply){.status = 200, .json = doc};
 }
 
-bool et__current_mood(et_server *s, et_store *st, const char *name, et_listener_mood *out,
-                      bool *live, et__reply *fail)
+/* et__current_mood but for a stated mood: the camera's, else the history's. */
+static bool camera_or_history(et_server *s, et_store *st, const char *name,
+                              et_listener_mood *out, bool *live, et__reply *fail)
 {
     *live = false;
     fail->status = 0;
@@ -292,6 +339,21 @@ bool et__current_mood(et_server *s, et_store *st, const char *name, et_listener_
     return found;
 }
 
+bool et__current_mood(et_server *s, et_store *st, const char *name, et_listener_mood *out,
+                      bool *live, et__reply *fail)
+{
+    *live = false;
+    et_listener_override o;
+    bool held;
+    if (!et__override_get(st, name, &o, &held, fail))
+        return false;
+    if (held) {
+        et__override_mood(&o, out);
+        return true;
+    }
+    return camera_or_history(s, st, name, out, live, fail);
+}
+
 static json_t *mood_json(const et_listener_mood *m, bool live)
 {
     return json_pack("{s:s,s:f,s:f,s:f,s:s,s:b,s:f}", "name", m->mood, "valence", m->valence,
@@ -299,24 +361,46 @@ static json_t *mood_json(const et_listener_mood *m, bool live)
                      "live", live, "time", m->time);
 }
 
+json_t *et__override_json(const et_listener_override *o)
+{
+    et_listener_mood m;
+    et__override_mood(o, &m);
+    json_t *doc = mood_json(&m, false);
+    if (json_object_set_new(doc, "until", o->until ? json_real(o->until) : json_null()) != 0) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
 et__reply et__mood(et_server *s, const et__call *c)
 {
     et__reply fail;
     et_store *st;
-    if (!et__check_name(c->name, &fail) || !(st = et__store(s, &fail)))
+    et_listener_override o;
+    bool held;
+    if (!et__check_name(c->name, &fail) || !(st = et__store(s, &fail)) ||
+        !et__override_get(st, c->name, &o, &held, &fail))
         return fail;
     et__listener *l = find(s, c->name);
+    et_mood_state cam = {.frames = 0};
     if (l) { /* the camera's own state, even while unknown */
-        et_mood_state m;
         pthread_mutex_lock(&l->lock);
-        et_mood_tracker_state(l->tracker, &m);
+        et_mood_tracker_state(l->tracker, &cam);
         pthread_mutex_unlock(&l->lock);
-        if (m.frames && strcmp(m.name, "unknown") == 0)
-            return (et__reply){.status = 200, .json = state_json(&m)};
     }
+    if (held) { /* the stated mood, and what the camera sees meanwhile */
+        json_t *doc = et__override_json(&o);
+        if (doc && json_object_set_new(doc, "camera", cam.frames ? state_json(&cam)
+                                                                 : json_null()) != 0)
+            doc = (json_decref(doc), NULL);
+        return (et__reply){.status = 200, .json = doc};
+    }
+    if (cam.frames && strcmp(cam.name, "unknown") == 0)
+        return (et__reply){.status = 200, .json = state_json(&cam)};
     et_listener_mood m;
     bool live;
-    if (!et__current_mood(s, st, c->name, &m, &live, &fail))
+    if (!camera_or_history(s, st, c->name, &m, &live, &fail))
         return fail.status ? fail
                            : et__error(404, ET_E_NOT_FOUND,
                                        "no mood known for listener %s yet: post camera frames",
@@ -330,18 +414,11 @@ static bool query_number(const et__call *c, const char *key, double lo, double h
                          bool integral, double def, double *out, et__reply *fail)
 {
     const char *v = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, key);
-    if (!v) {
-        *out = def;
+    char err[ET_ERR_MAX];
+    if (et__query_number(key, v, lo, hi, integral, def, out, err))
         return true;
-    }
-    char *end;
-    *out = strtod(v, &end);
-    if (*end || end == v || !(*out >= lo && *out <= hi) || (integral && *out != floor(*out))) {
-        *fail = et__error(400, ET_E_INVALID, "%s=%.32s: expected a %s from %g to %g", key, v,
-                          integral ? "whole number" : "number", lo, hi);
-        return false;
-    }
-    return true;
+    *fail = et__error(400, ET_E_INVALID, "%s", err);
+    return false;
 }
 
 /* The draw's seed: ?seed=N, else from the clock (printed in the reply). */

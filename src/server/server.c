@@ -17,7 +17,8 @@ const unsigned et__counted_status[ET__STATUS_SLOTS] = {200, 202, 400, 401, 404, 
 const double et__latency_bounds[ET__LATENCY_BUCKETS - 1] = {
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 5, 10};
 
-const char *const et__limit_names[ET__LIMIT__COUNT] = {"connections_per_client"};
+const char *const et__limit_names[ET__LIMIT__COUNT] = {"connections_per_client",
+                                                      "frames_per_listener"};
 
 /* What a client over its connection limit is told to wait (seconds). */
 #define RETRY_AFTER_S 1
@@ -34,7 +35,8 @@ et_server_opts et_server_default_opts(void)
     return (et_server_opts){.listen = ET_SERVER_DEFAULT_LISTEN, .threads = 2,
                             .max_body = ET_SERVER_DEFAULT_MAX_BODY, .max_connections = 64,
                             .max_per_client = 16, .timeout_s = 30, .grace_s = 10,
-                            .history_every_s = 60};
+                            .history_every_s = 60,
+                            .frames_per_s = ET_SERVER_DEFAULT_FRAMES_PER_S};
 }
 
 et__reply et__error(unsigned status, et_status code, const char *fmt, ...)
@@ -44,9 +46,12 @@ et__reply et__error(unsigned status, et_status code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return (et__reply){.status = status,
-                       .json = json_pack("{s:{s:s,s:s}}", "error", "code",
-                                         et_status_code(code), "message", msg)};
+    json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", et_status_code(code), "message",
+                            msg);
+    if (!doc) /* a message quoting bytes that are not UTF-8 */
+        doc = json_pack("{s:{s:s,s:s}}", "error", "code", et_status_code(code), "message",
+                        et__shown(msg, msg, sizeof msg));
+    return (et__reply){.status = status, .json = doc};
 }
 
 /* ---- workers ------------------------------------------------------------ */
@@ -305,6 +310,8 @@ const et__route_def et__routes[] = {
     {"/api/v1/detect", "POST", et__detect},
     {"/api/v1/listeners/{name}/frames", "POST", et__frames},
     {"/api/v1/listeners/{name}/mood", "GET", et__mood},
+    {"/api/v1/listeners/{name}/mood", "PUT", et__mood_put},
+    {"/api/v1/listeners/{name}/mood", "DELETE", et__mood_delete},
     {"/api/v1/listeners/{name}/next", "GET", et__next},
     {"/api/v1/listeners/{name}/feedback", "POST", et__feedback},
     {"/api/v1/listeners/{name}/profile", "GET", et__profile_get},
@@ -579,6 +586,9 @@ static et_status check_opts(const et_server_opts *o, struct sockaddr_in *addr, c
     if (!(o->history_every_s > 0 && o->history_every_s <= 86400))
         return et_fail(err, ET_E_INVALID, "history interval %g s: expected (0, 86400]",
                        o->history_every_s);
+    if (!(o->frames_per_s >= 0 && o->frames_per_s <= ET_SERVER_MAX_FRAMES_PER_S))
+        return et_fail(err, ET_E_INVALID, "frame rate limit %g a second: expected 0 (none) to %g",
+                       o->frames_per_s, ET_SERVER_MAX_FRAMES_PER_S);
     if (o->max_body < 1024)
         return et_fail(err, ET_E_INVALID, "a body limit of %zu bytes is too small", o->max_body);
     if (o->max_connections < 1 || o->max_per_client < 1 || o->timeout_s < 1)
@@ -654,6 +664,9 @@ et_status et_server_start(const et_server_opts *o, et_server **out, char *err)
     s->token = o->token && *o->token ? strdup(o->token) : NULL;
     s->max_body = o->max_body;
     s->history_every_s = o->history_every_s;
+    s->frames_per_s = o->frames_per_s;
+    s->clock = o->clock;
+    s->clock_ctx = o->clock_ctx;
     pthread_mutex_init(&s->listeners_lock, NULL);
     init_limits(s, o);
     if (!s->store_uri || (o->token && *o->token && !s->token))

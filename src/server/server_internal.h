@@ -34,6 +34,12 @@ typedef struct et__listener {
     et_mood_tracker *tracker;
     char recorded_name[16]; /* the name last written to the history ("" none) */
     double recorded_at;     /* server time of that write */
+    /* The frame rate limit: a token bucket on the server's clock (s->clock),
+     * full at first; its own lock, so a frame refused never waits for one
+     * being folded in. */
+    pthread_mutex_t bucket_lock;
+    double tokens, tokens_at; /* frames allowed now, as of tokens_at */
+    bool bucket_primed;
 } et__listener;
 
 /* The listeners seen, at most ET__MAX_LISTENERS (then 503). */
@@ -45,7 +51,11 @@ typedef struct et__listener {
 extern const double et__latency_bounds[ET__LATENCY_BUCKETS - 1];
 
 /* The limits whose 429s are counted, and their names in the metrics. */
-typedef enum et__limit { ET__LIMIT_CONNECTIONS, ET__LIMIT__COUNT } et__limit;
+typedef enum et__limit {
+    ET__LIMIT_CONNECTIONS,
+    ET__LIMIT_FRAMES,
+    ET__LIMIT__COUNT
+} et__limit;
 extern const char *const et__limit_names[ET__LIMIT__COUNT];
 
 /* One open connection (MHD's socket context): its client's address, whether
@@ -78,6 +88,10 @@ struct et_server {
     int port;
     atomic_ulong requests[ET__MAX_ROUTES + 1][ET__STATUS_SLOTS];
     atomic_ulong faces_seen, bodies_refused;
+    atomic_ulong frames_dropped; /* over a listener's rate limit (429) */
+    double frames_per_s;         /* 0: no limit */
+    double (*clock)(void *clock_ctx); /* of the rate limit */
+    void *clock_ctx;
     double history_every_s; /* a steady mood is recorded at most this often */
     pthread_mutex_t listeners_lock;
     et__listener **listeners;
@@ -171,6 +185,8 @@ et__reply et__openapi(et_server *s, const et__call *c);
 et__reply et__detect(et_server *s, const et__call *c);
 et__reply et__frames(et_server *s, const et__call *c);
 et__reply et__mood(et_server *s, const et__call *c);
+et__reply et__mood_put(et_server *s, const et__call *c);
+et__reply et__mood_delete(et_server *s, const et__call *c);
 et__reply et__next(et_server *s, const et__call *c);
 et__reply et__feedback(et_server *s, const et__call *c);
 et__reply et__profile_get(et_server *s, const et__call *c);
@@ -233,12 +249,23 @@ double et__wall_time(void);
 bool et__check_name(const char *name, et__reply *fail);
 /* This thread's store handle; NULL with a 503 in *fail. */
 et_store *et__store(et_server *s, et__reply *fail);
-/* The listener's current mood: the camera's on this server when it has a
- * known name (*live), else the history's newest. False when none is known
+/* The listener's current mood: the stated one while it holds (source
+ * "manual"), else the camera's on this server when it has a known name
+ * (*live), else the history's newest. False when none is known
  * (fail->status 0: the caller says what to do) or on a store error (*fail
  * a 503). */
 bool et__current_mood(et_server *s, et_store *st, const char *name, et_listener_mood *out,
                       bool *live, et__reply *fail);
+
+/* The listener's stated mood holding now, into *o (*held false when none);
+ * false with a 503 in *fail when the store cannot be read (mood_override.c). */
+bool et__override_get(et_store *st, const char *name, et_listener_override *o, bool *held,
+                      et__reply *fail);
+/* A stated mood as the current mood (source "manual", confidence 1). */
+void et__override_mood(const et_listener_override *o, et_listener_mood *out);
+/* Its JSON, as GET .../mood gives it: the current mood's fields and "until"
+ * (null: until cleared). */
+json_t *et__override_json(const et_listener_override *o);
 
 /* The listener `name`'s live state, made on first use (its tracker takes the
  * profile's tau_s and hold_s), else with the stored profile when it changed
@@ -256,6 +283,61 @@ size_t et__server_unescape(void *cls, struct MHD_Connection *c, char *s);
  * takes one whole non-empty segment, copied into param (size
  * ET__MAX_PARAM + 1; a longer one does not match). */
 bool et__server_path_matches(const char *pattern, const char *url, char *param);
+
+/* The parsing of the listener routes' bodies and queries, pure functions
+ * for their fuzzers (fuzz/fuzz_server_json.c, fuzz_server_query.c). Each
+ * refuses what it cannot take, with the reason in err (ET_ERR_MAX bytes);
+ * then *out is not to be used. The bodies' give ET_E_CORRUPT for text that
+ * is not JSON (or has a key twice), ET_E_INVALID for JSON that is not what
+ * the route takes; the queries' return false. */
+
+/* POST .../feedback: {"track", "kind", "at"?, "mood"?} (feedback.c). */
+typedef struct et__feedback_body {
+    char track[ET_STORE_MAX_ID + 1]; /* a valid store id */
+    et_rec_feedback_kind kind;
+    double at_s;                     /* seconds into the song, >= 0; -1: not given */
+    char mood[ET_LISTENER_MAX_MOOD]; /* the table's word; "": not given */
+} et__feedback_body;
+et_status et__parse_feedback(const char *body, size_t len, et__feedback_body *out, char *err);
+
+/* PUT .../profile: the settings given (policy, tau_s, hold_s, history_days,
+ * history_max) over *p; unknown keys are refused; an accepted *p passes
+ * et_listener_profile_check (profile.c). */
+et_status et__parse_profile(const char *body, size_t len, et_listener_profile *p, char *err);
+
+/* PUT .../mood: {"mood": NAME} or {"valence": V, "arousal": A}, and
+ * "for_s" (absent or null: until cleared); nothing else (mood_override.c). */
+typedef struct et__mood_body {
+    char mood[ET_LISTENER_MAX_MOOD]; /* the table's word: given, or the point's nearest */
+    double valence, arousal;         /* in [-1, 1]: the named mood's point, or given */
+    double for_s;                    /* (0, ET_LISTENER_OVERRIDE_MAX_S]; 0: until cleared */
+} et__mood_body;
+et_status et__parse_mood_body(const char *body, size_t len, et__mood_body *out, char *err);
+
+/* v as it may be quoted in an error message (which goes into JSON, so must
+ * be valid UTF-8): at most size - 1 bytes of it, every byte that is not
+ * printable ASCII as '?'. Returns buf. */
+const char *et__shown(const char *v, char *buf, size_t size);
+
+/* A request body that must be a JSON object (no key twice), or NULL with
+ * *rc and err set as the parsers above say; `want` says what the route
+ * takes. The caller frees the object. */
+json_t *et__json_body(const char *body, size_t len, const char *want, et_status *rc,
+                      char *err);
+
+/* Whether every key of the object doc is one of known[0..n) (a misspelt key
+ * is refused, not ignored); false with the first other named in err. */
+bool et__json_known_keys(json_t *doc, const char *const *known, size_t n, char *err);
+
+/* A query parameter `key`'s value v as a number in [lo, hi], whole when
+ * integral; v NULL (absent): def (parse.c). */
+bool et__query_number(const char *key, const char *v, double lo, double hi, bool integral,
+                      double def, double *out, char *err);
+/* ?t=: a capture time in seconds, finite and >= 0; *given false (and *t
+ * untouched) when v is NULL. */
+bool et__query_time(const char *v, double *t, bool *given, char *err);
+/* ?before=: a Unix time > 0 (or inf); v NULL: INFINITY, no bound. */
+bool et__query_before(const char *v, double *before, char *err);
 
 /* The routes (server.c): a path (its parameter, if any, as above), its
  * method and handler. et__route_count is the table's length. */
