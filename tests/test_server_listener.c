@@ -473,6 +473,51 @@ static void a_stated_mood_is_seen_by_another_server_and_after_a_restart(void **s
     et_server_stop(c);
 }
 
+/* Posts eight frames of demo picture i for `name` at times t0+1..t0+8; the
+ * camera's mood name the last reply gives, into want. */
+static void look(int port, const char *name, int i, double t0, char *want, size_t size)
+{
+    size_t len;
+    char *jpeg = read_demo(i, &len);
+    for (int k = 1; k <= 8; k++) {
+        int status;
+        json_t *doc = post_frame(port, name, t0 + k, jpeg, len, &status);
+        assert_int_equal(status, 200);
+        if (k == 8)
+            snprintf(want, size, "%s", str(json_object_get(doc, "mood"), "name"));
+        json_decref(doc);
+    }
+    free(jpeg);
+}
+
+/* A listener's frames go from server A to B and back: A's mood then is B's
+ * (the history's newer entry, not A's old camera state), and when the
+ * frames come back to A with A's old mood, the history's newest becomes it
+ * again at once (not a minute later, as if B had never written). */
+static void a_listener_moving_between_servers_is_followed(void **state)
+{
+    fixture *f = *state;
+    et_server *b = start_or_fail(f->store, 0, NULL, NULL);
+    int pb = et_server_port(b);
+    char on_a[32], on_b[32];
+    look(f->port, "moe", 1, 0, on_a, sizeof on_a);  /* a happy face on A */
+    look(pb, "moe", 2, 100, on_b, sizeof on_b);     /* a sad one on B */
+    if (strcmp(on_a, on_b) == 0 || strcmp(on_a, "unknown") == 0 || strcmp(on_b, "unknown") == 0)
+        fail_msg("the two faces should read as two known moods: %s, %s", on_a, on_b);
+    json_t *m = mood_of(f->port, "moe");
+    assert_string_equal(str(m, "name"), on_b);
+    assert_false(json_is_true(json_object_get(m, "live")));
+    json_decref(m);
+    look(f->port, "moe", 1, 200, on_a, sizeof on_a); /* back to A, happy again */
+    et_listener_mood newest;
+    assert_true(newest_in_history(f->store, "moe", &newest));
+    assert_string_equal(newest.mood, on_a);
+    m = mood_of(pb, "moe");
+    assert_string_equal(str(m, "name"), on_a);
+    json_decref(m);
+    et_server_stop(b);
+}
+
 /* The same with two servers on one real redis-server, as two emotune
  * processes on different machines would be. */
 static void two_servers_on_one_redis_share_the_stated_mood(void **state)
@@ -759,6 +804,7 @@ int main(void)
         cmocka_unit_test(a_stated_mood_ends_at_its_time),
         cmocka_unit_test(bad_mood_bodies_are_refused_and_store_nothing),
         cmocka_unit_test(a_stated_mood_is_seen_by_another_server_and_after_a_restart),
+        cmocka_unit_test(a_listener_moving_between_servers_is_followed),
         cmocka_unit_test(two_servers_on_one_redis_share_the_stated_mood),
         cmocka_unit_test(frames_go_on_while_a_stated_mood_holds),
         cmocka_unit_test(frames_over_the_rate_limit_get_429_undecoded),

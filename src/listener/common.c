@@ -128,7 +128,7 @@ void et__json_copy_string(const json_t *obj, const char *key, char *out, size_t 
 
 char *et__json_dump(const json_t *doc, size_t *len)
 {
-    char *text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15));
     if (text && len)
         *len = strlen(text);
     return text;

@@ -50,7 +50,9 @@ double et__json_number(const json_t *obj, const char *key, double fallback);
 void et__json_copy_string(const json_t *obj, const char *key, char *out, size_t len);
 
 /* Serialises doc compactly into a new string (caller frees); NULL on
- * allocation failure. */
+ * allocation failure. Numbers keep 15 significant digits: a Unix time to
+ * 10 microseconds (10 digits would round it to the second, and a mood
+ * written elsewhere a moment after a frame here would seem older). */
 char *et__json_dump(const json_t *doc, size_t *len);
 
 /* The mood point is finite and within [-1, 1] (err names it otherwise). */

@@ -103,7 +103,7 @@ void et__listener_profile_changed(et_server *s, const et_listener_profile *p)
     et_mood_tracker_free(old);
 }
 
-/* Whether two profiles smooth alike, within the 10 significant digits the
+/* Whether two profiles smooth alike, within the 15 significant digits the
  * store keeps (a profile saved here equals itself read back). */
 static bool same_smoothing(const et_listener_profile *a, const et_listener_profile *b)
 {
@@ -203,22 +203,41 @@ static json_t *state_json(const et_mood_state *m)
                      m->smiling_share, "has_face", m->has_face, "source", "face");
 }
 
+/* Whether the history's newest mood was written after `since` (by another
+ * server, or by hand), into *newest; false when not, or on a store error
+ * (*rc). One store read: the history keeps its newest entry at hand. */
+static bool history_newer(et_store *st, const char *name, double since,
+                          et_listener_mood *newest, et_status *rc, char *err)
+{
+    bool found = false;
+    *rc = et_listener_mood_latest(st, name, newest, &found, err);
+    return *rc == ET_OK && found && newest->time > since;
+}
+
 /* Writes the mood to the history when its name changed since the last
- * write, or the last is history_every_s old; with l locked. An unknown mood
+ * write here, or the last is history_every_s old, or the history's newest
+ * entry (written meanwhile elsewhere: the listener's frames went to another
+ * server for a while) names another mood; with l locked. An unknown mood
  * (no face, or not sure enough) is not history: it is never written. */
 static et_status maybe_record(et_server *s, et_store *st, et__listener *l,
                               const et_mood_state *m, bool *recorded, char *err)
 {
     double now = et__wall_time();
     *recorded = false;
-    if (strcmp(m->name, "unknown") == 0 ||
-        (strcmp(m->name, l->recorded_name) == 0 && now - l->recorded_at < s->history_every_s))
+    if (strcmp(m->name, "unknown") == 0)
         return ET_OK;
+    et_status rc = ET_OK;
+    if (strcmp(m->name, l->recorded_name) == 0 && now - l->recorded_at < s->history_every_s) {
+        et_listener_mood newest;
+        if (!history_newer(st, l->name, l->recorded_at, &newest, &rc, err) ||
+            strcmp(newest.mood, m->name) == 0)
+            return rc;
+    }
     et_listener_mood rec = {.time = now, .valence = m->valence, .arousal = m->arousal,
                             .confidence = m->confidence, .smiling = m->smiling_share};
     snprintf(rec.mood, sizeof rec.mood, "%s", m->name);
     snprintf(rec.source, sizeof rec.source, "face");
-    et_status rc = et_listener_mood_add(st, &l->profile, &rec, NULL, err);
+    rc = et_listener_mood_add(st, &l->profile, &rec, NULL, err);
     if (rc == ET_OK) {
         snprintf(l->recorded_name, sizeof l->recorded_name, "%s", m->name);
         l->recorded_at = now;
@@ -297,6 +316,7 @@ et__reply et__frames(et_server *s, const et__call *c)
         rc = et_mood_tracker_state(l->tracker, &m);
     if (rc == ET_OK && maybe_record(s, st, l, &m, &recorded, err) != ET_OK)
         rc = ET_E_UNAVAILABLE;
+    l->last_frame_at = et__wall_time(); /* after its own history entry */
     pthread_mutex_unlock(&l->lock);
     json_t *seen = rc == ET_OK ? et_report_faces(NULL, &img, faces, n) : NULL;
     et_image_free(&img);
@@ -311,19 +331,27 @@ et__reply et__frames(et_server *s, const et__call *c)
     return (et__reply){.status = 200, .json = doc};
 }
 
-/* et__current_mood but for a stated mood: the camera's, else the history's. */
+/* et__current_mood but for a stated mood: the camera's on this server, unless
+ * the history has a newer mood (the listener's frames went to another server
+ * since, or a mood was given by hand), else the history's. */
 static bool camera_or_history(et_server *s, et_store *st, const char *name,
                               et_listener_mood *out, bool *live, et__reply *fail)
 {
     *live = false;
     fail->status = 0;
+    char err[ET_ERR_MAX];
+    et_status rc;
     et__listener *l = find(s, name);
     if (l) {
         et_mood_state m;
         pthread_mutex_lock(&l->lock);
         et_mood_tracker_state(l->tracker, &m);
+        double last_frame_at = l->last_frame_at;
         pthread_mutex_unlock(&l->lock);
         if (m.frames && strcmp(m.name, "unknown") != 0) {
+            if (history_newer(st, name, last_frame_at, out, &rc, err))
+                return true;
+            /* the camera's (also when the store cannot say: it is what we know) */
             *out = (et_listener_mood){.time = et__wall_time(), .valence = m.valence,
                                       .arousal = m.arousal, .confidence = m.confidence,
                                       .smiling = m.smiling_share};
@@ -332,7 +360,6 @@ static bool camera_or_history(et_server *s, et_store *st, const char *name,
             return *live = true;
         }
     }
-    char err[ET_ERR_MAX];
     bool found = false;
     if (et_listener_mood_latest(st, name, out, &found, err) != ET_OK)
         *fail = et__error(503, ET_E_UNAVAILABLE, "%s", err);
@@ -384,9 +411,11 @@ et__reply et__mood(et_server *s, const et__call *c)
         return fail;
     et__listener *l = find(s, c->name);
     et_mood_state cam = {.frames = 0};
+    double last_frame_at = 0;
     if (l) { /* the camera's own state, even while unknown */
         pthread_mutex_lock(&l->lock);
         et_mood_tracker_state(l->tracker, &cam);
+        last_frame_at = l->last_frame_at;
         pthread_mutex_unlock(&l->lock);
     }
     if (held) { /* the stated mood, and what the camera sees meanwhile */
@@ -396,10 +425,15 @@ et__reply et__mood(et_server *s, const et__call *c)
             doc = (json_decref(doc), NULL);
         return (et__reply){.status = 200, .json = doc};
     }
-    if (cam.frames && strcmp(cam.name, "unknown") == 0)
-        return (et__reply){.status = 200, .json = state_json(&cam)};
     et_listener_mood m;
     bool live;
+    char err[ET_ERR_MAX];
+    et_status rc;
+    /* nobody in front of this server's camera, unless the listener was seen
+     * elsewhere since (a newer mood in the history) */
+    if (cam.frames && strcmp(cam.name, "unknown") == 0 &&
+        !history_newer(st, c->name, last_frame_at, &m, &rc, err))
+        return (et__reply){.status = 200, .json = state_json(&cam)};
     if (!camera_or_history(s, st, c->name, &m, &live, &fail))
         return fail.status ? fail
                            : et__error(404, ET_E_NOT_FOUND,

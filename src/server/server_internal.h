@@ -34,6 +34,7 @@ typedef struct et__listener {
     et_mood_tracker *tracker;
     char recorded_name[16]; /* the name last written to the history ("" none) */
     double recorded_at;     /* server time of that write */
+    double last_frame_at;   /* server time of the last frame folded in here */
     /* The frame rate limit: a token bucket on the server's clock (s->clock),
      * full at first; its own lock, so a frame refused never waits for one
      * being folded in. */
