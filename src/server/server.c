@@ -11,8 +11,8 @@
 
 #include "server/server_internal.h"
 
-const unsigned et__counted_status[ET__STATUS_SLOTS] = {200, 202, 400, 401, 404, 405, 409,
-                                                       413, 415, 416, 429, 500, 503};
+const unsigned et__counted_status[ET__STATUS_SLOTS] = {200, 202, 206, 304, 400, 401, 404, 405,
+                                                       409, 413, 415, 416, 429, 500, 503};
 
 const double et__latency_bounds[ET__LATENCY_BUCKETS - 1] = {
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 5, 10};
@@ -52,6 +52,23 @@ et__reply et__error(unsigned status, et_status code, const char *fmt, ...)
         doc = json_pack("{s:{s:s,s:s}}", "error", "code", et_status_code(code), "message",
                         et__shown(msg, msg, sizeof msg));
     return (et__reply){.status = status, .json = doc};
+}
+
+bool et__reply_header(et__reply *rep, const char *name, const char *fmt, ...)
+{
+    char value[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof value, fmt, ap);
+    va_end(ap);
+    size_t had = rep->headers ? strlen(rep->headers) : 0;
+    size_t add = strlen(name) + strlen(value) + 4;
+    char *grown = realloc(rep->headers, had + add + 1);
+    if (!grown)
+        return false;
+    snprintf(grown + had, add + 1, "%s: %s\r\n", name, value);
+    rep->headers = grown;
+    return true;
 }
 
 /* ---- workers ------------------------------------------------------------ */
@@ -257,13 +274,66 @@ static void add_security_headers(struct MHD_Response *r)
     MHD_add_response_header(r, "Content-Security-Policy", CSP);
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (!MHD_get_response_header(r, "Cache-Control"))
+        MHD_add_response_header(r, "Cache-Control", "no-store");
+}
+
+/* Adds the reply's own header lines ("Name: value\r\n" each), consuming them. */
+static void add_reply_headers(struct MHD_Response *r, char *lines)
+{
+    for (char *line = lines, *end; line && (end = strstr(line, "\r\n")); line = end + 2) {
+        *end = '\0';
+        char *colon = strstr(line, ": ");
+        if (colon) {
+            *colon = '\0';
+            MHD_add_response_header(r, line, colon + 2);
+        }
+    }
+    free(lines);
+}
+
+/* A reply's body from its file (taking the fd). */
+static struct MHD_Response *file_response(const et__reply *rep)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_fd_at_offset64(rep->file_len, rep->fd, rep->file_offset);
+    if (!r)
+        close(rep->fd);
+    return r;
+}
+
+/* Queues the response r of rep with its headers (type: its Content-Type,
+ * NULL for none), and counts it. */
+static enum MHD_Result queue(et_server *s, struct MHD_Connection *c, size_t route,
+                             et__reply *rep, struct MHD_Response *r, const char *type,
+                             const char *allow)
+{
+    if (type)
+        MHD_add_response_header(r, "Content-Type", type);
+    add_reply_headers(r, rep->headers);
+    add_security_headers(r);
+    if (allow)
+        MHD_add_response_header(r, "Allow", allow);
+    if (rep->status == 401)
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+    add_limit_headers(s, c, r, rep->retry_after_s);
+    enum MHD_Result ok = MHD_queue_response(c, rep->status, r);
+    MHD_destroy_response(r);
+    count(s, c, route, rep->status);
+    return ok;
 }
 
 /* Sends a reply (taking its contents); `allow` names the methods of a 405. */
 static enum MHD_Result send_reply(et_server *s, struct MHD_Connection *c, size_t route,
                                   et__reply rep, const char *allow)
 {
+    if (rep.file) {
+        struct MHD_Response *r = file_response(&rep);
+        if (r)
+            return queue(s, c, route, &rep, r, rep.content_type, allow);
+        free(rep.headers);
+        return MHD_NO;
+    }
     char *body = rep.raw;
     size_t len = rep.raw_len;
     const char *type = rep.content_type;
@@ -275,29 +345,20 @@ static enum MHD_Result send_reply(et_server *s, struct MHD_Connection *c, size_t
         type = "application/json";
         json_decref(rep.json);
     }
-    if (!body) { /* out of memory while forming the reply */
+    if (!body && rep.status != 304) { /* out of memory while forming the reply */
         rep.status = 500;
         body = strdup("{\"error\":{\"code\":\"out_of_memory\",\"message\":\"out of memory\"}}");
         len = body ? strlen(body) : 0;
         type = "application/json";
     }
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, body ? body : (char *)"", MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!r) {
         free(body);
+        free(rep.headers);
         return MHD_NO;
     }
-    MHD_add_response_header(r, "Content-Type", type);
-    add_security_headers(r);
-    if (allow)
-        MHD_add_response_header(r, "Allow", allow);
-    if (rep.status == 401)
-        MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
-    add_limit_headers(s, c, r, rep.retry_after_s);
-    enum MHD_Result ok = MHD_queue_response(c, rep.status, r);
-    MHD_destroy_response(r);
-    count(s, c, route, rep.status);
-    return ok;
+    return queue(s, c, route, &rep, r, type, allow);
 }
 
 /* ---- routes ------------------------------------------------------------- */
@@ -320,6 +381,10 @@ const et__route_def et__routes[] = {
     {"/api/v1/library/scan", "GET", et__scan_get},
     {"/api/v1/library/scan", "POST", et__scan_post},
     {"/api/v1/library/import", "POST", et__import},
+    {"/api/v1/tracks", "GET", et__tracks},
+    {"/api/v1/tracks/{id}", "GET", et__track},
+    {"/api/v1/tracks/{id}/cover", "GET", et__track_cover},
+    {"/api/v1/tracks/{id}/audio", "GET", et__track_audio},
 };
 const size_t et__route_count = sizeof et__routes / sizeof *et__routes;
 _Static_assert(sizeof et__routes / sizeof *et__routes <= ET__MAX_ROUTES,

@@ -12,8 +12,10 @@
  * background (at start and on POST /api/v1/library/scan, progress at GET)
  * and catalogues imported (POST /api/v1/library/import). .../next keeps
  * the library and each listener's feedback in memory, reloaded when their
- * stamps (library.h, listener.h) move, whoever changed them. The rest
- * (tracks and audio) is to come.
+ * stamps (library.h, listener.h) move, whoever changed them. The tracks:
+ * GET /api/v1/tracks (paged, by mood), .../tracks/{id}, .../cover and
+ * .../audio (Range, conditional requests; by id only, and only files under
+ * the folders the library scanned).
  *
  * Safety: binds 127.0.0.1:8080 by default; any address outside 127.0.0.0/8
  * needs a token, then required on every /api/ request as "Authorization:

@@ -22,7 +22,7 @@
 #define ET__ROUTE_OTHER ET__MAX_ROUTES
 
 /* The statuses counted per route (others count as 500). */
-#define ET__STATUS_SLOTS 13
+#define ET__STATUS_SLOTS 15
 extern const unsigned et__counted_status[ET__STATUS_SLOTS];
 
 /* One listener's live mood: the tracker of their camera's frames, and when
@@ -149,7 +149,10 @@ typedef struct et__call {
 } et__call;
 
 /* What a handler answers: a status and a JSON document (owned), or raw
- * bytes (owned, malloc'd) of a content type. */
+ * bytes (owned, malloc'd; a 304 has none) of a content type (NULL: no
+ * Content-Type), or (file) file_len bytes of the open file fd
+ * from file_offset, sent from the file without reading it into memory (the
+ * fd is taken: closed once sent, or when the reply cannot be made). */
 typedef struct et__reply {
     unsigned status;
     json_t *json;
@@ -157,7 +160,17 @@ typedef struct et__reply {
     size_t raw_len;
     const char *content_type;
     unsigned retry_after_s; /* a 429's Retry-After (0: none) */
+    bool file;
+    int fd;
+    uint64_t file_offset, file_len;
+    char *headers; /* more header lines, "Name: value\r\n" each (owned), or
+                    * NULL; a Cache-Control here replaces the default no-store */
 } et__reply;
+
+/* Appends the header line "name: value" to rep->headers; false when out
+ * of memory (the reply is then left as it was). */
+bool et__reply_header(et__reply *rep, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* An error reply {"error": {"code", "message"}}. */
 et__reply et__error(unsigned status, et_status code, const char *fmt, ...)
@@ -179,7 +192,7 @@ et_store *et__worker_store(et_server *s, et__worker *w, char *err);
 bool et__see(et_server *s, const et__request *r, et_image *img, et_face *faces, size_t *n,
              et__reply *fail);
 
-/* The handlers (routes.c, listeners.c). */
+/* The handlers (routes.c, listeners.c, tracks.c, track_file.c). */
 et__reply et__healthz(et_server *s, const et__call *c);
 et__reply et__metrics(et_server *s, const et__call *c);
 et__reply et__openapi(et_server *s, const et__call *c);
@@ -196,6 +209,10 @@ et__reply et__history(et_server *s, const et__call *c);
 et__reply et__scan_get(et_server *s, const et__call *c);
 et__reply et__scan_post(et_server *s, const et__call *c);
 et__reply et__import(et_server *s, const et__call *c);
+et__reply et__tracks(et_server *s, const et__call *c);
+et__reply et__track(et_server *s, const et__call *c);
+et__reply et__track_cover(et_server *s, const et__call *c);
+et__reply et__track_audio(et_server *s, const et__call *c);
 
 /* The library (library.c): the scans of the --music folders and catalogue
  * imports. et__library_open takes the options (the folders must exist;
@@ -349,6 +366,43 @@ typedef struct et__route_def {
 } et__route_def;
 extern const et__route_def et__routes[];
 extern const size_t et__route_count;
+
+/* ---- the tracks (tracks.c, track_file.c, range.c) ---- */
+
+/* The stored document of the track the path's {id} names (owned); NULL
+ * with the error reply in *fail: 400 for an id that is not a store id, 404
+ * when there is no such track or its file is marked missing, 503 when the
+ * store cannot be read. */
+json_t *et__track_doc(et_server *s, const et__call *c, et__reply *fail);
+
+/* What a Range header asks of a file of `size` bytes (RFC 9110, 14.2). */
+typedef enum et__range_kind {
+    ET__RANGE_WHOLE,         /* none, not bytes, or malformed: the whole file (200) */
+    ET__RANGE_ONE,           /* one satisfiable range: *first..*last (206) */
+    ET__RANGE_SEVERAL,       /* several ranges, one at least satisfiable: emotune
+                              * answers with the whole file (200), as RFC 9110
+                              * allows, rather than multipart */
+    ET__RANGE_UNSATISFIABLE, /* none satisfiable (416) */
+} et__range_kind;
+
+/* Parses a Range header (NULL: none) against a file of `size` bytes. For
+ * ET__RANGE_ONE, first <= last < size. "bytes=a-b" (b past the end means
+ * the end), "bytes=a-", "bytes=-n" (the last n bytes; all when n >= size);
+ * the unit is case-insensitive; blanks around commas are allowed and empty
+ * list elements ignored. Malformed (b < a, no digits, junk, an empty set):
+ * WHOLE, as RFC 9110 says a server may ignore such a header; so is any
+ * Range on an empty file. A start at or past the end, and "-0", are
+ * unsatisfiable. Pure; first and last are written for ET__RANGE_ONE only. */
+et__range_kind et__range_parse(const char *header, uint64_t size, uint64_t *first,
+                               uint64_t *last);
+
+/* An HTTP-date (IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", or the
+ * obsolete RFC 850 and asctime forms) as Unix seconds; false when the text
+ * is none of them. Pure. */
+bool et__http_date_parse(const char *text, int64_t *out);
+
+/* Unix seconds as an IMF-fixdate into buf (at least 30 bytes). */
+void et__http_date_format(int64_t t, char *buf, size_t len);
 
 /* The OpenAPI document (openapi.c). */
 extern const char et__openapi_json[];
