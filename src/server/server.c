@@ -400,12 +400,33 @@ static bool same_secret(const char *a, const char *b)
     return diff == 0;
 }
 
-static bool authorised(et_server *s, struct MHD_Connection *c)
+/* Whether a path ends with `tail`. */
+static bool ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), t = strlen(tail);
+    return n >= t && strcmp(s + n - t, tail) == 0;
+}
+
+/* The token from "Authorization: Bearer TOKEN"; or, for reading a track's
+ * audio or cover only, from the query's access_token (RFC 6750 2.3): the
+ * page's <audio> and <img> elements cannot send a header, and those replies
+ * reveal no listener's data. Referrer-Policy: no-referrer keeps the URL
+ * from leaking onwards; emotune logs no URL. */
+static bool authorised(et_server *s, struct MHD_Connection *c, const char *url,
+                       const char *method)
 {
     if (!s->token)
         return true;
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    return h && strncmp(h, "Bearer ", 7) == 0 && same_secret(h + 7, s->token);
+    if (h)
+        return strncmp(h, "Bearer ", 7) == 0 && same_secret(h + 7, s->token);
+    bool media = (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
+                 strncmp(url, "/api/v1/tracks/", 15) == 0 &&
+                 (ends_with(url, "/audio") || ends_with(url, "/cover"));
+    const char *q = media ? MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+                                                        "access_token")
+                          : NULL;
+    return q && same_secret(q, s->token);
 }
 
 bool et__server_path_matches(const char *pattern, const char *url, char *param)
@@ -433,7 +454,7 @@ static enum MHD_Result dispatch(et_server *s, struct MHD_Connection *c, const ch
     char param[ET__MAX_PARAM + 1] = "";
     et__call call = {.conn = c, .req = r, .name = param};
     bool api = strncmp(url, "/api/", 5) == 0;
-    if (api && !authorised(s, c))
+    if (api && !authorised(s, c, url, method))
         return send_reply(s, c, ET__ROUTE_OTHER,
                           et__error(401, ET_E_INVALID, "this server wants its token: "
                                                       "Authorization: Bearer TOKEN"),
