@@ -84,8 +84,9 @@ load frames-new-connection "${frames[@]}" --close --connections "$CONNECTIONS" \
 load healthz --connections "$CONNECTIONS" --seconds 5 --warmup 1 /healthz
 
 # The track list and a Range request of audio, once the server has them: a
-# library of generated audio scanned into the store (the server reads it
-# from there), then one line each.
+# library of 8 generated MP3s (a minute each) scanned into the store and
+# 1,000 imported links (the server reads the library from the store), then
+# one line each.
 documented() { # whether the server's OpenAPI document has the path $1
   node -e 'require("http").get(process.argv[1], (r) => { let b = ""; r.on("data", (d) => (b += d));
     r.on("end", () => process.exit(JSON.parse(b).paths[process.argv[2]] ? 0 : 1)); })' \
@@ -93,7 +94,7 @@ documented() { # whether the server's OpenAPI document has the path $1
 }
 if documented /api/v1/tracks && documented '/api/v1/tracks/{id}/audio'; then
   mkdir -p "$tmp/music"
-  for i in $(seq 20); do
+  for i in $(seq 8); do
     ffmpeg -hide_banner -loglevel error -nostdin -y -f lavfi \
       -i "aevalsrc=0.3*sin($((200 + 20 * i))*2*PI*t)+0.2*sin($((300 + 15 * i))*2*PI*t):s=44100:d=60" \
       -c:a libmp3lame -b:a 128k "$tmp/music/track$i.mp3"
@@ -101,6 +102,10 @@ if documented /api/v1/tracks && documented '/api/v1/tracks/{id}/audio'; then
   build/emotune scan --store "lmdb:$tmp/store" "$tmp/music" > /dev/null
   id=$(build/emotune tracks --json --limit 1 --store "lmdb:$tmp/store" | node -e \
     'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).id)')
+  awk 'BEGIN { split("happy sad calm angry surprised", m, " ");
+    for (i = 0; i < 1000; i++) printf "https://example.org/%d,song %d,artist %d,%s\n", i, i, i % 97, m[i % 5 + 1] }' \
+    > "$tmp/links.csv"
+  build/emotune import --store "lmdb:$tmp/store" "$tmp/links.csv" > /dev/null
   load tracks-list --connections "$CONNECTIONS" --seconds 5 --warmup 1 '/api/v1/tracks'
   load audio-range --connections "$CONNECTIONS" --seconds 5 --warmup 1 \
     --header 'Range: bytes=65536-131071' "/api/v1/tracks/$id/audio"
@@ -158,8 +163,10 @@ md.push('|---|---|---|---|---|---|---|---|---|');
 for (const r of runs)
   md.push(`| ${r.label}: ${r.method} ${r.path} | ${r.connections} | ${r.keep_alive ? 'yes' : 'no'} | ${r.rps.toFixed(1)} | ${r.p50_ms.toFixed(2)} | ${r.p90_ms.toFixed(2)} | ${r.p99_ms.toFixed(2)} | ${r.max_ms.toFixed(2)} | ${statuses(r)} |`);
 md.push('');
-md.push('A client sends its next request when the reply to the last is read (closed loop), so with 8 clients on 2 workers');
-md.push('a frame waits for about 3 others: the latency is mostly queueing, the throughput is what counts.');
+md.push(`A client sends its next request when the reply to the last is read (closed loop), so with ${f.connections} clients on 2`);
+md.push('workers a frame waits for the others of its worker: the latency is mostly queueing. A kept-alive connection stays');
+md.push('with the worker thread that accepted it (libmicrohttpd\'s thread pool), so the clients\' shares show how the');
+md.push(`connections fell on the two workers: frames per client in the kept-alive run, ${f.requests_per_client.join(', ')}.`);
 const text = md.join('\n') + '\n';
 fs.writeFileSync(mdOut, text);
 process.stdout.write(text);
