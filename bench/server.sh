@@ -137,6 +137,7 @@ const figures = {single_frame_ms_before: Number(before), single_frame_ms_after: 
   single_frame_ms: single, ideal_fps_2_cores: ideal, frames_per_s: f.rps, ratio,
   p50_ms: f.p50_ms, p90_ms: f.p90_ms, p99_ms: f.p99_ms, max_ms: f.max_ms, p99_over_p50: spread,
   server_cpu_ms_per_frame: cpuPerFrame, server_cores_used: f.server_cpu_s / wall,
+  cpu_efficiency: single / cpuPerFrame,
   faces: Number(faces), loadavg, runs};
 fs.writeFileSync(jsonOut, JSON.stringify(figures, null, 1) + '\n');
 const met = (ok) => (ok ? 'met' : '**missed**');
@@ -157,6 +158,7 @@ md.push(`| latency p50 / p90 / p99 / max | ${f.p50_ms.toFixed(0)} / ${f.p90_ms.t
 md.push(`| p99 / p50 | **${spread.toFixed(2)}** | < 3: ${met(spread < 3)} |`);
 md.push(`| the server's CPU time per frame (user + system, from /proc) | ${cpuPerFrame.toFixed(1)} ms | |`);
 md.push(`| cores the server got (CPU time / wall time) | ${(f.server_cpu_s / wall).toFixed(2)} of 2 | |`);
+md.push(`| single-frame time / the server's CPU time per frame (the ratio for the CPU it got) | ${(100 * single / cpuPerFrame).toFixed(0)}% | |`);
 md.push('');
 md.push('| requests | connections | keep-alive | requests/s | p50 ms | p90 ms | p99 ms | max ms | replies |');
 md.push('|---|---|---|---|---|---|---|---|---|');
