@@ -31,7 +31,9 @@ pin() { if command -v taskset >/dev/null && taskset -c "$CORE" true 2>/dev/null;
 # build/bench/server_load and build/bench/bench_detect are built by `make bench`.
 tmp=$(mktemp -d)
 server_pid=
-stop_server() { if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null && wait "$server_pid" || true; fi; }
+stop_server() {
+  if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null && wait "$server_pid" || true; fi
+}
 trap 'stop_server; rm -rf "$tmp"' EXIT
 
 frame=$out/server-frame.jpg
@@ -44,7 +46,8 @@ faces=$(build/emotune detect --json "$frame" | node -e \
 
 single_ms() { # the median single-frame time of $frame on one core, in ms
   pin build/bench/bench_detect --repeat 30 "$frame" | node -e \
-    'const l = require("fs").readFileSync(0, "utf8").trim().split("\n"); console.log(JSON.parse(l[1]).ms)'
+    'const l = require("fs").readFileSync(0, "utf8").trim().split("\n");
+     console.log(JSON.parse(l[1]).ms)'
 }
 loadavg=$(cut -d' ' -f1-3 /proc/loadavg) # the machine may be shared: say how busy it was
 echo "bench: server, single-frame time of $frame ($faces faces) on core $CORE" >&2
@@ -103,7 +106,8 @@ if documented /api/v1/tracks && documented '/api/v1/tracks/{id}/audio'; then
   id=$(build/emotune tracks --json --limit 1 --store "lmdb:$tmp/store" | node -e \
     'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).id)')
   awk 'BEGIN { split("happy sad calm angry surprised", m, " ");
-    for (i = 0; i < 1000; i++) printf "https://example.org/%d,song %d,artist %d,%s\n", i, i, i % 97, m[i % 5 + 1] }' \
+    for (i = 0; i < 1000; i++)
+      printf "https://example.org/%d,song %d,artist %d,%s\n", i, i, i % 97, m[i % 5 + 1] }' \
     > "$tmp/links.csv"
   build/emotune import --store "lmdb:$tmp/store" "$tmp/links.csv" > /dev/null
   load tracks-list --connections "$CONNECTIONS" --seconds 5 --warmup 1 '/api/v1/tracks'
