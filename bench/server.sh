@@ -66,7 +66,8 @@ ms_before=$(single_ms)
 cpu_ms=$(single_cpu_ms)
 
 # The server, on a free port it picks (--listen 127.0.0.1:0; it prints it).
-build/emotune serve --listen 127.0.0.1:0 --store "lmdb:$tmp/store" --threads 2 \
+# --max-fps 0: no per-listener frame limit, which would cap a fast machine.
+build/emotune serve --listen 127.0.0.1:0 --store "lmdb:$tmp/store" --threads 2 --max-fps 0 \
   > "$tmp/serve.out" 2> "$tmp/serve.err" &
 server_pid=$!
 port=
@@ -161,7 +162,7 @@ const statuses = (r) => Object.entries(r.statuses).map(([k, v]) => `${k}: ${v}`)
 const md = [];
 md.push('## HTTP server under load');
 md.push('');
-md.push(`\`emotune serve --threads 2\` on this machine (load average ${loadavg} at the start), LMDB store,`);
+md.push(`\`emotune serve --threads 2 --max-fps 0\` on this machine (load average ${loadavg} at the start), LMDB store,`);
 md.push(`loaded on loopback by bench/server_load.c. The frame: demo/sample${sample}.jpg scaled and padded to 640x480 JPEG (${faces} faces).`);
 md.push('');
 md.push('| figure | value | target |');
