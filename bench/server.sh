@@ -184,9 +184,9 @@ for (const r of runs)
   md.push(`| ${r.label}: ${r.method} ${r.path} | ${r.connections} | ${r.keep_alive ? 'yes' : 'no'} | ${r.rps.toFixed(1)} | ${r.p50_ms.toFixed(2)} | ${r.p90_ms.toFixed(2)} | ${r.p99_ms.toFixed(2)} | ${r.max_ms.toFixed(2)} | ${statuses(r)} |`);
 md.push('');
 md.push(`A client sends its next request when the reply to the last is read (closed loop), so with ${f.connections} clients on 2`);
-md.push('workers a frame waits for the others of its worker: the latency is mostly queueing. A kept-alive connection stays');
-md.push('with the worker thread that accepted it (libmicrohttpd\'s thread pool), so the clients\' shares show how the');
-md.push(`connections fell on the two workers: frames per client in the kept-alive run, ${f.requests_per_client.join(', ')}.`);
+md.push('workers a frame waits for the frames before it: the latency is mostly queueing. The requests of every connection');
+md.push('wait in one queue for the next free worker, so the clients share the cores alike: frames per client in the');
+md.push(`kept-alive run, ${f.requests_per_client.join(', ')}.`);
 const text = md.join('\n') + '\n';
 fs.writeFileSync(mdOut, text);
 process.stdout.write(text);
