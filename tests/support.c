@@ -3,6 +3,8 @@
 #include <jansson.h>
 #include <sys/wait.h>
 
+#include "core/core.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -41,6 +43,16 @@ char *ts_tempdir(void)
     snprintf(p, 512, "%s/emotune-test-XXXXXX", base && *base ? base : "/tmp");
     assert_non_null(mkdtemp(p));
     return p;
+}
+
+char *ts_read_demo(int i, size_t *len)
+{
+    char path[512], err[ET_ERR_MAX];
+    snprintf(path, sizeof path, "%s/sample%d.jpg", ts_demo_dir(), i);
+    uint8_t *data;
+    if (et_read_file(path, 1 << 26, &data, len, err) != ET_OK)
+        fail_msg("%s", err);
+    return (char *)data;
 }
 
 void ts_rmtree(const char *dir)
@@ -82,6 +94,8 @@ void ts_write_file(const char *path, const void *data, size_t len)
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+
+#include "core/core.h"
 #include <time.h>
 
 static int free_port(void)

@@ -19,6 +19,10 @@ const char *ts_models_dir(void);
 /* Path of the face-api demo images folder in node_modules. */
 const char *ts_demo_dir(void);
 
+/* The bytes of face-api's demo picture sample<i>.jpg (caller frees; *len
+ * its size); fails the test when it cannot be read. */
+char *ts_read_demo(int i, size_t *len);
+
 /* A new empty temporary directory (mkdtemp under $TMPDIR); caller frees the
  * string and removes the directory with ts_rmtree. */
 char *ts_tempdir(void);

@@ -70,15 +70,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static char *read_demo(int i, size_t *len)
-{
-    char path[512], err[ET_ERR_MAX];
-    snprintf(path, sizeof path, "%s/sample%d.jpg", ts_demo_dir(), i);
-    uint8_t *data;
-    assert_int_equal(et_read_file(path, 1 << 26, &data, len, err), ET_OK);
-    return (char *)data;
-}
-
 /* Whether two JSON documents are the same but for numbers, which may differ
  * by rel (relative): the command prints 9 significant digits, the API 15. */
 static bool json_close(json_t *a, json_t *b, double rel)
@@ -115,7 +106,7 @@ static void detect_gives_what_the_command_gives(void **state)
     fixture *f = *state;
     for (int i = 1; i <= 6; i++) {
         size_t len;
-        char *jpeg = read_demo(i, &len);
+        char *jpeg = ts_read_demo(i, &len);
         ts_reply r = ts_http(f->port, "POST", "/api/v1/detect", "Content-Type: image/jpeg\r\n",
                              jpeg, len);
         ts_check_reply(&r, 200);
@@ -162,7 +153,7 @@ static void bad_requests_get_their_status_and_a_json_error(void **state)
     ts_check_reply(&r, 415);
     ts_reply_free(&r);
     size_t len;
-    char *jpeg = read_demo(2, &len);
+    char *jpeg = ts_read_demo(2, &len);
     r = ts_http(f->port, "POST", "/api/v1/detect", "", jpeg, len / 3); /* truncated */
     ts_check_reply(&r, 400);
     assert_non_null(strstr(r.body, "corrupt"));
@@ -238,7 +229,7 @@ static void health_metrics_and_every_documented_path_answer(void **state)
     const char *path;
     json_t *ops;
     size_t checked = 0, jpeg_len;
-    char *jpeg = read_demo(1, &jpeg_len);
+    char *jpeg = ts_read_demo(1, &jpeg_len);
     json_object_foreach(json_object_get(api, "paths"), path, ops) {
         const char *method;
         json_t *op;
@@ -415,7 +406,7 @@ static void camera_frames_become_the_listeners_mood(void **state)
 {
     fixture *f = *state;
     size_t len;
-    char *jpeg = read_demo(2, &len);
+    char *jpeg = ts_read_demo(2, &len);
     double prev_conf = -1;
     int recorded = 0;
     const char *name = "";
@@ -478,7 +469,7 @@ static void bad_listener_requests_are_refused(void **state)
 {
     fixture *f = *state;
     size_t len;
-    char *jpeg = read_demo(2, &len);
+    char *jpeg = ts_read_demo(2, &len);
     const char *bad[] = {"/api/v1/listeners/.hidden/frames", "/api/v1/listeners/a%20b/frames",
                          "/api/v1/listeners/ok/frames?t=-1", "/api/v1/listeners/ok/frames?t=abc",
                          "/api/v1/listeners/ok/frames?t=nan"};
@@ -508,7 +499,7 @@ static json_t *get_next(int port, const char *name, const char *query, int *stat
 static void look_sad(int port, const char *name)
 {
     size_t len;
-    char *jpeg = read_demo(2, &len);
+    char *jpeg = ts_read_demo(2, &len);
     for (int i = 1; i <= 8; i++) {
         char path[200];
         snprintf(path, sizeof path, "/api/v1/listeners/%s/frames?t=%d", name, i);

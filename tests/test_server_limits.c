@@ -389,15 +389,6 @@ static void wait_gauge(int port, const char *from, const char *name, double want
     }
 }
 
-static char *read_demo(int i, size_t *len)
-{
-    char path[512], err[ET_ERR_MAX];
-    snprintf(path, sizeof path, "%s/sample%d.jpg", ts_demo_dir(), i);
-    uint8_t *data;
-    assert_int_equal(et_read_file(path, 1 << 26, &data, len, err), ET_OK);
-    return (char *)data;
-}
-
 /* ---- metrics ------------------------------------------------------------- */
 
 #define HEALTHZ "method=\"GET\",route=\"/healthz\""
@@ -418,7 +409,7 @@ static void metrics_count_the_requests_made(void **state)
         ts_reply_free(&r);
     }
     size_t len;
-    char *jpeg = read_demo(2, &len);
+    char *jpeg = ts_read_demo(2, &len);
     for (int i = 1; i <= 2; i++) {
         char path[100];
         snprintf(path, sizeof path, "/api/v1/listeners/ada/frames?t=%d", 100 + i);

@@ -163,15 +163,6 @@ static void assert_stated(int port, const char *name, const char *want)
     json_decref(m);
 }
 
-static char *read_demo(int i, size_t *len)
-{
-    char path[512], err[ET_ERR_MAX];
-    snprintf(path, sizeof path, "%s/sample%d.jpg", ts_demo_dir(), i);
-    uint8_t *data;
-    assert_int_equal(et_read_file(path, 1 << 26, &data, len, err), ET_OK);
-    return (char *)data;
-}
-
 /* A PNG of a smooth blue sky: a frame where the camera sees nobody. */
 static char *sky_png(size_t *len)
 {
@@ -478,7 +469,7 @@ static void a_stated_mood_is_seen_by_another_server_and_after_a_restart(void **s
 static void look(int port, const char *name, int i, double t0, char *want, size_t size)
 {
     size_t len;
-    char *jpeg = read_demo(i, &len);
+    char *jpeg = ts_read_demo(i, &len);
     for (int k = 1; k <= 8; k++) {
         int status;
         json_t *doc = post_frame(port, name, t0 + k, jpeg, len, &status);
@@ -560,7 +551,7 @@ static void frames_go_on_while_a_stated_mood_holds(void **state)
     assert_int_equal(status, 200);
     json_decref(m);
     size_t len;
-    char *jpeg = read_demo(2, &len);
+    char *jpeg = ts_read_demo(2, &len);
     const char *camera = "";
     for (int i = 1; i <= 8; i++) {
         json_t *doc = post_frame(f->port, "gus", i, jpeg, len, &status);
@@ -684,7 +675,7 @@ static void frames_over_the_rate_limit_get_429_undecoded(void **state)
     /* a picture let through is a frame as any other */
     atomic_store(&now, 1002.25);
     size_t len;
-    char *jpeg = read_demo(2, &len);
+    char *jpeg = ts_read_demo(2, &len);
     int status;
     json_t *doc = post_frame(port, "hal", 1, jpeg, len, &status);
     assert_int_equal(status, 200);
@@ -726,7 +717,7 @@ static void bad_query_bytes_still_give_a_json_400(void **state)
         json_decref(e);
     }
     size_t len;
-    char *jpeg = read_demo(2, &len);
+    char *jpeg = ts_read_demo(2, &len);
     ts_reply r = ts_http(f->port, "POST", "/api/v1/listeners/ann/frames?t=%FF", "", jpeg, len);
     ts_check_reply(&r, 400);
     ts_reply_free(&r);

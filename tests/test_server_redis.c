@@ -239,16 +239,6 @@ static const char *error_code(const json_t *doc)
     return str(json_object_get(doc, "error"), "code");
 }
 
-static char *read_demo(int i, size_t *len)
-{
-    char path[512], err[ET_ERR_MAX];
-    snprintf(path, sizeof path, "%s/sample%d.jpg", ts_demo_dir(), i);
-    uint8_t *data;
-    if (et_read_file(path, 1 << 26, &data, len, err) != ET_OK)
-        fail_msg("%s", err);
-    return (char *)data;
-}
-
 /* Posts frames of demo picture `sample` for `name`, a second apart from *t
  * on (moved on), until the camera's mood is named `want`, at most `most`
  * frames; the number of replies that say the mood went into the history. */
@@ -256,7 +246,7 @@ static int frames_until(int port, const char *name, int sample, double *t, const
                         int most)
 {
     size_t len;
-    char *jpeg = read_demo(sample, &len), path[256];
+    char *jpeg = ts_read_demo(sample, &len), path[256];
     int recorded = 0;
     bool reached = false;
     for (int i = 0; i < most && !reached; i++) {
@@ -689,7 +679,7 @@ static void assert_statuses(const pounder *p, int from, int to, int want, const 
 static void routes_answer(int port, bool redis_up, int round)
 {
     size_t len;
-    char *jpeg = read_demo(2, &len);
+    char *jpeg = ts_read_demo(2, &len);
     char newcomer[100];
     snprintf(newcomer, sizeof newcomer, "/api/v1/listeners/newcomer-%d/frames", round);
     const struct {
