@@ -37,6 +37,12 @@ const char *et_cli_store_uri(const char *option, char *buf, unsigned long len);
  * next to the executable. Writes into buf (size len). */
 const char *et_cli_models_dir(const char *option, char *buf, unsigned long len);
 
+/* The web page's folder: `option` if given, else $EMOTUNE_WEB, else the
+ * first web/ holding index.html next to the executable or one or two
+ * folders up (the repository's, for build/emotune and build/san/emotune);
+ * NULL when there is none. Writes into buf (size len) when needed. */
+const char *et_cli_web_dir(const char *option, char *buf, unsigned long len);
+
 /* ---- shared by the commands (common.c) ---- */
 
 /* The wall clock, Unix seconds. */

@@ -2,7 +2,9 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "store/store.h"
@@ -15,6 +17,31 @@ const char *et_cli_store_uri(const char *option, char *buf, unsigned long len)
     if (env && *env)
         return env;
     return et_store_default_uri(buf, len);
+}
+
+const char *et_cli_web_dir(const char *option, char *buf, unsigned long len)
+{
+    if (option && *option)
+        return option;
+    const char *env = getenv("EMOTUNE_WEB");
+    if (env && *env)
+        return env;
+    char dir[4096];
+    ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+    if (n <= 0)
+        return NULL;
+    dir[n] = '\0';
+    for (int up = 0; up < 3; up++) {
+        char *slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+            return NULL;
+        *slash = '\0';
+        char index[4200];
+        snprintf(index, sizeof index, "%s/web/index.html", dir);
+        if (access(index, R_OK) == 0 && (size_t)snprintf(buf, len, "%s/web", dir) < len)
+            return buf;
+    }
+    return NULL;
 }
 
 double et_cli_wall_time(void)

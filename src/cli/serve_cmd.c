@@ -15,7 +15,7 @@ static const char serve_usage[] =
     "                     [--models DIR] [--threads N] [--max-body BYTES]\n"
     "                     [--max-connections N] [--max-per-client N] [--timeout S]\n"
     "                     [--grace S]\n"
-    "                     [--music DIR]... [--scan-jobs N]\n"
+    "                     [--music DIR]... [--scan-jobs N] [--web DIR]\n"
     "\n"
     "Answers emotune's HTTP API until Ctrl-C (SIGINT) or SIGTERM, then refuses new\n"
     "connections, finishes the requests in flight (for up to --grace seconds; a\n"
@@ -51,6 +51,8 @@ static const char serve_usage[] =
     "                      /api/v1/library/scan; new tracks are recommended\n"
     "                      without a restart\n"
     "  --scan-jobs N       a scan's analysis threads, 1 to 64 (default 1)\n"
+    "  --web DIR           the web page's folder, served at / (default $EMOTUNE_WEB,\n"
+    "                      else web/ next to the executable or the repository's)\n"
     "\n"
     "exit status: 0 stopped by a signal, 2 bad command line, 3 the store, the\n"
     "models or the address unavailable\n";
@@ -58,7 +60,7 @@ static const char serve_usage[] =
 #define MAX_MUSIC_DIRS 64
 
 typedef struct serve_args {
-    const char *listen, *store, *token, *models;
+    const char *listen, *store, *token, *models, *web;
     long threads, scan_jobs;
     double max_body;
     long max_connections, max_per_client, timeout_s;
@@ -105,6 +107,7 @@ static int parse_args(int argc, char **argv, serve_args *a)
         {"max-per-client", required_argument, NULL, 'P'},
         {"timeout", required_argument, NULL, 'O'}, {"grace", required_argument, NULL, 'G'},
         {"music", required_argument, NULL, 'm'},  {"scan-jobs", required_argument, NULL, 'J'},
+        {"web", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -117,6 +120,7 @@ static int parse_args(int argc, char **argv, serve_args *a)
         case 's': a->store = optarg; break;
         case 't': a->token = optarg; break;
         case 'M': a->models = optarg; break;
+        case 'W': a->web = optarg; break;
         case 'T':
             if (et_cli_parse_number(optarg, 1, 64, &v) || v != (long)v) {
                 fprintf(stderr, "emotune serve: --threads wants a whole number from 1 to 64\n");
@@ -200,12 +204,13 @@ int et_cli_serve(int argc, char **argv)
             fputs(serve_usage, stdout);
         return rc < 0 ? ET_EXIT_OK : rc;
     }
-    char store_buf[4096], models_buf[4096], err[ET_ERR_MAX];
+    char store_buf[4096], models_buf[4096], web_buf[4096], err[ET_ERR_MAX];
     et_server_opts o = et_server_default_opts();
     if (a.listen)
         o.listen = a.listen;
     o.store_uri = et_cli_store_uri(a.store, store_buf, sizeof store_buf);
     o.models_dir = et_cli_models_dir(a.models, models_buf, sizeof models_buf);
+    o.web_dir = et_cli_web_dir(a.web, web_buf, sizeof web_buf);
     o.token = a.token ? a.token : getenv("EMOTUNE_TOKEN");
     if (a.threads)
         o.threads = (int)a.threads;

@@ -80,6 +80,10 @@ typedef struct et_server_opts {
     size_t n_music_dirs;
     int scan_jobs;            /* a scan's analysis threads, 1 to 64 (0: 1, so
                                * the requests keep the other cores) */
+    const char *web_dir;      /* the web page's folder (index.html and its files,
+                               * served at / and /FILE without a token; only
+                               * files directly in it, no symbolic link); must
+                               * hold index.html. NULL: / says there is none */
 } et_server_opts;
 
 /* The defaults above (store_uri and models_dir NULL). */
