@@ -313,6 +313,8 @@ const et__route_def et__routes[] = {
     {"/api/v1/library/scan", "GET", et__scan_get},
     {"/api/v1/library/scan", "POST", et__scan_post},
     {"/api/v1/library/import", "POST", et__import},
+    {"/api/v1/moods", "GET", et__moods},
+    {"/api/v1/listeners/{name}/feedback", "GET", et__feedback_list},
     /* the web page, last: "/{file}" would match any other one-segment path */
     {"/", "GET", et__static_page},
     {"/{file}", "GET", et__static_file},

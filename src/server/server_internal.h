@@ -182,6 +182,8 @@ et__reply et__history(et_server *s, const et__call *c);
 et__reply et__scan_get(et_server *s, const et__call *c);
 et__reply et__scan_post(et_server *s, const et__call *c);
 et__reply et__import(et_server *s, const et__call *c);
+et__reply et__moods(et_server *s, const et__call *c);         /* page_api.c */
+et__reply et__feedback_list(et_server *s, const et__call *c); /* page_api.c */
 et__reply et__static_page(et_server *s, const et__call *c); /* "/" */
 et__reply et__static_file(et_server *s, const et__call *c); /* "/{file}" */
 
