@@ -57,8 +57,10 @@ et__reply et__feedback_list(et_server *s, const et__call *c)
     char err[ET_ERR_MAX];
     if (et_listener_feedbacks(st, c->name, &fb, &n, err) != ET_OK)
         return et__error(503, ET_E_UNAVAILABLE, "%s", err);
+    /* the store gives them oldest first, by the millisecond each was given
+     * (their ids: listener.h) */
     json_t *list = json_array();
-    for (size_t k = 0; list && k < n && k < limit; k++) /* newest first */
+    for (size_t k = 0; list && k < n && k < limit; k++)
         if (json_array_append_new(list, et_report_feedback(c->name, &fb[n - 1 - k])))
             json_decref(list), list = NULL;
     free(fb);
