@@ -1,10 +1,10 @@
 /* Fuzzes the readers of listener documents (moods, feedback, profiles,
- * tracks) on any JSON a store could hold -- another emotune version, a hand
- * edit, an import -- and checks what the recommender and the commands rely
- * on: a mood or feedback that is accepted has every field in range and a
- * known name; a profile always passes its own check; a track has an id, a
- * title and a location, a point in range or none, a non-negative duration
- * and tempo. */
+ * stated moods, tracks) on any JSON a store could hold -- another emotune
+ * version, a hand edit, an import -- and checks what the recommender and
+ * the commands rely on: a mood, feedback or stated mood that is accepted
+ * has every field in range and a known name; a profile always passes its
+ * own check; a track has an id, a title and a location, a point in range
+ * or none, a non-negative duration and tempo. */
 #include <jansson.h>
 #include <math.h>
 #include <stdint.h>
@@ -72,6 +72,21 @@ static void check_profile(const json_t *doc)
         abort();
 }
 
+static void check_override(const json_t *doc)
+{
+    et_listener_override o;
+    if (!et__listener_read_override(doc, &o))
+        return;
+    check_name(o.mood);
+    if (strcmp(o.mood, "unknown") == 0 || strcmp(et_mood_named_canonical(o.mood), o.mood) != 0)
+        abort();
+    check_range(o.valence, -1, 1);
+    check_range(o.arousal, -1, 1);
+    check_range(o.time, nextafter(0, 1), INFINITY);
+    if (o.until != 0 && !(isfinite(o.until) && o.until > o.time))
+        abort();
+}
+
 static void check_track(const json_t *doc)
 {
     et_listener_track t;
@@ -97,6 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_mood(doc);
         check_feedback(doc);
         check_profile(doc);
+        check_override(doc);
         check_track(doc);
     }
     json_decref(doc);

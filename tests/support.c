@@ -177,6 +177,19 @@ const char *ts_bin(void)
     return b && *b ? b : "build/emotune";
 }
 
+void ts_sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof cmd)
+        fail_msg("command too long: %.200s...", cmd);
+    if (system(cmd) != 0)
+        fail_msg("command failed: %s", cmd);
+}
+
 int ts_run(const char *cmd, char **out)
 {
     FILE *p = popen(cmd, "r");

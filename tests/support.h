@@ -34,6 +34,10 @@ const char *ts_bin(void);
  * stdout in *out (caller frees). */
 int ts_run(const char *cmd, char **out);
 
+/* Runs the shell command printf(fmt, ...) (at most 4 KB); fails the test
+ * when it does not exit with 0. */
+void ts_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Parses JSON lines (one document per line) into a new array; fails the
  * test on a line that is not JSON. */
 struct json_t;

@@ -5,6 +5,7 @@
  * directory; the ffmpeg binary is a project dependency (scripts/deps.sh). */
 #include "support.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libavutil/log.h>
 
@@ -212,6 +214,14 @@ static void probe_reads_codec_duration_and_tags_of_every_format(void **state)
         check_format(state, &formats[i]);
 }
 
+/* Encodes wav with `codec` (and its options) into out, with the picture
+ * pic embedded as it is (the cover). */
+static void embed_cover(const char *wav, const char *pic, const char *codec, const char *out)
+{
+    ffmpeg("-i '%s' -i '%s' -map 0:a -map 1:v -c:a %s -c:v copy -disposition:v attached_pic '%s'",
+           wav, pic, codec, out);
+}
+
 static void probe_sees_an_embedded_cover(void **state)
 {
     char png[512], wav[512], mp3[512], flac[512];
@@ -221,10 +231,8 @@ static void probe_sees_an_embedded_cover(void **state)
     path_in(state, "cover.flac", flac);
     ffmpeg("-f lavfi -i color=c=red:s=32x32 -frames:v 1 '%s'", png);
     ffmpeg("-f lavfi -i sine=d=2 '%s'", wav);
-    ffmpeg("-i '%s' -i '%s' -map 0:a -map 1:v -c:a libmp3lame -c:v copy "
-           "-disposition:v attached_pic -id3v2_version 3 '%s'", wav, png, mp3);
-    ffmpeg("-i '%s' -i '%s' -map 0:a -map 1:v -c:a flac -c:v copy "
-           "-disposition:v attached_pic '%s'", wav, png, flac);
+    embed_cover(wav, png, "libmp3lame -id3v2_version 3", mp3);
+    embed_cover(wav, png, "flac", flac);
     const char *files[] = {mp3, flac};
     for (int i = 0; i < 2; i++) {
         et_audio_info info;
@@ -236,6 +244,70 @@ static void probe_sees_an_embedded_cover(void **state)
         analyze_ok(files[i], &f); /* the picture stream is skipped, not decoded as audio */
         assert_true(fabs(f.seconds - 2.0) < 0.1);
     }
+}
+
+/* Fails unless the file at path has the cover whose bytes are those of the
+ * file want (ffmpeg -c:v copy stores the picture as it is). */
+static void check_cover(const char *path, const char *want)
+{
+    char err[ET_ERR_MAX] = "";
+    uint8_t *expected, *got;
+    size_t expected_len, got_len;
+    assert_int_equal(et_read_file(want, 1 << 20, &expected, &expected_len, err), ET_OK);
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(lseek(fd, 100, SEEK_SET), 100); /* read from the start all the same */
+    if (et_audio_cover(fd, path, &got, &got_len, err) != ET_OK)
+        fail_msg("%s: %s", path, err);
+    close(fd);
+    assert_int_equal(got_len, expected_len);
+    assert_memory_equal(got, expected, expected_len);
+    free(got);
+    free(expected);
+}
+
+/* The cover's bytes, as embedded, from MP3 (ID3 APIC), FLAC (a picture
+ * block) and MP4 (covr); the front cover when there are several; none for
+ * a file without, and a file that is not audio is not audio. */
+static void cover_gives_the_embedded_picture_as_stored(void **state)
+{
+    char png[512], jpg[512], wav[512], mp3[512], flac[512], m4a[512], two[512];
+    path_in(state, "c.png", png);
+    path_in(state, "c.jpg", jpg);
+    path_in(state, "c_src.wav", wav);
+    path_in(state, "c.mp3", mp3);
+    path_in(state, "c.flac", flac);
+    path_in(state, "c.m4a", m4a);
+    path_in(state, "c2.mp3", two);
+    ffmpeg("-f lavfi -i testsrc=s=48x32 -frames:v 1 '%s'", png);
+    ffmpeg("-f lavfi -i color=c=blue:s=40x40 -frames:v 1 '%s'", jpg);
+    ffmpeg("-f lavfi -i sine=d=1 '%s'", wav);
+    embed_cover(wav, png, "libmp3lame", mp3);
+    embed_cover(wav, jpg, "flac", flac);
+    embed_cover(wav, jpg, "aac", m4a);
+    /* a back cover first, then the front one */
+    ffmpeg("-i '%s' -i '%s' -i '%s' -map 0:a -map 1:v -map 2:v -c:a libmp3lame -c:v copy "
+           "-disposition:v attached_pic -metadata:s:v:0 comment='Cover (back)' "
+           "-metadata:s:v:1 comment='Cover (front)' '%s'", wav, png, jpg, two);
+    check_cover(mp3, png);
+    check_cover(flac, jpg);
+    check_cover(m4a, jpg);
+    check_cover(two, jpg);
+
+    char err[ET_ERR_MAX] = "";
+    uint8_t *data = (uint8_t *)"x";
+    size_t len = 1;
+    int fd = open(wav, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(et_audio_cover(fd, wav, &data, &len, err), ET_E_NOT_FOUND);
+    assert_null(data);
+    assert_int_equal(len, 0);
+    close(fd);
+    fd = open(png, O_RDONLY);
+    assert_int_equal(et_audio_cover(fd, png, &data, &len, err), ET_E_UNSUPPORTED);
+    close(fd);
+    assert_int_equal(et_audio_cover(-1, "closed", &data, &len, err), ET_E_IO);
+    assert_int_equal(et_audio_cover(0, "x", NULL, &len, err), ET_E_INVALID);
 }
 
 static void probe_turns_latin1_tags_into_utf8(void **state)
@@ -876,6 +948,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(probe_reads_codec_duration_and_tags_of_every_format),
         cmocka_unit_test(probe_sees_an_embedded_cover),
+        cmocka_unit_test(cover_gives_the_embedded_picture_as_stored),
         cmocka_unit_test(probe_turns_latin1_tags_into_utf8),
         cmocka_unit_test(tag_strings_are_trimmed_repaired_and_bounded),
         cmocka_unit_test(features_of_a_sine_and_of_noise_match_their_definitions),

@@ -5,6 +5,7 @@
  * names, link loops, Ctrl-C and SIGKILL. */
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,25 +26,13 @@ typedef struct fixture {
     et_store *s;
 } fixture;
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    if (system(cmd) != 0)
-        fail_msg("command failed: %s", cmd);
-}
-
 /* A tone of `secs` seconds at `hz` with tags, encoded by extension. */
 static void make_tone(const char *path, double hz, double secs, const char *title)
 {
-    sh("ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i "
-       "'sine=frequency=%g:duration=%g:sample_rate=22050' -metadata title='%s' "
-       "-metadata artist='Test Artist' -metadata genre=Ambient '%s'",
-       hz, secs, title, path);
+    ts_sh("ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i "
+          "'sine=frequency=%g:duration=%g:sample_rate=22050' -metadata title='%s' "
+          "-metadata artist='Test Artist' -metadata genre=Ambient '%s'",
+          hz, secs, title, path);
 }
 
 static int setup(void **state)
@@ -59,7 +48,8 @@ static int setup(void **state)
     make_tone(p, 440, 3, "One");
     snprintf(p, sizeof p, "%s/two.mp3", f->dir);
     make_tone(p, 330, 3, "Two");
-    sh("mkdir -p '%s/sub' && cp '%s/one.flac' '%s/sub/copy-of-one.flac'", f->dir, f->dir, f->dir);
+    ts_sh("mkdir -p '%s/sub' && cp '%s/one.flac' '%s/sub/copy-of-one.flac'", f->dir, f->dir,
+          f->dir);
     snprintf(p, sizeof p, "%s/sub/three.wav", f->dir);
     make_tone(p, 262, 2, "Three");
     /* things that are not music, silently skipped */
@@ -303,8 +293,8 @@ static void a_moved_file_keeps_its_id_and_tag(void **state)
     fixture *f = *state;
     char before[64], after[64];
     json_decref(track_at(f, "two.mp3", before));
-    sh("mkdir -p '%s/moved' && mv '%s/two.mp3' '%s/moved/two-renamed.mp3'", f->dir, f->dir,
-       f->dir);
+    ts_sh("mkdir -p '%s/moved' && mv '%s/two.mp3' '%s/moved/two-renamed.mp3'", f->dir, f->dir,
+          f->dir);
     et_scan_summary sum = scan(f, 0);
     assert_int_equal(sum.moved, 1);
     assert_int_equal(sum.added, 0);
@@ -322,7 +312,7 @@ static void a_vanished_file_is_marked_missing_then_pruned(void **state)
     fixture *f = *state;
     char id[64], err[ET_ERR_MAX];
     json_decref(track_at(f, "sub/three.wav", id));
-    sh("mv '%s/sub/three.wav' '%s/three.wav.away'", f->dir, f->tmp);
+    ts_sh("mv '%s/sub/three.wav' '%s/three.wav.away'", f->dir, f->tmp);
     et_scan_summary sum = scan(f, 0);
     assert_int_equal(sum.missing, 1);
     json_t *three = track_at(f, "sub/three.wav", NULL);
@@ -334,7 +324,7 @@ static void a_vanished_file_is_marked_missing_then_pruned(void **state)
     char *doc;
     assert_int_equal(et_store_get(f->s, ET_LIBRARY_TRACKS, id, &doc, NULL, err), ET_E_NOT_FOUND);
     et_scan_summary_free(&sum);
-    sh("mv '%s/three.wav.away' '%s/sub/three.wav'", f->tmp, f->dir);
+    ts_sh("mv '%s/three.wav.away' '%s/sub/three.wav'", f->tmp, f->dir);
 }
 
 /* A track whose file vanished is deleted by someone else (another scan
@@ -370,9 +360,9 @@ static void broken_files_odd_names_and_link_loops_do_not_stop_the_scan(void **st
     ts_write_file(p, "", 0);
     snprintf(p, sizeof p, "%s/broken/notes.mp3", f->dir);
     ts_write_file(p, "this is not music\n", 18);
-    sh("head -c 3000 '%s/one.flac' > '%s/broken/cut.flac'", f->dir, f->dir);
-    sh("ln -s .. '%s/broken/loop'", f->dir);                 /* a link loop */
-    sh("ln -s '%s/nowhere' '%s/broken/dangling.mp3'", f->tmp, f->dir);
+    ts_sh("head -c 3000 '%s/one.flac' > '%s/broken/cut.flac'", f->dir, f->dir);
+    ts_sh("ln -s .. '%s/broken/loop'", f->dir);                 /* a link loop */
+    ts_sh("ln -s '%s/nowhere' '%s/broken/dangling.mp3'", f->tmp, f->dir);
     snprintf(p, sizeof p, "%s/broken/caf\xe9.wav", f->dir); /* Latin-1 name */
     make_tone(p, 500, 1, "Cafe");
     et_scan_summary sum = scan(f, 0);
@@ -391,7 +381,7 @@ static void broken_files_odd_names_and_link_loops_do_not_stop_the_scan(void **st
     sum = scan(f, 0);
     assert_int_equal(sum.added + sum.updated + sum.moved, 0);
     et_scan_summary_free(&sum);
-    sh("rm -rf '%s/broken'", f->dir);
+    ts_sh("rm -rf '%s/broken'", f->dir);
 }
 
 static int count_present(void *user, const char *id, const char *json, size_t len)
@@ -494,8 +484,8 @@ static void real_music_gets_plausible_features(void **state)
     const char *src = "build/test-music/time_to_strike.mp3";
     if (access(src, R_OK) != 0)
         TS_SKIP("%s is absent (scripts/fetch-test-music.sh fetches it)", src);
-    sh("mkdir -p '%s/real' && ffmpeg -nostdin -loglevel error -y -ss 30 -t 20 -i '%s' -c copy "
-       "'%s/real/strike.mp3'", f->dir, src, f->dir);
+    ts_sh("mkdir -p '%s/real' && ffmpeg -nostdin -loglevel error -y -ss 30 -t 20 -i '%s' -c copy "
+          "'%s/real/strike.mp3'", f->dir, src, f->dir);
     et_scan_summary sum = scan(f, 0);
     assert_int_equal(sum.failed, 0);
     et_scan_summary_free(&sum);
@@ -520,7 +510,39 @@ static void real_music_gets_plausible_features(void **state)
     double a = json_number_value(json_object_get(t, "arousal"));
     assert_true(v >= -1 && v <= 1 && a >= -1 && a <= 1);
     json_decref(t);
-    sh("rm -rf '%s/real'", f->dir);
+    ts_sh("rm -rf '%s/real'", f->dir);
+}
+
+/* Each scan records its folders (et_library_roots), as real paths, each
+ * once: by a symbolic link to it the same folder is not a second one. */
+static void scans_record_their_folders_once_as_real_paths(void **state)
+{
+    fixture *f = *state;
+    char err[ET_ERR_MAX], real[PATH_MAX], other[700], via[700];
+    assert_non_null(realpath(f->dir, real));
+    snprintf(other, sizeof other, "%s/other", f->tmp);
+    snprintf(via, sizeof via, "%s/via", f->tmp);
+    ts_sh("mkdir -p '%s' && ln -sfn '%s' '%s'", other, f->dir, via);
+    const char *dirs[] = {via, other};
+    et_scan_summary sum;
+    assert_int_equal(et_library_scan(f->s, dirs, 2, NULL, &sum, err), ET_OK);
+    et_scan_summary_free(&sum);
+    char **roots;
+    size_t n;
+    assert_int_equal(et_library_roots(f->s, &roots, &n, err), ET_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(roots[0], real); /* scanned first, in setup's tests */
+    assert_non_null(realpath(other, real));
+    assert_string_equal(roots[1], real);
+    assert_true(et_library_path_under(real, roots, n));
+    strcat(real, "/x.mp3");
+    assert_true(et_library_path_under(real, roots, n));
+    real[strlen(real) - 7] = '\0'; /* ".../othe": a sibling, not below */
+    assert_false(et_library_path_under(real, roots, n));
+    char *const slash[] = {"/"};
+    assert_true(et_library_path_under("/any/file", slash, 1));
+    et_store_free_names(roots, n);
+    ts_sh("rm -rf '%s' '%s'", other, via);
 }
 
 static void a_folder_that_does_not_exist_is_an_error(void **state)
@@ -554,6 +576,7 @@ int main(void)
         cmocka_unit_test(broken_files_odd_names_and_link_loops_do_not_stop_the_scan),
         cmocka_unit_test(an_interrupted_scan_keeps_its_work_and_the_next_one_finishes),
         cmocka_unit_test(real_music_gets_plausible_features),
+        cmocka_unit_test(scans_record_their_folders_once_as_real_paths),
         cmocka_unit_test(a_folder_that_does_not_exist_is_an_error),
     };
     return cmocka_run_group_tests_name("scan", tests, setup, teardown);

@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/core.h"
 
@@ -121,6 +122,22 @@ et_status et_audio_decode_only(const char *path, double *seconds, char *err);
  */
 void et_audio_estimate_mood(const et_audio_features *f, const char *genre, double *valence,
                             double *arousal);
+
+/* Embedded pictures larger than this are refused (ET_E_TOO_LARGE). */
+#define ET_AUDIO_MAX_COVER ((size_t)16 << 20)
+
+/*
+ * The embedded cover picture of the audio file open at fd, read from its
+ * start (the descriptor stays the caller's; its offset moves): the bytes of
+ * the picture marked as the front cover (ID3 APIC or FLAC picture type 3)
+ * when there is one, else of the first attached picture
+ * (AV_DISPOSITION_ATTACHED_PIC), as stored: JPEG, PNG, ...; recognise them
+ * by content (et_image_sniff). *data is malloc'd (caller frees). `name` names
+ * the file in messages (may be NULL). Errors: ET_E_NOT_FOUND (no picture),
+ * ET_E_TOO_LARGE (over ET_AUDIO_MAX_COVER), ET_E_INVALID (data or size
+ * NULL), and those of et_audio_probe; then *data is NULL and *size 0.
+ */
+et_status et_audio_cover(int fd, const char *name, uint8_t **data, size_t *size, char *err);
 
 /* "C", "C#", ..., "B" for 0..11; "?" for anything else. */
 const char *et_audio_key_name(int key);

@@ -6,6 +6,7 @@
  *               recognises it by content only and finds its audio stream
  *   tags.c      tag strings: lookup, UTF-8 repair, year and track numbers
  *   probe.c     et_audio_probe: tags and stream facts, sane durations
+ *   cover.c     et_audio_cover: the embedded picture's bytes
  *   decode.c    the streaming decoder, its resampler and format converter
  *   loudness.c  EBU R128 integrated loudness and loudness range (BS.1770-4)
  *   features.c  frame RMS, and the feature accumulator the analysis feeds
@@ -19,6 +20,7 @@
 #ifndef ET_AUDIO_INTERNAL_H
 #define ET_AUDIO_INTERNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <libavformat/avformat.h>
@@ -38,13 +40,16 @@ enum {
  * resampler from 16 MHz would spend a second building its filter. */
 enum { ET__AUDIO_MIN_RATE = 1000, ET__AUDIO_MAX_RATE = 768000, ET__AUDIO_MAX_CHANNELS = 64 };
 
-/* Where the bytes come from: a path, or (path NULL) a memory buffer. `name`
- * is what error messages call it. */
+/* Where the bytes come from: a path, an open file (use_fd: fd, read from
+ * its start through a duplicate, so the caller keeps it), or else a memory
+ * buffer. `name` is what error messages call it. */
 typedef struct et__audio_source {
     const char *path;
     const uint8_t *data;
     size_t size;
     const char *name;
+    bool use_fd;
+    int fd;
 } et__audio_source;
 
 /* Bounds on the work one file may cause. */

@@ -106,11 +106,13 @@ static int refuse_io_open(struct AVFormatContext *s, AVIOContext **pb, const cha
 
 static et_status open_fd(const et__audio_source *src, et__audio_input *in, char *err)
 {
-    in->fd = open(src->path, O_RDONLY | O_CLOEXEC);
+    in->fd = src->use_fd ? fcntl(src->fd, F_DUPFD_CLOEXEC, 0)
+                         : open(src->path, O_RDONLY | O_CLOEXEC);
     if (in->fd < 0)
         return et_fail(err, ET_E_IO, "%s: %s", src->name, strerror(errno));
     struct stat st;
-    if (fstat(in->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(in->fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        (src->use_fd && lseek(in->fd, 0, SEEK_SET) != 0)) {
         close(in->fd);
         in->fd = -1;
         return et_fail(err, ET_E_IO, "%s: not a regular file", src->name);
@@ -225,7 +227,7 @@ et_status et__audio_open(const et__audio_source *src, et__audio_input *in, char 
 {
     *in = (et__audio_input){.fd = -1, .stream = -1, .name = src->name};
     et_status st;
-    if (src->path) {
+    if (src->path || src->use_fd) {
         if ((st = open_fd(src, in, err)) != ET_OK)
             return st;
     } else {

@@ -185,17 +185,6 @@ typedef struct list_state {
     char want[32];
 } list_state;
 
-static const char *track_mood(json_t *doc)
-{
-    const char *own = json_string_value(json_object_get(doc, "mood"));
-    json_t *v = json_object_get(doc, "valence"), *a = json_object_get(doc, "arousal");
-    if (own)
-        return own;
-    if (json_is_number(v) && json_is_number(a))
-        return et_mood_nearest_named(json_number_value(v), json_number_value(a));
-    return NULL;
-}
-
 static const char *str_or(const char *s, const char *fallback) { return s ? s : fallback; }
 
 static void print_row(const char *id, json_t *doc)
@@ -203,7 +192,8 @@ static void print_row(const char *id, json_t *doc)
     json_t *f = json_object_get(doc, "features");
     const char *title = json_string_value(json_object_get(doc, "title"));
     const char *artist = json_string_value(json_object_get(doc, "artist"));
-    const char *mood = track_mood(doc);
+    et_library_mood m;
+    const char *mood = et_library_track_mood(doc, &m) ? m.name : NULL;
     char va[32] = "-";
     if (json_is_number(json_object_get(doc, "valence")))
         snprintf(va, sizeof va, "%+.2f %+.2f", json_number_value(json_object_get(doc, "valence")),
@@ -218,7 +208,7 @@ static void print_row(const char *id, json_t *doc)
     double dur = json_number_value(json_object_get(doc, "duration"));
     printf("%-22.22s %-28.28s %-18.18s %3d:%02d %-30s %-13s %s%s%s\n", id, title ? title : "",
            artist ? artist : "", (int)dur / 60, (int)dur % 60, feat, va, mood ? mood : "-",
-           json_is_string(json_object_get(doc, "mood")) ? " (yours)" : "",
+           mood && m.tagged ? " (yours)" : "",
            json_is_true(json_object_get(doc, "missing")) ? " [missing]" : "");
 }
 
@@ -228,8 +218,8 @@ static int list_one(void *user, const char *id, const char *json, size_t len)
     json_t *doc = json_loadb(json, len, 0, NULL);
     if (!doc)
         return 0;
-    const char *mood = track_mood(doc);
-    if (!ls->want[0] || (mood && !strcmp(mood, ls->want))) {
+    et_library_mood m;
+    if (!ls->want[0] || (et_library_track_mood(doc, &m) && !strcmp(m.group, ls->want))) {
         if (ls->o->json) {
             json_object_set_new(doc, "id", json_string(id));
             char *s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -15,17 +15,18 @@ static const char serve_usage[] =
     "                     [--models DIR] [--threads N] [--max-body BYTES]\n"
     "                     [--max-connections N] [--max-per-client N] [--timeout S]\n"
     "                     [--grace S]\n"
-    "                     [--music DIR]... [--scan-jobs N] [--web DIR]\n"
+    "                     [--music DIR]... [--scan-jobs N]\n"
+    "                     [--max-fps N] [--history-every SECONDS] [--web DIR]\n"
     "\n"
     "Answers emotune's HTTP API until Ctrl-C (SIGINT) or SIGTERM, then refuses new\n"
     "connections, finishes the requests in flight (for up to --grace seconds; a\n"
     "second signal quits at once) and closes the store. The API is described at\n"
-    "/api/v1/openapi.json. Today: /healthz, /metrics, POST /api/v1/detect, and a\n"
-    "listener's camera and songs: POST /api/v1/listeners/NAME/frames, GET .../mood,\n"
-    "GET .../next, POST .../feedback, GET/PUT .../profile and GET .../history;\n"
-    "the library: POST /api/v1/library/scan (and GET: its progress) and POST\n"
-    "/api/v1/library/import (a catalogue as the body) (tracks, audio and the web\n"
-    "page are to come).\n"
+    "/api/v1/openapi.json: /healthz, /metrics, POST /api/v1/detect; a listener's\n"
+    "camera and songs: POST /api/v1/listeners/NAME/frames, GET, PUT and DELETE\n"
+    ".../mood (PUT: a mood stated by hand), GET .../next, POST .../feedback,\n"
+    "GET/PUT .../profile, GET .../history; the tracks: GET /api/v1/tracks, .../ID,\n"
+    ".../ID/cover, .../ID/audio (HTTP Range); the library: POST /api/v1/library/scan\n"
+    "(GET: its progress), POST /api/v1/library/import (a catalogue as the body).\n"
     "\n"
     "options:\n"
     "  --listen ADDR:PORT  IPv4 address and port (default 127.0.0.1:8080; port 0:\n"
@@ -51,6 +52,11 @@ static const char serve_usage[] =
     "                      /api/v1/library/scan; new tracks are recommended\n"
     "                      without a restart\n"
     "  --scan-jobs N       a scan's analysis threads, 1 to 64 (default 1)\n"
+    "  --max-fps N         frames a second one listener may post (more get 429),\n"
+    "                      0 to 1000, 0: no limit (default 15)\n"
+    "  --history-every SECONDS  a listener's steady camera mood goes into their\n"
+    "                      history at most this often (a new mood at once),\n"
+    "                      more than 0 and at most 86400 (default 60)\n"
     "  --web DIR           the web page's folder, served at / (default $EMOTUNE_WEB,\n"
     "                      else web/ next to the executable or the repository's)\n"
     "\n"
@@ -67,6 +73,7 @@ typedef struct serve_args {
     double grace_s; /* -1: the default */
     const char *music[MAX_MUSIC_DIRS];
     size_t n_music;
+    double max_fps, history_every; /* -1: not given */
 } serve_args;
 
 /* One of the connection limits into a; non-zero (message printed) when out
@@ -107,6 +114,7 @@ static int parse_args(int argc, char **argv, serve_args *a)
         {"max-per-client", required_argument, NULL, 'P'},
         {"timeout", required_argument, NULL, 'O'}, {"grace", required_argument, NULL, 'G'},
         {"music", required_argument, NULL, 'm'},  {"scan-jobs", required_argument, NULL, 'J'},
+        {"max-fps", required_argument, NULL, 'F'}, {"history-every", required_argument, NULL, 'E'},
         {"web", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
@@ -155,6 +163,21 @@ static int parse_args(int argc, char **argv, serve_args *a)
             }
             a->scan_jobs = (long)v;
             break;
+        case 'F':
+            if (et_cli_parse_number(optarg, 0, ET_SERVER_MAX_FRAMES_PER_S, &a->max_fps)) {
+                fprintf(stderr, "emotune serve: --max-fps wants a number from 0 (no limit) to "
+                                "%g\n", ET_SERVER_MAX_FRAMES_PER_S);
+                return ET_EXIT_USAGE;
+            }
+            break;
+        case 'E':
+            if (et_cli_parse_number(optarg, 0, 86400, &a->history_every) ||
+                a->history_every <= 0) {
+                fprintf(stderr, "emotune serve: --history-every wants seconds, more than 0 and "
+                                "at most 86400\n");
+                return ET_EXIT_USAGE;
+            }
+            break;
         case 'h': return -1;
         default:
             fprintf(stderr, "emotune serve: unknown or incomplete option '%s'\n\n%s",
@@ -182,14 +205,21 @@ static void block_stop_signals(sigset_t *old)
     pthread_sigmask(SIG_BLOCK, &block, old);
 }
 
-/* Sleeps until SIGINT or SIGTERM has set the interrupted flag, with no
- * window where a signal could be missed (blocked between check and wait);
- * then a second one quits at once (the default action), while the server
- * finishes its requests. */
+/* Sleeps until SIGINT or SIGTERM, taken by sigtimedwait. A thread made
+ * before the signals were blocked (OpenBLAS starts one when it loads) may
+ * take one instead, and its handler sets the interrupted flag without waking
+ * this thread: so the flag is looked at every second too. Then a second
+ * signal quits at once (the default action), while the server finishes its
+ * requests. */
 static void wait_for_signal(const sigset_t *old)
 {
-    while (!*et_cli_interrupted())
-        sigsuspend(old);
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    const struct timespec tick = {.tv_sec = 1};
+    while (!*et_cli_interrupted() && sigtimedwait(&stop, NULL, &tick) < 0) {
+    }
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     pthread_sigmask(SIG_SETMASK, old, NULL);
@@ -197,7 +227,7 @@ static void wait_for_signal(const sigset_t *old)
 
 int et_cli_serve(int argc, char **argv)
 {
-    serve_args a = {.grace_s = -1};
+    serve_args a = {.grace_s = -1, .max_fps = -1, .history_every = -1};
     int rc = parse_args(argc, argv, &a);
     if (rc) {
         if (rc < 0)
@@ -229,6 +259,10 @@ int et_cli_serve(int argc, char **argv)
     o.music_dirs = a.music;
     o.n_music_dirs = a.n_music;
     o.scan_jobs = (int)a.scan_jobs;
+    if (a.max_fps >= 0)
+        o.frames_per_s = a.max_fps;
+    if (a.history_every > 0)
+        o.history_every_s = a.history_every;
     et_server *s;
     et_status st = et_server_start(&o, &s, err);
     if (st != ET_OK) {
@@ -240,6 +274,13 @@ int et_cli_serve(int argc, char **argv)
     printf("emotune: listening on http://%.*s:%d\n", (int)(colon - o.listen), o.listen,
            et_server_port(s));
     fflush(stdout);
+    if (o.frames_per_s > 0)
+        fprintf(stderr, "emotune serve: %d workers; a listener may post %g frames a second; "
+                        "a steady mood goes into the history every %g s\n",
+                o.threads, o.frames_per_s, o.history_every_s);
+    else
+        fprintf(stderr, "emotune serve: %d workers; no limit on frames; a steady mood goes "
+                        "into the history every %g s\n", o.threads, o.history_every_s);
     wait_for_signal(&old);
     et_server_quiesce(s);
     fprintf(stderr, "emotune serve: stopping: new connections refused, finishing the requests "

@@ -7,6 +7,7 @@
 #ifndef ET_LIBRARY_H
 #define ET_LIBRARY_H
 
+#include <jansson.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,7 +18,8 @@
 #include "store/store.h"
 
 #define ET_LIBRARY_TRACKS "tracks"
-/* The library's own state (its stamp), apart from the tracks. */
+/* The library's own state (its stamp; the folders scanned, id "roots"),
+ * apart from the tracks. */
 #define ET_LIBRARY_STATE "library"
 
 /* ---- what changed: the library's stamp (stamp.c) ---- */
@@ -191,5 +193,46 @@ void et_scan_summary_free(et_scan_summary *sum);
  * stamp (an error doing so is returned, the tag being set).
  * ET_E_NOT_FOUND, ET_E_INVALID. */
 et_status et_library_tag(et_store *s, const char *track_id, const char *mood, char *err);
+
+/* ---- the scanned folders, a track's file and its mood (roots.c, track_doc.c) ---- */
+
+/*
+ * The folders scans were ever given in this store, as real paths (absolute,
+ * symbolic links resolved), in the order first scanned: et_library_scan
+ * records its folders (in ET_LIBRARY_STATE, id "roots") before it walks them,
+ * so a server serving the library's files can refuse any file that is not
+ * under one of them. A store no scan has recorded its folders in (an older
+ * emotune) gives none: scanning again records them. *roots is freed with
+ * et_store_free_names (also when *n is 0). Errors: the store's, and
+ * ET_E_CORRUPT for a document that is not a list of folders.
+ */
+et_status et_library_roots(et_store *s, char ***roots, size_t *n, char *err);
+
+/* Whether path (a real path: absolute, without symbolic links, "." or "..")
+ * is one of the folders roots[0..n) (real paths too) or lies below one. */
+bool et_library_path_under(const char *path, char *const *roots, size_t n);
+
+/* The path of a file track's document (its exact bytes, also when they are
+ * not UTF-8) into buf; false for a link, or a path longer than len - 1. */
+bool et_library_track_file(const json_t *doc, char *buf, size_t len);
+
+/* A track's mood, as every interface shows and filters it. */
+typedef struct et_library_mood {
+    const char *name;        /* the listener's own mood for it (et_library_tag), else
+                              * a link's catalogue label, each as the named-mood
+                              * table's word ("neutral" gives "calm"); else the
+                              * nearest named mood to its estimate. Static. */
+    const char *source;      /* "tag", "catalogue" or "estimate". Static. */
+    double valence, arousal; /* the point of that mood, or the estimate */
+    bool tagged;             /* the listener's own */
+    const char *group;       /* the nearest of the seven moods a face shows to the
+                              * point (et_mood_nearest_named): what a mood filter
+                              * compares, so "energetic" falls with "surprised" and
+                              * a tagged "neutral" with "calm". Static. */
+} et_library_mood;
+
+/* The mood of a stored track document; false (and *out zeroed) when it has
+ * none: no mood of its own and no valence/arousal. Thread-safe. */
+bool et_library_track_mood(const json_t *doc, et_library_mood *out);
 
 #endif

@@ -66,6 +66,11 @@ et_status et__catalog_parse_as(const char *data, size_t len, et_catalog_format f
  * FNV-1a hash of the URL exactly as given (pass it normalised). */
 void et__catalog_link_id(const char *url, size_t len, char id[19]);
 
+/* Adds the folders roots[0..n) (real paths) to those et_library_roots
+ * gives, each once; et_library_scan calls it before its walk. Errors: the
+ * store's, ET_E_CORRUPT (the stored list is not one), ET_E_NOMEM. */
+et_status et__library_record_roots(et_store *s, char *const *roots, size_t n, char *err);
+
 /* Length of the valid UTF-8 sequence at s (n bytes available), or 0
  * (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF). */
 size_t et__utf8_seq(const unsigned char *s, size_t n);

@@ -27,6 +27,7 @@
 
 #include "audio/audio.h"
 #include "library/library.h"
+#include "library/library_internal.h"
 #include "library/scan_internal.h"
 #include "mood/mood.h"
 
@@ -664,22 +665,12 @@ static et_status collect(scan_run *r, job *j)
     return st == ET_OK ? stamp_written(r, false, r->err) : st;
 }
 
-static int under_roots(const scan_run *r, const char *path)
-{
-    for (size_t i = 0; i < r->nroots; i++) {
-        size_t n = strlen(r->roots[i]);
-        if (!strncmp(path, r->roots[i], n) && (path[n] == '/' || path[n] == '\0'))
-            return 1;
-    }
-    return 0;
-}
-
 /* Tracks under the scanned folders that the walk did not find. */
 static et_status mark_missing(scan_run *r)
 {
     for (size_t i = 0; i < r->ks.n; i++) {
         known *k = &r->ks.items[i];
-        if (k->seen || !under_roots(r, k->path))
+        if (k->seen || !et_library_path_under(k->path, r->roots, r->nroots))
             continue;
         bool prune = r->opts->prune;
         ++*(prune ? &r->sum->pruned : &r->sum->missing);
@@ -785,6 +776,8 @@ et_status et_library_scan(et_store *s, const char *const *dirs, size_t ndirs,
     r.w = (walker){.ks = &r.ks, .sum = sum, .cancel = r.opts->cancel, .opts = r.opts,
                    .err = err};
     et_status st = resolve_roots(&r, dirs, ndirs);
+    if (st == ET_OK)
+        st = et__library_record_roots(s, r.roots, r.nroots, err);
     if (st == ET_OK)
         st = known_load(s, &r.ks, err);
     for (size_t i = 0; st == ET_OK && i < r.nroots; i++)

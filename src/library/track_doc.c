@@ -181,3 +181,36 @@ et_status et__test_hook(const char *name, char *err)
     close(fd);
     return ET_OK;
 }
+
+bool et_library_track_file(const json_t *doc, char *buf, size_t len)
+{
+    return et__track_path(doc, buf, len);
+}
+
+/* The listener's mood, else a link's label as et__track_apply_mood takes
+ * it (only when the sound gave no estimate), else the estimate. */
+bool et_library_track_mood(const json_t *doc, et_library_mood *out)
+{
+    *out = (et_library_mood){0};
+    const char *own = json_string_value(json_object_get(doc, "mood"));
+    const char *label = json_string_value(json_object_get(doc, "catalog_mood"));
+    json_t *v = json_object_get(doc, "valence"), *a = json_object_get(doc, "arousal");
+    if (own && et_mood_named_point(own, &out->valence, &out->arousal)) {
+        out->name = et_mood_named_canonical(own);
+        out->source = "tag";
+        out->tagged = true;
+    } else if (label && !json_is_object(json_object_get(doc, "estimate")) &&
+               et_mood_named_point(label, &out->valence, &out->arousal)) {
+        out->name = et_mood_named_canonical(label);
+        out->source = "catalogue";
+    } else if (json_is_number(v) && json_is_number(a)) {
+        out->valence = json_number_value(v);
+        out->arousal = json_number_value(a);
+        out->name = et_mood_nearest_named(out->valence, out->arousal);
+        out->source = "estimate";
+    } else {
+        return false;
+    }
+    out->group = et_mood_nearest_named(out->valence, out->arousal);
+    return true;
+}

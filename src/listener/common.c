@@ -99,6 +99,21 @@ void *et__listener_grow(void *items, size_t n, size_t *cap, size_t size)
     return grown;
 }
 
+et_status et__listener_get_json(et_store *s, const char *collection, const char *id,
+                                json_t **doc, char *err)
+{
+    char *json = NULL;
+    size_t len = 0;
+    *doc = NULL;
+    et_status st = et_store_get(s, collection, id, &json, &len, err);
+    if (st == ET_E_NOT_FOUND)
+        return ET_OK;
+    if (st == ET_OK && !(*doc = json_loadb(json, len, JSON_DECODE_ANY, NULL)))
+        *doc = json_null();
+    free(json);
+    return st;
+}
+
 double et__json_number(const json_t *obj, const char *key, double fallback)
 {
     const json_t *v = json_object_get(obj, key);
@@ -113,7 +128,7 @@ void et__json_copy_string(const json_t *obj, const char *key, char *out, size_t 
 
 char *et__json_dump(const json_t *doc, size_t *len)
 {
-    char *text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15));
     if (text && len)
         *len = strlen(text);
     return text;

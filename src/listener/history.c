@@ -150,16 +150,11 @@ static et_status summary_load(et_store *s, const char *name, summary *out, bool 
 {
     char id[ET__LISTENER_ID_MAX];
     summary_id(id, name);
-    char *json = NULL;
-    size_t len = 0;
+    json_t *doc;
     *have = false;
-    et_status st = et_store_get(s, ET_LISTENER_PROFILES, id, &json, &len, err);
-    if (st == ET_E_NOT_FOUND)
-        return ET_OK;
-    if (st != ET_OK)
+    et_status st = et__listener_get_json(s, ET_LISTENER_PROFILES, id, &doc, err);
+    if (st != ET_OK || !doc)
         return st;
-    json_t *doc = json_loadb(json, len, 0, NULL);
-    free(json);
     double count = et__json_number(doc, "count", -1);
     double appends = et__json_number(doc, "appends", -1);
     *out = (summary){.oldest = INFINITY, .newest = -INFINITY};
@@ -240,10 +235,11 @@ static et_status oldest_ids(et_store *s, const char *name, char prefix[ET_LISTEN
     }
 }
 
-et_status et_listener_mood_add(et_store *s, const et_listener_profile *p,
-                               const et_listener_mood *m, size_t *pruned, char *err)
+et_status et__listener_mood_add_with(et_store *s, const et_listener_profile *p,
+                                     const et_listener_mood *m, const et_store_op *extra,
+                                     size_t n_extra, size_t *pruned, char *err)
 {
-    if (!s || !p || !m)
+    if (!s || !p || !m || (n_extra && !extra))
         return et_fail(err, ET_E_INVALID, "et_listener_mood_add: NULL argument");
     et_status st = et_listener_profile_check(p, err);
     if (st == ET_OK)
@@ -286,7 +282,7 @@ et_status et_listener_mood_add(et_store *s, const et_listener_profile *p,
     char *json = doc ? et__json_dump(doc, &len) : NULL;
     json_decref(doc);
     char *sjson = json ? summary_json(&after, &slen) : NULL;
-    et_store_op *ops = st == ET_OK ? calloc(expired + 2, sizeof *ops) : NULL;
+    et_store_op *ops = st == ET_OK ? calloc(expired + 2 + n_extra, sizeof *ops) : NULL;
     if (st == ET_OK && (!json || !sjson || !ops))
         st = et_fail(err, ET_E_NOMEM, "out of memory");
     if (st == ET_OK) {
@@ -294,7 +290,9 @@ et_status et_listener_mood_add(et_store *s, const et_listener_profile *p,
             ops[i] = (et_store_op){ET_STORE_OP_DEL, ET_LISTENER_HISTORY, l.items[i].id, NULL, 0};
         ops[expired] = (et_store_op){ET_STORE_OP_PUT, ET_LISTENER_HISTORY, id, json, len};
         ops[expired + 1] = (et_store_op){ET_STORE_OP_PUT, ET_LISTENER_PROFILES, sid, sjson, slen};
-        st = et_store_batch(s, ops, expired + 2, err);
+        for (size_t i = 0; i < n_extra; i++)
+            ops[expired + 2 + i] = extra[i];
+        st = et_store_batch(s, ops, expired + 2 + n_extra, err);
     }
     if (st == ET_OK && pruned)
         *pruned = expired;
@@ -303,6 +301,12 @@ et_status et_listener_mood_add(et_store *s, const et_listener_profile *p,
     free(sjson);
     id_list_free(&l);
     return st;
+}
+
+et_status et_listener_mood_add(et_store *s, const et_listener_profile *p,
+                               const et_listener_mood *m, size_t *pruned, char *err)
+{
+    return et__listener_mood_add_with(s, p, m, NULL, 0, pruned, err);
 }
 
 /* A stored document back into a mood; false when it is not one. */

@@ -13,7 +13,9 @@
  *    profile's retention; with its summary (collection "profiles", id
  *    NAME/history: the count, the oldest time, the newest id), so that an
  *    append and the newest mood cost a few store operations whatever the
- *    history's length.
+ *    history's length;
+ *  - a stated mood (collection "profiles", id NAME/override): a mood said
+ *    by hand, which holds until cleared or until its end.
  * The ids start with the listener's name, so on Redis one listener's
  * documents share a hash tag. TIME is the Unix time in milliseconds, 15
  * digits, so ids sort by time.
@@ -112,6 +114,42 @@ et_status et_listener_moods(et_store *s, const char *name, et_listener_mood **ou
  * history is empty. */
 et_status et_listener_mood_latest(et_store *s, const char *name, et_listener_mood *out,
                                   bool *found, char *err);
+
+/* ---- a mood stated by hand (the manual override) ---- */
+
+/* The longest a stated mood may be set to hold for (the server's rule). */
+#define ET_LISTENER_OVERRIDE_MAX_S 86400.0
+
+typedef struct et_listener_override {
+    char mood[ET_LISTENER_MAX_MOOD]; /* a named mood, the table's word */
+    double valence, arousal;         /* in [-1, 1] */
+    double time;                     /* Unix seconds when it was stated */
+    double until;                    /* Unix seconds when it ends (> time); 0: until cleared */
+} et_listener_override;
+
+/*
+ * States the listener's mood by hand: until it is cleared or `until` passes,
+ * it is their mood whatever a camera sees. Kept in the store (collection
+ * "profiles", id NAME/override, replacing any), so every server and every
+ * process on the store sees it, and a restarted one keeps it. In the same
+ * atomic batch the mood goes into the history (source "stated", confidence
+ * 1, smiling unknown, at o->time), within p's retention as
+ * et_listener_mood_add. ET_E_INVALID for a mood that is not the table's word,
+ * a point out of range, a bad time or an `until` not after it (nothing is
+ * written).
+ */
+et_status et_listener_override_set(et_store *s, const et_listener_profile *p,
+                                   const et_listener_override *o, char *err);
+
+/* The stated mood holding at Unix time `now` into *out; *found false (and
+ * *out untouched) when there is none, it ended (until <= now), or the stored
+ * document is not one (logged). Reads one document. */
+et_status et_listener_override_get(et_store *s, const char *name, double now,
+                                   et_listener_override *out, bool *found, char *err);
+
+/* Removes the stated mood; *cleared (may be NULL) tells whether there was a
+ * document (even an ended one). Not an error when there is none. */
+et_status et_listener_override_clear(et_store *s, const char *name, bool *cleared, char *err);
 
 /* ---- feedback ---- */
 

@@ -36,6 +36,13 @@ et_status et__listener_collect(et_store *s, const char *collection, const char *
                                et__listener_read_fn read, size_t size, const char *what,
                                void **out, size_t *n, char *err);
 
+/* The stored document `id` of a collection, parsed (any JSON), into *doc
+ * (caller frees); *doc NULL when there is none, JSON null when it does not
+ * parse (written around emotune), so the caller skips it as not what it
+ * expected. Errors: the store's. */
+et_status et__listener_get_json(et_store *s, const char *collection, const char *id,
+                                json_t **doc, char *err);
+
 /* A number field, or fallback when absent or not a number. */
 double et__json_number(const json_t *obj, const char *key, double fallback);
 
@@ -43,20 +50,29 @@ double et__json_number(const json_t *obj, const char *key, double fallback);
 void et__json_copy_string(const json_t *obj, const char *key, char *out, size_t len);
 
 /* Serialises doc compactly into a new string (caller frees); NULL on
- * allocation failure. */
+ * allocation failure. Numbers keep 15 significant digits: a Unix time to
+ * 10 microseconds (10 digits would round it to the second, and a mood
+ * written elsewhere a moment after a frame here would seem older). */
 char *et__json_dump(const json_t *doc, size_t *len);
 
 /* The mood point is finite and within [-1, 1] (err names it otherwise). */
 et_status et__listener_check_point(double valence, double arousal, char *err);
 
+/* et_listener_mood_add, with n_extra more operations (their strings the
+ * caller's) in the same atomic batch as the mood. */
+et_status et__listener_mood_add_with(et_store *s, const et_listener_profile *p,
+                                     const et_listener_mood *m, const et_store_op *extra,
+                                     size_t n_extra, size_t *pruned, char *err);
+
 /* Stored documents back into values (what the readers above use; fuzzed by
- * fuzz/fuzz_listener.c). A mood or feedback: false when doc is not one (every
- * field then checked as the writers check it). A profile: each valid field
- * of doc over *p, a bad field keeping its value. A track: false only when
- * out of memory; free with et__listener_track_free. */
+ * fuzz/fuzz_listener.c). A mood, feedback or stated mood (override): false
+ * when doc is not one (every field then checked as the writers check it). A
+ * profile: each valid field of doc over *p, a bad field keeping its value. A
+ * track: false only when out of memory; free with et__listener_track_free. */
 bool et__listener_read_mood(const json_t *doc, et_listener_mood *m);
 bool et__listener_read_feedback(const json_t *doc, et_listener_feedback *f);
 void et__listener_read_profile(const json_t *doc, et_listener_profile *p);
+bool et__listener_read_override(const json_t *doc, et_listener_override *o);
 bool et__listener_read_track(const char *id, const json_t *doc, et_listener_track *t);
 void et__listener_track_free(et_listener_track *t);
 

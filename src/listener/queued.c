@@ -21,17 +21,12 @@ typedef struct append_ctx {
     double now;
 } append_ctx;
 
-/* The stored list, or a new empty one when absent or not a list. */
-static json_t *stored_list(const char *old, size_t old_len)
+/* The stored document's list (a new reference), or a new empty one when
+ * the document is absent (NULL) or holds no list. */
+static json_t *list_in(const json_t *doc)
 {
-    json_t *doc = old ? json_loadb(old, old_len, 0, NULL) : NULL;
     json_t *list = json_object_get(doc, "tracks");
-    if (json_is_array(list))
-        json_incref(list);
-    else
-        list = json_array();
-    json_decref(doc);
-    return list;
+    return json_is_array(list) ? json_incref(list) : json_array();
 }
 
 /* et_store_update_fn: the stored list plus the new tracks, the oldest
@@ -40,7 +35,9 @@ static et_status append_tracks(void *user, const char *old, size_t old_len, char
                                size_t *out_len, char *err)
 {
     const append_ctx *c = user;
-    json_t *list = stored_list(old, old_len);
+    json_t *stored = old ? json_loadb(old, old_len, 0, NULL) : NULL;
+    json_t *list = list_in(stored);
+    json_decref(stored);
     int ok = list != NULL;
     for (size_t i = 0; ok && i < c->n; i++)
         ok = json_array_append_new(list, json_pack("{s:s, s:f}", "id", c->ids[i], "time",
@@ -88,15 +85,12 @@ et_status et_listener_queued(et_store *s, const char *name, et_listener_queued_t
         return st;
     char id[ET__LISTENER_ID_MAX];
     queued_id(id, name);
-    char *json = NULL;
-    size_t len = 0;
-    st = et_store_get(s, ET_LISTENER_PROFILES, id, &json, &len, err);
-    if (st == ET_E_NOT_FOUND)
-        return ET_OK;
-    if (st != ET_OK)
+    json_t *doc;
+    st = et__listener_get_json(s, ET_LISTENER_PROFILES, id, &doc, err);
+    if (st != ET_OK || !doc)
         return st;
-    json_t *list = stored_list(json, len);
-    free(json);
+    json_t *list = list_in(doc);
+    json_decref(doc);
     size_t count = json_array_size(list);
     et_listener_queued_track *items = count ? calloc(count, sizeof *items) : NULL;
     if (count && !items) {

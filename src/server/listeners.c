@@ -23,6 +23,7 @@ static void listener_free(et__listener *l)
         return;
     et_mood_tracker_free(l->tracker);
     pthread_mutex_destroy(&l->lock);
+    pthread_mutex_destroy(&l->bucket_lock);
     free(l);
 }
 
@@ -74,6 +75,7 @@ static et__listener *make(et_store *st, const char *name, et__reply *fail)
     }
     snprintf(l->name, sizeof l->name, "%s", name);
     pthread_mutex_init(&l->lock, NULL);
+    pthread_mutex_init(&l->bucket_lock, NULL);
     et_status rc = et_listener_profile_load(st, name, &l->profile, err);
     if (rc == ET_OK)
         rc = new_tracker(&l->profile, &l->tracker, err);
@@ -101,7 +103,7 @@ void et__listener_profile_changed(et_server *s, const et_listener_profile *p)
     et_mood_tracker_free(old);
 }
 
-/* Whether two profiles smooth alike, within the 10 significant digits the
+/* Whether two profiles smooth alike, within the 15 significant digits the
  * store keeps (a profile saved here equals itself read back). */
 static bool same_smoothing(const et_listener_profile *a, const et_listener_profile *b)
 {
@@ -183,16 +185,14 @@ et_store *et__store(et_server *s, et__reply *fail)
 static bool capture_time(const et__call *c, double *t, et__reply *fail)
 {
     const char *v = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "t");
-    if (!v) {
-        *t = et__wall_time();
-        return true;
-    }
-    char *end;
-    *t = strtod(v, &end);
-    if (*end || end == v || !isfinite(*t) || *t < 0) {
-        *fail = et__error(400, ET_E_INVALID, "t=%.32s: expected the capture time in seconds", v);
+    char err[ET_ERR_MAX];
+    bool given;
+    if (!et__query_time(v, t, &given, err)) {
+        *fail = et__error(400, ET_E_INVALID, "%s", err);
         return false;
     }
+    if (!given)
+        *t = et__wall_time();
     return true;
 }
 
@@ -203,22 +203,41 @@ static json_t *state_json(const et_mood_state *m)
                      m->smiling_share, "has_face", m->has_face, "source", "face");
 }
 
+/* Whether the history's newest mood was written after `since` (by another
+ * server, or by hand), into *newest; false when not, or on a store error
+ * (*rc). One store read: the history keeps its newest entry at hand. */
+static bool history_newer(et_store *st, const char *name, double since,
+                          et_listener_mood *newest, et_status *rc, char *err)
+{
+    bool found = false;
+    *rc = et_listener_mood_latest(st, name, newest, &found, err);
+    return *rc == ET_OK && found && newest->time > since;
+}
+
 /* Writes the mood to the history when its name changed since the last
- * write, or the last is history_every_s old; with l locked. An unknown mood
+ * write here, or the last is history_every_s old, or the history's newest
+ * entry (written meanwhile elsewhere: the listener's frames went to another
+ * server for a while) names another mood; with l locked. An unknown mood
  * (no face, or not sure enough) is not history: it is never written. */
 static et_status maybe_record(et_server *s, et_store *st, et__listener *l,
                               const et_mood_state *m, bool *recorded, char *err)
 {
     double now = et__wall_time();
     *recorded = false;
-    if (strcmp(m->name, "unknown") == 0 ||
-        (strcmp(m->name, l->recorded_name) == 0 && now - l->recorded_at < s->history_every_s))
+    if (strcmp(m->name, "unknown") == 0)
         return ET_OK;
+    et_status rc = ET_OK;
+    if (strcmp(m->name, l->recorded_name) == 0 && now - l->recorded_at < s->history_every_s) {
+        et_listener_mood newest;
+        if (!history_newer(st, l->name, l->recorded_at, &newest, &rc, err) ||
+            strcmp(newest.mood, m->name) == 0)
+            return rc;
+    }
     et_listener_mood rec = {.time = now, .valence = m->valence, .arousal = m->arousal,
                             .confidence = m->confidence, .smiling = m->smiling_share};
     snprintf(rec.mood, sizeof rec.mood, "%s", m->name);
     snprintf(rec.source, sizeof rec.source, "face");
-    et_status rc = et_listener_mood_add(st, &l->profile, &rec, NULL, err);
+    rc = et_listener_mood_add(st, &l->profile, &rec, NULL, err);
     if (rc == ET_OK) {
         snprintf(l->recorded_name, sizeof l->recorded_name, "%s", m->name);
         l->recorded_at = now;
@@ -227,24 +246,67 @@ static et_status maybe_record(et_server *s, et_store *st, et__listener *l,
     return rc;
 }
 
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Takes one frame from the listener's token bucket, which holds up to
+ * max(1, frames_per_s) frames and refills at frames_per_s on the server's
+ * clock; false with a 429 in *fail (and counted) when it is empty, so the
+ * frame is dropped before it is decoded. */
+static bool take_frame(et_server *s, et__listener *l, et__reply *fail)
+{
+    double rate = s->frames_per_s;
+    if (rate <= 0)
+        return true;
+    double burst = fmax(1, rate), now = s->clock ? s->clock(s->clock_ctx) : monotonic_seconds();
+    pthread_mutex_lock(&l->bucket_lock);
+    if (!l->bucket_primed) {
+        l->tokens = burst;
+        l->tokens_at = now;
+        l->bucket_primed = true;
+    } else if (now > l->tokens_at) {
+        l->tokens = fmin(burst, l->tokens + (now - l->tokens_at) * rate);
+        l->tokens_at = now;
+    }
+    bool allowed = l->tokens >= 1;
+    if (allowed)
+        l->tokens -= 1;
+    double wait = (1 - l->tokens) / rate;
+    pthread_mutex_unlock(&l->bucket_lock);
+    if (allowed)
+        return true;
+    atomic_fetch_add(&s->frames_dropped, 1);
+    atomic_fetch_add(&s->limited[ET__LIMIT_FRAMES], 1);
+    char msg[ET_ERR_MAX];
+    snprintf(msg, sizeof msg, "listener %s posts frames faster than %g a second: wait %.2f s",
+             l->name, rate, wait);
+    *fail = (et__reply){.status = 429, .retry_after_s = (unsigned)ceil(fmax(1, wait)),
+                        .json = json_pack("{s:{s:s,s:s}}", "error", "code", "rate_limited",
+                                          "message", msg)};
+    return false;
+}
+
 et__reply et__frames(et_server *s, const et__call *c)
 {
     et__reply fail;
     double t;
     et_store *st;
+    et__listener *l;
+    et_listener_override o;
+    bool held;
     if (!et__check_name(c->name, &fail) || !capture_time(c, &t, &fail) ||
-        !(st = et__store(s, &fail)))
+        !(st = et__store(s, &fail)) || !(l = et__listener_get(s, st, c->name, &fail)) ||
+        !take_frame(s, l, &fail) || !et__override_get(st, c->name, &o, &held, &fail))
         return fail;
     et_image img;
     et_face faces[ET__MAX_FACES];
     size_t n;
     if (!et__see(s, c->req, &img, faces, &n, &fail))
         return fail;
-    et__listener *l = et__listener_get(s, st, c->name, &fail);
-    if (!l) {
-        et_image_free(&img);
-        return fail;
-    }
     char err[ET_ERR_MAX];
     et_mood_state m;
     bool recorded = false;
@@ -254,29 +316,42 @@ et__reply et__frames(et_server *s, const et__call *c)
         rc = et_mood_tracker_state(l->tracker, &m);
     if (rc == ET_OK && maybe_record(s, st, l, &m, &recorded, err) != ET_OK)
         rc = ET_E_UNAVAILABLE;
+    l->last_frame_at = et__wall_time(); /* after its own history entry */
     pthread_mutex_unlock(&l->lock);
     json_t *seen = rc == ET_OK ? et_report_faces(NULL, &img, faces, n) : NULL;
     et_image_free(&img);
     if (rc != ET_OK)
         return et__error(rc == ET_E_INVALID ? 400 : 503, rc, "%s", err);
-    json_t *doc = json_pack("{s:o,s:o,s:b}", "faces", json_incref(json_object_get(seen, "faces")),
-                            "mood", state_json(&m), "recorded", recorded);
+    /* the camera's mood, and the stated one when it holds */
+    json_t *doc = json_pack("{s:o,s:o,s:b,s:o}", "faces",
+                            json_incref(json_object_get(seen, "faces")), "mood", state_json(&m),
+                            "recorded", recorded, "override",
+                            held ? et__override_json(&o) : json_null());
     json_decref(seen);
     return (et__reply){.status = 200, .json = doc};
 }
 
-bool et__current_mood(et_server *s, et_store *st, const char *name, et_listener_mood *out,
-                      bool *live, et__reply *fail)
+/* et__current_mood but for a stated mood: the camera's on this server, unless
+ * the history has a newer mood (the listener's frames went to another server
+ * since, or a mood was given by hand), else the history's. */
+static bool camera_or_history(et_server *s, et_store *st, const char *name,
+                              et_listener_mood *out, bool *live, et__reply *fail)
 {
     *live = false;
     fail->status = 0;
+    char err[ET_ERR_MAX];
+    et_status rc;
     et__listener *l = find(s, name);
     if (l) {
         et_mood_state m;
         pthread_mutex_lock(&l->lock);
         et_mood_tracker_state(l->tracker, &m);
+        double last_frame_at = l->last_frame_at;
         pthread_mutex_unlock(&l->lock);
         if (m.frames && strcmp(m.name, "unknown") != 0) {
+            if (history_newer(st, name, last_frame_at, out, &rc, err))
+                return true;
+            /* the camera's (also when the store cannot say: it is what we know) */
             *out = (et_listener_mood){.time = et__wall_time(), .valence = m.valence,
                                       .arousal = m.arousal, .confidence = m.confidence,
                                       .smiling = m.smiling_share};
@@ -285,11 +360,25 @@ bool et__current_mood(et_server *s, et_store *st, const char *name, et_listener_
             return *live = true;
         }
     }
-    char err[ET_ERR_MAX];
     bool found = false;
     if (et_listener_mood_latest(st, name, out, &found, err) != ET_OK)
         *fail = et__error(503, ET_E_UNAVAILABLE, "%s", err);
     return found;
+}
+
+bool et__current_mood(et_server *s, et_store *st, const char *name, et_listener_mood *out,
+                      bool *live, et__reply *fail)
+{
+    *live = false;
+    et_listener_override o;
+    bool held;
+    if (!et__override_get(st, name, &o, &held, fail))
+        return false;
+    if (held) {
+        et__override_mood(&o, out);
+        return true;
+    }
+    return camera_or_history(s, st, name, out, live, fail);
 }
 
 static json_t *mood_json(const et_listener_mood *m, bool live)
@@ -299,24 +388,53 @@ static json_t *mood_json(const et_listener_mood *m, bool live)
                      "live", live, "time", m->time);
 }
 
+json_t *et__override_json(const et_listener_override *o)
+{
+    et_listener_mood m;
+    et__override_mood(o, &m);
+    json_t *doc = mood_json(&m, false);
+    if (json_object_set_new(doc, "until", o->until ? json_real(o->until) : json_null()) != 0) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
 et__reply et__mood(et_server *s, const et__call *c)
 {
     et__reply fail;
     et_store *st;
-    if (!et__check_name(c->name, &fail) || !(st = et__store(s, &fail)))
+    et_listener_override o;
+    bool held;
+    if (!et__check_name(c->name, &fail) || !(st = et__store(s, &fail)) ||
+        !et__override_get(st, c->name, &o, &held, &fail))
         return fail;
     et__listener *l = find(s, c->name);
+    et_mood_state cam = {.frames = 0};
+    double last_frame_at = 0;
     if (l) { /* the camera's own state, even while unknown */
-        et_mood_state m;
         pthread_mutex_lock(&l->lock);
-        et_mood_tracker_state(l->tracker, &m);
+        et_mood_tracker_state(l->tracker, &cam);
+        last_frame_at = l->last_frame_at;
         pthread_mutex_unlock(&l->lock);
-        if (m.frames && strcmp(m.name, "unknown") == 0)
-            return (et__reply){.status = 200, .json = state_json(&m)};
+    }
+    if (held) { /* the stated mood, and what the camera sees meanwhile */
+        json_t *doc = et__override_json(&o);
+        if (doc && json_object_set_new(doc, "camera", cam.frames ? state_json(&cam)
+                                                                 : json_null()) != 0)
+            doc = (json_decref(doc), NULL);
+        return (et__reply){.status = 200, .json = doc};
     }
     et_listener_mood m;
     bool live;
-    if (!et__current_mood(s, st, c->name, &m, &live, &fail))
+    char err[ET_ERR_MAX];
+    et_status rc;
+    /* nobody in front of this server's camera, unless the listener was seen
+     * elsewhere since (a newer mood in the history) */
+    if (cam.frames && strcmp(cam.name, "unknown") == 0 &&
+        !history_newer(st, c->name, last_frame_at, &m, &rc, err))
+        return (et__reply){.status = 200, .json = state_json(&cam)};
+    if (!camera_or_history(s, st, c->name, &m, &live, &fail))
         return fail.status ? fail
                            : et__error(404, ET_E_NOT_FOUND,
                                        "no mood known for listener %s yet: post camera frames",
@@ -330,18 +448,11 @@ static bool query_number(const et__call *c, const char *key, double lo, double h
                          bool integral, double def, double *out, et__reply *fail)
 {
     const char *v = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, key);
-    if (!v) {
-        *out = def;
+    char err[ET_ERR_MAX];
+    if (et__query_number(key, v, lo, hi, integral, def, out, err))
         return true;
-    }
-    char *end;
-    *out = strtod(v, &end);
-    if (*end || end == v || !(*out >= lo && *out <= hi) || (integral && *out != floor(*out))) {
-        *fail = et__error(400, ET_E_INVALID, "%s=%.32s: expected a %s from %g to %g", key, v,
-                          integral ? "whole number" : "number", lo, hi);
-        return false;
-    }
-    return true;
+    *fail = et__error(400, ET_E_INVALID, "%s", err);
+    return false;
 }
 
 /* The draw's seed: ?seed=N, else from the clock (printed in the reply). */

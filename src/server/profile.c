@@ -47,37 +47,20 @@ static bool number_field(json_t *doc, const char *key, double *out, char *err)
     return true;
 }
 
-/* The body's settings over p; false with err set. Unknown keys are refused,
- * so a misspelt setting is not silently ignored. */
-static bool apply_body(const et__request *r, et_listener_profile *p, char *err)
+et_status et__parse_profile(const char *body, size_t len, et_listener_profile *p, char *err)
 {
-    json_error_t jerr;
-    json_t *doc = r->len ? json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
-    if (!json_is_object(doc)) {
-        snprintf(err, ET_ERR_MAX, "put a JSON object of settings (policy, tau_s, hold_s, "
-                                  "history_days, history_max)");
-        json_decref(doc);
-        return false;
-    }
     static const char *const known[] = {"policy", "tau_s", "hold_s", "history_days",
                                         "history_max"};
-    const char *key;
-    json_t *v;
-    bool ok = true;
-    json_object_foreach(doc, key, v) {
-        bool is_known = false;
-        for (size_t i = 0; i < sizeof known / sizeof *known; i++)
-            is_known |= strcmp(key, known[i]) == 0;
-        if (ok && !is_known) {
-            snprintf(err, ET_ERR_MAX, "unknown setting \"%.32s\"", key);
-            ok = false;
-        }
-    }
+    et_status rc = ET_E_INVALID;
+    json_t *doc = et__json_body(body, len, "the settings (policy, tau_s, hold_s, "
+                                           "history_days, history_max) to change", &rc, err);
+    if (!doc)
+        return rc;
+    bool ok = et__json_known_keys(doc, known, sizeof known / sizeof *known, err);
     json_t *pol = json_object_get(doc, "policy");
     if (ok && pol && (!json_is_string(pol) ||
-                      et_rec_policy_parse(json_string_value(pol), &p->policy, err) != ET_OK)) {
-        if (!json_is_string(pol))
-            snprintf(err, ET_ERR_MAX, "\"policy\" must be match, lift or calm");
+                      et_rec_policy_parse(json_string_value(pol), &p->policy, NULL) != ET_OK)) {
+        snprintf(err, ET_ERR_MAX, "\"policy\" must be match, lift or calm");
         ok = false;
     }
     double max = (double)p->history_max;
@@ -92,7 +75,7 @@ static bool apply_body(const et__request *r, et_listener_profile *p, char *err)
     if (ok)
         p->history_max = (size_t)max;
     json_decref(doc);
-    return ok && et_listener_profile_check(p, err) == ET_OK;
+    return ok && et_listener_profile_check(p, err) == ET_OK ? ET_OK : ET_E_INVALID;
 }
 
 et__reply et__profile_put(et_server *s, const et__call *c)
@@ -103,8 +86,9 @@ et__reply et__profile_put(et_server *s, const et__call *c)
     char err[ET_ERR_MAX];
     if (!load_profile(s, c, &st, &p, &fail))
         return fail;
-    if (!apply_body(c->req, &p, err))
-        return et__error(400, ET_E_INVALID, "%s", err);
+    et_status rc = et__parse_profile(c->req->body, c->req->len, &p, err);
+    if (rc != ET_OK)
+        return et__error(400, rc, "%s", err);
     if (et_listener_profile_save(st, &p, err) != ET_OK)
         return et__error(503, ET_E_UNAVAILABLE, "%s", err);
     et__listener_profile_changed(s, &p);
@@ -120,14 +104,11 @@ et__reply et__history(et_server *s, const et__call *c)
         return fail;
     const char *lim = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "limit");
     const char *bef = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "before");
-    char *end;
-    double limit = lim ? strtod(lim, &end) : 50, before = bef ? 0 : INFINITY;
-    if (lim && (*end || end == lim || limit < 1 || limit > 1000 || limit != floor(limit)))
-        return et__error(400, ET_E_INVALID, "limit=%.32s: expected a whole number from 1 to 1000",
-                         lim);
-    if (bef && ((before = strtod(bef, &end)), *end || end == bef || !(before > 0)))
-        return et__error(400, ET_E_INVALID, "before=%.32s: expected a Unix time", bef);
     char err[ET_ERR_MAX];
+    double limit, before;
+    if (!et__query_number("limit", lim, 1, 1000, true, 50, &limit, err) ||
+        !et__query_before(bef, &before, err))
+        return et__error(400, ET_E_INVALID, "%s", err);
     et_listener_mood *all = NULL;
     size_t n = 0;
     if (et_listener_moods(st, c->name, &all, &n, err) != ET_OK)

@@ -161,8 +161,13 @@ et__reply et__metrics(et_server *s, const et__call *c)
                     "emotune_faces_seen_total %lu\n"
                     "# HELP emotune_bodies_refused_total Request bodies over the limit.\n"
                     "# TYPE emotune_bodies_refused_total counter\n"
-                    "emotune_bodies_refused_total %lu\n",
-                    atomic_load(&s->faces_seen), atomic_load(&s->bodies_refused));
+                    "emotune_bodies_refused_total %lu\n"
+                    "# HELP emotune_frames_dropped_total Frames over a listener's rate limit "
+                    "(429).\n"
+                    "# TYPE emotune_frames_dropped_total counter\n"
+                    "emotune_frames_dropped_total %lu\n",
+                    atomic_load(&s->faces_seen), atomic_load(&s->bodies_refused),
+                    atomic_load(&s->frames_dropped));
     ok = ok && append_latency(s, &buf, &len, &cap) && append_load(s, &buf, &len, &cap);
     char *library = ok ? et__library_metrics(s) : NULL;
     ok = library && append(&buf, &len, &cap, "%s", library);

@@ -11,13 +11,14 @@
 
 #include "server/server_internal.h"
 
-const unsigned et__counted_status[ET__STATUS_SLOTS] = {200, 202, 400, 401, 404, 405, 409,
-                                                       413, 415, 416, 429, 500, 503};
+const unsigned et__counted_status[ET__STATUS_SLOTS] = {200, 202, 206, 304, 400, 401, 404, 405,
+                                                       409, 413, 415, 416, 429, 500, 503};
 
 const double et__latency_bounds[ET__LATENCY_BUCKETS - 1] = {
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 5, 10};
 
-const char *const et__limit_names[ET__LIMIT__COUNT] = {"connections_per_client"};
+const char *const et__limit_names[ET__LIMIT__COUNT] = {"connections_per_client",
+                                                      "frames_per_listener"};
 
 /* What a client over its connection limit is told to wait (seconds). */
 #define RETRY_AFTER_S 1
@@ -34,7 +35,8 @@ et_server_opts et_server_default_opts(void)
     return (et_server_opts){.listen = ET_SERVER_DEFAULT_LISTEN, .threads = 2,
                             .max_body = ET_SERVER_DEFAULT_MAX_BODY, .max_connections = 64,
                             .max_per_client = 16, .timeout_s = 30, .grace_s = 10,
-                            .history_every_s = 60};
+                            .history_every_s = 60,
+                            .frames_per_s = ET_SERVER_DEFAULT_FRAMES_PER_S};
 }
 
 et__reply et__error(unsigned status, et_status code, const char *fmt, ...)
@@ -44,9 +46,29 @@ et__reply et__error(unsigned status, et_status code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return (et__reply){.status = status,
-                       .json = json_pack("{s:{s:s,s:s}}", "error", "code",
-                                         et_status_code(code), "message", msg)};
+    json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", et_status_code(code), "message",
+                            msg);
+    if (!doc) /* a message quoting bytes that are not UTF-8 */
+        doc = json_pack("{s:{s:s,s:s}}", "error", "code", et_status_code(code), "message",
+                        et__shown(msg, msg, sizeof msg));
+    return (et__reply){.status = status, .json = doc};
+}
+
+bool et__reply_header(et__reply *rep, const char *name, const char *fmt, ...)
+{
+    char value[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof value, fmt, ap);
+    va_end(ap);
+    size_t had = rep->headers ? strlen(rep->headers) : 0;
+    size_t add = strlen(name) + strlen(value) + 4;
+    char *grown = realloc(rep->headers, had + add + 1);
+    if (!grown)
+        return false;
+    snprintf(grown + had, add + 1, "%s: %s\r\n", name, value);
+    rep->headers = grown;
+    return true;
 }
 
 /* ---- workers ------------------------------------------------------------ */
@@ -252,13 +274,66 @@ static void add_security_headers(struct MHD_Response *r)
     MHD_add_response_header(r, "Content-Security-Policy", CSP);
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (!MHD_get_response_header(r, "Cache-Control"))
+        MHD_add_response_header(r, "Cache-Control", "no-store");
+}
+
+/* Adds the reply's own header lines ("Name: value\r\n" each), consuming them. */
+static void add_reply_headers(struct MHD_Response *r, char *lines)
+{
+    for (char *line = lines, *end; line && (end = strstr(line, "\r\n")); line = end + 2) {
+        *end = '\0';
+        char *colon = strstr(line, ": ");
+        if (colon) {
+            *colon = '\0';
+            MHD_add_response_header(r, line, colon + 2);
+        }
+    }
+    free(lines);
+}
+
+/* A reply's body from its file (taking the fd). */
+static struct MHD_Response *file_response(const et__reply *rep)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_fd_at_offset64(rep->file_len, rep->fd, rep->file_offset);
+    if (!r)
+        close(rep->fd);
+    return r;
+}
+
+/* Queues the response r of rep with its headers (type: its Content-Type,
+ * NULL for none), and counts it. */
+static enum MHD_Result queue(et_server *s, struct MHD_Connection *c, size_t route,
+                             et__reply *rep, struct MHD_Response *r, const char *type,
+                             const char *allow)
+{
+    if (type)
+        MHD_add_response_header(r, "Content-Type", type);
+    add_reply_headers(r, rep->headers);
+    add_security_headers(r);
+    if (allow)
+        MHD_add_response_header(r, "Allow", allow);
+    if (rep->status == 401)
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+    add_limit_headers(s, c, r, rep->retry_after_s);
+    enum MHD_Result ok = MHD_queue_response(c, rep->status, r);
+    MHD_destroy_response(r);
+    count(s, c, route, rep->status);
+    return ok;
 }
 
 /* Sends a reply (taking its contents); `allow` names the methods of a 405. */
 static enum MHD_Result send_reply(et_server *s, struct MHD_Connection *c, size_t route,
                                   et__reply rep, const char *allow)
 {
+    if (rep.file) {
+        struct MHD_Response *r = file_response(&rep);
+        if (r)
+            return queue(s, c, route, &rep, r, rep.content_type, allow);
+        free(rep.headers);
+        return MHD_NO;
+    }
     char *body = rep.raw;
     size_t len = rep.raw_len;
     const char *type = rep.content_type;
@@ -270,29 +345,20 @@ static enum MHD_Result send_reply(et_server *s, struct MHD_Connection *c, size_t
         type = "application/json";
         json_decref(rep.json);
     }
-    if (!body) { /* out of memory while forming the reply */
+    if (!body && rep.status != 304) { /* out of memory while forming the reply */
         rep.status = 500;
         body = strdup("{\"error\":{\"code\":\"out_of_memory\",\"message\":\"out of memory\"}}");
         len = body ? strlen(body) : 0;
         type = "application/json";
     }
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, body ? body : (char *)"", MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!r) {
         free(body);
+        free(rep.headers);
         return MHD_NO;
     }
-    MHD_add_response_header(r, "Content-Type", type);
-    add_security_headers(r);
-    if (allow)
-        MHD_add_response_header(r, "Allow", allow);
-    if (rep.status == 401)
-        MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
-    add_limit_headers(s, c, r, rep.retry_after_s);
-    enum MHD_Result ok = MHD_queue_response(c, rep.status, r);
-    MHD_destroy_response(r);
-    count(s, c, route, rep.status);
-    return ok;
+    return queue(s, c, route, &rep, r, type, allow);
 }
 
 /* ---- routes ------------------------------------------------------------- */
@@ -305,6 +371,8 @@ const et__route_def et__routes[] = {
     {"/api/v1/detect", "POST", et__detect},
     {"/api/v1/listeners/{name}/frames", "POST", et__frames},
     {"/api/v1/listeners/{name}/mood", "GET", et__mood},
+    {"/api/v1/listeners/{name}/mood", "PUT", et__mood_put},
+    {"/api/v1/listeners/{name}/mood", "DELETE", et__mood_delete},
     {"/api/v1/listeners/{name}/next", "GET", et__next},
     {"/api/v1/listeners/{name}/feedback", "POST", et__feedback},
     {"/api/v1/listeners/{name}/profile", "GET", et__profile_get},
@@ -313,6 +381,10 @@ const et__route_def et__routes[] = {
     {"/api/v1/library/scan", "GET", et__scan_get},
     {"/api/v1/library/scan", "POST", et__scan_post},
     {"/api/v1/library/import", "POST", et__import},
+    {"/api/v1/tracks", "GET", et__tracks},
+    {"/api/v1/tracks/{id}", "GET", et__track},
+    {"/api/v1/tracks/{id}/cover", "GET", et__track_cover},
+    {"/api/v1/tracks/{id}/audio", "GET", et__track_audio},
     {"/api/v1/moods", "GET", et__moods},
     {"/api/v1/listeners/{name}/feedback", "GET", et__feedback_list},
     /* the web page, last: "/{file}" would match any other one-segment path */
@@ -333,12 +405,33 @@ static bool same_secret(const char *a, const char *b)
     return diff == 0;
 }
 
-static bool authorised(et_server *s, struct MHD_Connection *c)
+/* Whether a path ends with `tail`. */
+static bool ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), t = strlen(tail);
+    return n >= t && strcmp(s + n - t, tail) == 0;
+}
+
+/* The token from "Authorization: Bearer TOKEN"; or, for reading a track's
+ * audio or cover only, from the query's access_token (RFC 6750 2.3): the
+ * page's <audio> and <img> elements cannot send a header, and those replies
+ * reveal no listener's data. Referrer-Policy: no-referrer keeps the URL
+ * from leaking onwards; emotune logs no URL. */
+static bool authorised(et_server *s, struct MHD_Connection *c, const char *url,
+                       const char *method)
 {
     if (!s->token)
         return true;
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    return h && strncmp(h, "Bearer ", 7) == 0 && same_secret(h + 7, s->token);
+    if (h)
+        return strncmp(h, "Bearer ", 7) == 0 && same_secret(h + 7, s->token);
+    bool media = (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
+                 strncmp(url, "/api/v1/tracks/", 15) == 0 &&
+                 (ends_with(url, "/audio") || ends_with(url, "/cover"));
+    const char *q = media ? MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+                                                        "access_token")
+                          : NULL;
+    return q && same_secret(q, s->token);
 }
 
 bool et__server_path_matches(const char *pattern, const char *url, char *param)
@@ -366,7 +459,7 @@ static enum MHD_Result dispatch(et_server *s, struct MHD_Connection *c, const ch
     char param[ET__MAX_PARAM + 1] = "";
     et__call call = {.conn = c, .req = r, .name = param};
     bool api = strncmp(url, "/api/", 5) == 0;
-    if (api && !authorised(s, c))
+    if (api && !authorised(s, c, url, method))
         return send_reply(s, c, ET__ROUTE_OTHER,
                           et__error(401, ET_E_INVALID, "this server wants its token: "
                                                       "Authorization: Bearer TOKEN"),
@@ -585,6 +678,9 @@ static et_status check_opts(const et_server_opts *o, struct sockaddr_in *addr, c
     if (!(o->history_every_s > 0 && o->history_every_s <= 86400))
         return et_fail(err, ET_E_INVALID, "history interval %g s: expected (0, 86400]",
                        o->history_every_s);
+    if (!(o->frames_per_s >= 0 && o->frames_per_s <= ET_SERVER_MAX_FRAMES_PER_S))
+        return et_fail(err, ET_E_INVALID, "frame rate limit %g a second: expected 0 (none) to %g",
+                       o->frames_per_s, ET_SERVER_MAX_FRAMES_PER_S);
     if (o->max_body < 1024)
         return et_fail(err, ET_E_INVALID, "a body limit of %zu bytes is too small", o->max_body);
     if (o->max_connections < 1 || o->max_per_client < 1 || o->timeout_s < 1)
@@ -661,6 +757,9 @@ et_status et_server_start(const et_server_opts *o, et_server **out, char *err)
     s->token = o->token && *o->token ? strdup(o->token) : NULL;
     s->max_body = o->max_body;
     s->history_every_s = o->history_every_s;
+    s->frames_per_s = o->frames_per_s;
+    s->clock = o->clock;
+    s->clock_ctx = o->clock_ctx;
     pthread_mutex_init(&s->listeners_lock, NULL);
     init_limits(s, o);
     if (!s->store_uri || (o->token && *o->token && !s->token))

@@ -12,8 +12,10 @@
  * background (at start and on POST /api/v1/library/scan, progress at GET)
  * and catalogues imported (POST /api/v1/library/import). .../next keeps
  * the library and each listener's feedback in memory, reloaded when their
- * stamps (library.h, listener.h) move, whoever changed them. The rest
- * (tracks and audio) is to come.
+ * stamps (library.h, listener.h) move, whoever changed them. The tracks:
+ * GET /api/v1/tracks (paged, by mood), .../tracks/{id}, .../cover and
+ * .../audio (Range, conditional requests; by id only, and only files under
+ * the folders the library scanned).
  *
  * Safety: binds 127.0.0.1:8080 by default; any address outside 127.0.0.0/8
  * needs a token, then required on every /api/ request as "Authorization:
@@ -35,6 +37,10 @@
  * store calls and failures by operation; counted with atomics, no lock.
  * Stopping cancels a running scan and waits for it (it stops after the
  * files in hand).
+ * A listener's mood may also be stated by hand (PUT and DELETE .../mood): it
+ * is kept in the store, so every server on it sees it, and holds until
+ * cleared or for the time given. A listener posting frames faster than
+ * frames_per_s gets 429 with Retry-After, the frame dropped undecoded.
  *
  * Threads: the models are loaded once and shared; each worker thread gets
  * its own vision context and store handle on first use (store.h: one handle
@@ -55,6 +61,8 @@
 
 #define ET_SERVER_DEFAULT_LISTEN "127.0.0.1:8080"
 #define ET_SERVER_DEFAULT_MAX_BODY ((size_t)10 << 20)
+#define ET_SERVER_DEFAULT_FRAMES_PER_S 15.0
+#define ET_SERVER_MAX_FRAMES_PER_S 1000.0
 
 typedef struct et_server_opts {
     const char *listen;       /* "IPV4:PORT" (port 0: any free one); default above */
@@ -80,6 +88,13 @@ typedef struct et_server_opts {
     size_t n_music_dirs;
     int scan_jobs;            /* a scan's analysis threads, 1 to 64 (0: 1, so
                                * the requests keep the other cores) */
+    double frames_per_s;      /* frames one listener may post per second, in
+                               * bursts of up to max(1, frames_per_s); more
+                               * get 429 undecoded (default 15; 0: no limit) */
+    /* The clock of that limit: seconds on a clock that never goes back
+     * (NULL: CLOCK_MONOTONIC). Tests give a clock they move by hand. */
+    double (*clock)(void *clock_ctx);
+    void *clock_ctx;
     const char *web_dir;      /* the web page's folder (index.html and its files,
                                * served at / and /FILE without a token; only
                                * files directly in it, no symbolic link); must

@@ -22,7 +22,7 @@
 #define ET__ROUTE_OTHER ET__MAX_ROUTES
 
 /* The statuses counted per route (others count as 500). */
-#define ET__STATUS_SLOTS 13
+#define ET__STATUS_SLOTS 15
 extern const unsigned et__counted_status[ET__STATUS_SLOTS];
 
 /* One listener's live mood: the tracker of their camera's frames, and when
@@ -34,6 +34,13 @@ typedef struct et__listener {
     et_mood_tracker *tracker;
     char recorded_name[16]; /* the name last written to the history ("" none) */
     double recorded_at;     /* server time of that write */
+    double last_frame_at;   /* server time of the last frame folded in here */
+    /* The frame rate limit: a token bucket on the server's clock (s->clock),
+     * full at first; its own lock, so a frame refused never waits for one
+     * being folded in. */
+    pthread_mutex_t bucket_lock;
+    double tokens, tokens_at; /* frames allowed now, as of tokens_at */
+    bool bucket_primed;
 } et__listener;
 
 /* The listeners seen, at most ET__MAX_LISTENERS (then 503). */
@@ -45,7 +52,11 @@ typedef struct et__listener {
 extern const double et__latency_bounds[ET__LATENCY_BUCKETS - 1];
 
 /* The limits whose 429s are counted, and their names in the metrics. */
-typedef enum et__limit { ET__LIMIT_CONNECTIONS, ET__LIMIT__COUNT } et__limit;
+typedef enum et__limit {
+    ET__LIMIT_CONNECTIONS,
+    ET__LIMIT_FRAMES,
+    ET__LIMIT__COUNT
+} et__limit;
 extern const char *const et__limit_names[ET__LIMIT__COUNT];
 
 /* One open connection (MHD's socket context): its client's address, whether
@@ -80,6 +91,10 @@ struct et_server {
     int port;
     atomic_ulong requests[ET__MAX_ROUTES + 1][ET__STATUS_SLOTS];
     atomic_ulong faces_seen, bodies_refused;
+    atomic_ulong frames_dropped; /* over a listener's rate limit (429) */
+    double frames_per_s;         /* 0: no limit */
+    double (*clock)(void *clock_ctx); /* of the rate limit */
+    void *clock_ctx;
     double history_every_s; /* a steady mood is recorded at most this often */
     pthread_mutex_t listeners_lock;
     et__listener **listeners;
@@ -137,7 +152,10 @@ typedef struct et__call {
 } et__call;
 
 /* What a handler answers: a status and a JSON document (owned), or raw
- * bytes (owned, malloc'd) of a content type. */
+ * bytes (owned, malloc'd; a 304 has none) of a content type (NULL: no
+ * Content-Type), or (file) file_len bytes of the open file fd
+ * from file_offset, sent from the file without reading it into memory (the
+ * fd is taken: closed once sent, or when the reply cannot be made). */
 typedef struct et__reply {
     unsigned status;
     json_t *json;
@@ -145,7 +163,17 @@ typedef struct et__reply {
     size_t raw_len;
     const char *content_type;
     unsigned retry_after_s; /* a 429's Retry-After (0: none) */
+    bool file;
+    int fd;
+    uint64_t file_offset, file_len;
+    char *headers; /* more header lines, "Name: value\r\n" each (owned), or
+                    * NULL; a Cache-Control here replaces the default no-store */
 } et__reply;
+
+/* Appends the header line "name: value" to rep->headers; false when out
+ * of memory (the reply is then left as it was). */
+bool et__reply_header(et__reply *rep, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* An error reply {"error": {"code", "message"}}. */
 et__reply et__error(unsigned status, et_status code, const char *fmt, ...)
@@ -167,13 +195,15 @@ et_store *et__worker_store(et_server *s, et__worker *w, char *err);
 bool et__see(et_server *s, const et__request *r, et_image *img, et_face *faces, size_t *n,
              et__reply *fail);
 
-/* The handlers (routes.c, listeners.c). */
+/* The handlers (routes.c, listeners.c, tracks.c, track_file.c). */
 et__reply et__healthz(et_server *s, const et__call *c);
 et__reply et__metrics(et_server *s, const et__call *c);
 et__reply et__openapi(et_server *s, const et__call *c);
 et__reply et__detect(et_server *s, const et__call *c);
 et__reply et__frames(et_server *s, const et__call *c);
 et__reply et__mood(et_server *s, const et__call *c);
+et__reply et__mood_put(et_server *s, const et__call *c);
+et__reply et__mood_delete(et_server *s, const et__call *c);
 et__reply et__next(et_server *s, const et__call *c);
 et__reply et__feedback(et_server *s, const et__call *c);
 et__reply et__profile_get(et_server *s, const et__call *c);
@@ -182,6 +212,10 @@ et__reply et__history(et_server *s, const et__call *c);
 et__reply et__scan_get(et_server *s, const et__call *c);
 et__reply et__scan_post(et_server *s, const et__call *c);
 et__reply et__import(et_server *s, const et__call *c);
+et__reply et__tracks(et_server *s, const et__call *c);
+et__reply et__track(et_server *s, const et__call *c);
+et__reply et__track_cover(et_server *s, const et__call *c);
+et__reply et__track_audio(et_server *s, const et__call *c);
 et__reply et__moods(et_server *s, const et__call *c);         /* page_api.c */
 et__reply et__feedback_list(et_server *s, const et__call *c); /* page_api.c */
 et__reply et__static_page(et_server *s, const et__call *c); /* "/" */
@@ -246,12 +280,23 @@ double et__wall_time(void);
 bool et__check_name(const char *name, et__reply *fail);
 /* This thread's store handle; NULL with a 503 in *fail. */
 et_store *et__store(et_server *s, et__reply *fail);
-/* The listener's current mood: the camera's on this server when it has a
- * known name (*live), else the history's newest. False when none is known
+/* The listener's current mood: the stated one while it holds (source
+ * "manual"), else the camera's on this server when it has a known name
+ * (*live), else the history's newest. False when none is known
  * (fail->status 0: the caller says what to do) or on a store error (*fail
  * a 503). */
 bool et__current_mood(et_server *s, et_store *st, const char *name, et_listener_mood *out,
                       bool *live, et__reply *fail);
+
+/* The listener's stated mood holding now, into *o (*held false when none);
+ * false with a 503 in *fail when the store cannot be read (mood_override.c). */
+bool et__override_get(et_store *st, const char *name, et_listener_override *o, bool *held,
+                      et__reply *fail);
+/* A stated mood as the current mood (source "manual", confidence 1). */
+void et__override_mood(const et_listener_override *o, et_listener_mood *out);
+/* Its JSON, as GET .../mood gives it: the current mood's fields and "until"
+ * (null: until cleared). */
+json_t *et__override_json(const et_listener_override *o);
 
 /* The listener `name`'s live state, made on first use (its tracker takes the
  * profile's tau_s and hold_s), else with the stored profile when it changed
@@ -270,6 +315,61 @@ size_t et__server_unescape(void *cls, struct MHD_Connection *c, char *s);
  * ET__MAX_PARAM + 1; a longer one does not match). */
 bool et__server_path_matches(const char *pattern, const char *url, char *param);
 
+/* The parsing of the listener routes' bodies and queries, pure functions
+ * for their fuzzers (fuzz/fuzz_server_json.c, fuzz_server_query.c). Each
+ * refuses what it cannot take, with the reason in err (ET_ERR_MAX bytes);
+ * then *out is not to be used. The bodies' give ET_E_CORRUPT for text that
+ * is not JSON (or has a key twice), ET_E_INVALID for JSON that is not what
+ * the route takes; the queries' return false. */
+
+/* POST .../feedback: {"track", "kind", "at"?, "mood"?} (feedback.c). */
+typedef struct et__feedback_body {
+    char track[ET_STORE_MAX_ID + 1]; /* a valid store id */
+    et_rec_feedback_kind kind;
+    double at_s;                     /* seconds into the song, >= 0; -1: not given */
+    char mood[ET_LISTENER_MAX_MOOD]; /* the table's word; "": not given */
+} et__feedback_body;
+et_status et__parse_feedback(const char *body, size_t len, et__feedback_body *out, char *err);
+
+/* PUT .../profile: the settings given (policy, tau_s, hold_s, history_days,
+ * history_max) over *p; unknown keys are refused; an accepted *p passes
+ * et_listener_profile_check (profile.c). */
+et_status et__parse_profile(const char *body, size_t len, et_listener_profile *p, char *err);
+
+/* PUT .../mood: {"mood": NAME} or {"valence": V, "arousal": A}, and
+ * "for_s" (absent or null: until cleared); nothing else (mood_override.c). */
+typedef struct et__mood_body {
+    char mood[ET_LISTENER_MAX_MOOD]; /* the table's word: given, or the point's nearest */
+    double valence, arousal;         /* in [-1, 1]: the named mood's point, or given */
+    double for_s;                    /* (0, ET_LISTENER_OVERRIDE_MAX_S]; 0: until cleared */
+} et__mood_body;
+et_status et__parse_mood_body(const char *body, size_t len, et__mood_body *out, char *err);
+
+/* v as it may be quoted in an error message (which goes into JSON, so must
+ * be valid UTF-8): at most size - 1 bytes of it, every byte that is not
+ * printable ASCII as '?'. Returns buf. */
+const char *et__shown(const char *v, char *buf, size_t size);
+
+/* A request body that must be a JSON object (no key twice), or NULL with
+ * *rc and err set as the parsers above say; `want` says what the route
+ * takes. The caller frees the object. */
+json_t *et__json_body(const char *body, size_t len, const char *want, et_status *rc,
+                      char *err);
+
+/* Whether every key of the object doc is one of known[0..n) (a misspelt key
+ * is refused, not ignored); false with the first other named in err. */
+bool et__json_known_keys(json_t *doc, const char *const *known, size_t n, char *err);
+
+/* A query parameter `key`'s value v as a number in [lo, hi], whole when
+ * integral; v NULL (absent): def (parse.c). */
+bool et__query_number(const char *key, const char *v, double lo, double hi, bool integral,
+                      double def, double *out, char *err);
+/* ?t=: a capture time in seconds, finite and >= 0; *given false (and *t
+ * untouched) when v is NULL. */
+bool et__query_time(const char *v, double *t, bool *given, char *err);
+/* ?before=: a Unix time > 0 (or inf); v NULL: INFINITY, no bound. */
+bool et__query_before(const char *v, double *before, char *err);
+
 /* The routes (server.c): a path (its parameter, if any, as above), its
  * method and handler. et__route_count is the table's length. */
 typedef struct et__route_def {
@@ -279,6 +379,43 @@ typedef struct et__route_def {
 } et__route_def;
 extern const et__route_def et__routes[];
 extern const size_t et__route_count;
+
+/* ---- the tracks (tracks.c, track_file.c, range.c) ---- */
+
+/* The stored document of the track the path's {id} names (owned); NULL
+ * with the error reply in *fail: 400 for an id that is not a store id, 404
+ * when there is no such track or its file is marked missing, 503 when the
+ * store cannot be read. */
+json_t *et__track_doc(et_server *s, const et__call *c, et__reply *fail);
+
+/* What a Range header asks of a file of `size` bytes (RFC 9110, 14.2). */
+typedef enum et__range_kind {
+    ET__RANGE_WHOLE,         /* none, not bytes, or malformed: the whole file (200) */
+    ET__RANGE_ONE,           /* one satisfiable range: *first..*last (206) */
+    ET__RANGE_SEVERAL,       /* several ranges, one at least satisfiable: emotune
+                              * answers with the whole file (200), as RFC 9110
+                              * allows, rather than multipart */
+    ET__RANGE_UNSATISFIABLE, /* none satisfiable (416) */
+} et__range_kind;
+
+/* Parses a Range header (NULL: none) against a file of `size` bytes. For
+ * ET__RANGE_ONE, first <= last < size. "bytes=a-b" (b past the end means
+ * the end), "bytes=a-", "bytes=-n" (the last n bytes; all when n >= size);
+ * the unit is case-insensitive; blanks around commas are allowed and empty
+ * list elements ignored. Malformed (b < a, no digits, junk, an empty set):
+ * WHOLE, as RFC 9110 says a server may ignore such a header; so is any
+ * Range on an empty file. A start at or past the end, and "-0", are
+ * unsatisfiable. Pure; first and last are written for ET__RANGE_ONE only. */
+et__range_kind et__range_parse(const char *header, uint64_t size, uint64_t *first,
+                               uint64_t *last);
+
+/* An HTTP-date (IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", or the
+ * obsolete RFC 850 and asctime forms) as Unix seconds; false when the text
+ * is none of them. Pure. */
+bool et__http_date_parse(const char *text, int64_t *out);
+
+/* Unix seconds as an IMF-fixdate into buf (at least 30 bytes). */
+void et__http_date_format(int64_t t, char *buf, size_t len);
 
 /* The OpenAPI document (openapi.c). */
 extern const char et__openapi_json[];
