@@ -97,13 +97,4 @@ export class Api {
   put(path, json) { return this.call('PUT', path, { json }); }
   post(path, json) { return this.call('POST', path, { json }); }
   del(path) { return this.call('DELETE', path); }
-
-  // Bytes of an API resource as an object URL, for an <img> or <audio>
-  // that cannot send the token itself (the caller revokes it).
-  async objectUrl(path) {
-    const reply = await fetch(path, { headers: this.headers(), cache: 'no-store' });
-    if (!reply.ok) throw new ApiError(reply.status, 'http_' + reply.status,
-                                      `the server answered ${reply.status}`);
-    return URL.createObjectURL(await reply.blob());
-  }
 }

@@ -24,7 +24,6 @@ export class Player {
     this.busy = false;
     this.started = false;
     this.failures = 0;
-    this.objectUrls = [];
     this.liked = false;
     const a = ui.audio;
     a.addEventListener('ended', () => this.finished());
@@ -104,18 +103,11 @@ export class Player {
     }
   }
 
-  revokeUrls() {
-    this.objectUrls.forEach((u) => URL.revokeObjectURL(u));
-    this.objectUrls = [];
-  }
-
-  // An API file's URL for an element that cannot send the token itself:
-  // the path when the server has no token, else the bytes fetched with it.
-  async mediaUrl(path) {
-    if (!this.api.token) return path;
-    const url = await this.api.objectUrl(path);
-    this.objectUrls.push(url);
-    return url;
+  // An API file's URL for an element that cannot send the Authorization
+  // header: with the token as ?access_token= when the server has one (the
+  // audio and cover routes take it there, and only they).
+  mediaUrl(path) {
+    return this.api.token ? `${path}?access_token=${encodeURIComponent(this.api.token)}` : path;
   }
 
   async details(track) {
@@ -131,7 +123,6 @@ export class Player {
     const ui = this.ui;
     this.current = track;
     this.liked = false;
-    this.revokeUrls();
     const info = await this.details(track);
     this.showNow(track, info);
     const link = track.kind === 'link';
@@ -142,7 +133,7 @@ export class Player {
       if (!link) this.status('This server cannot stream audio yet; skip to the next song.');
     } else {
       try {
-        ui.audio.src = await this.mediaUrl(`/api/v1/tracks/${encodeURIComponent(track.id)}/audio`);
+        ui.audio.src = this.mediaUrl(`/api/v1/tracks/${encodeURIComponent(track.id)}/audio`);
         await this.resume();
       } catch (e) {
         this.status(`This song could not be loaded: ${e.message}`);
@@ -224,7 +215,7 @@ export class Player {
     ui.skip.disabled = !track;
     ui.like.setAttribute('aria-pressed', 'false');
     ui.like.textContent = 'Like';
-    const url = track && track.kind === 'link' ? (track.location || info.url || info.link) : null;
+    const url = track && track.kind === 'link' ? (track.location || info.url) : null;
     if (url && /^https?:\/\//i.test(url)) {
       ui.link.href = url;
       ui.link.hidden = false;
@@ -234,14 +225,10 @@ export class Player {
     }
     ui.cover.hidden = true;
     ui.cover.removeAttribute('src');
-    const hasCover = info.has_cover === true || info.cover === true;
-    if (track && hasCover) {
-      this.mediaUrl(`/api/v1/tracks/${encodeURIComponent(track.id)}/cover`).then((src) => {
-        if (this.current !== track) return;
-        ui.cover.src = src;
-        ui.cover.alt = `Cover of ${track.title || 'the song'}`;
-        ui.cover.hidden = false;
-      }, () => {});
+    if (track && info.cover === true) {
+      ui.cover.src = this.mediaUrl(`/api/v1/tracks/${encodeURIComponent(track.id)}/cover`);
+      ui.cover.alt = `Cover of ${track.title || 'the song'}`;
+      ui.cover.hidden = false;
     }
   }
 
