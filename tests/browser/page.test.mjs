@@ -144,7 +144,8 @@ run.test('screenshots_at_desktop_and_phone_width', async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   // the page in use: a face read as happy, a song playing
   await page.waitForFunction(() => document.getElementById('mood-name').textContent === 'happy' &&
-                             !document.getElementById('bars').hidden, null, wait);
+                             !document.getElementById('bars').hidden &&
+                             document.getElementById('bars').dataset.top === 'happy', null, wait);
   const desktop = join(ARTIFACTS, 'desktop.png');
   await page.screenshot({ path: desktop });
   if (process.env.EMOTUNE_UPDATE_SCREENSHOT === '1') {
