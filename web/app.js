@@ -321,7 +321,7 @@ async function useListener(ev) {
   plane.resetTrail();
   player.reset();
   say(`Listening as ${name}`);
-  await init();
+  await start();
 }
 
 // ---- start --------------------------------------------------------------------
@@ -336,14 +336,17 @@ async function loadFeatures() {
   features.feedbackList = has('/api/v1/listeners/{name}/feedback', 'get');
 }
 
+// Reads what the page needs from the server; false when it cannot (a
+// token is wanted: its field is shown, and this runs again once it is given).
 async function init() {
   state.ready = false;
   $('listener').value = api.listener;
+  $('token').value = api.token;
   try {
     await loadFeatures();
   } catch (e) {
     if (e.status !== 401) playerStatus(`The emotune server cannot be reached: ${e.message}`);
-    return; // 401: the token field is shown; init runs again once it is given
+    return false;
   }
   try {
     const { moods } = await api.get('/api/v1/moods');
@@ -357,6 +360,14 @@ async function init() {
   await loadMood();
   state.ready = true;
   await watchLibrary();
+  return true;
+}
+
+// The page for the listener, and the camera unless it was turned off.
+async function start() {
+  if (!(await init()) || camera.on) return;
+  if (stored(CAMERA_KEY, 'on') !== 'off') cameraOn();
+  else cameraStatus('The camera is off. Turn it on for emotune to read your mood.');
 }
 
 function wire() {
@@ -369,6 +380,10 @@ function wire() {
   for (const r of document.querySelectorAll('input[name="policy"]'))
     r.addEventListener('change', () => r.checked && setPolicy(r.value));
   api.onUnauthorised = () => {
+    if (!$('token-row').hidden) {
+      playerStatus('The server did not take this token: check it under "Listener and settings".');
+      return;
+    }
     $('token-row').hidden = false;
     $('settings').open = true;
     $('token').focus();
@@ -377,7 +392,4 @@ function wire() {
 }
 
 wire();
-init().then(() => {
-  if (stored(CAMERA_KEY, 'on') !== 'off') cameraOn();
-  else cameraStatus('The camera is off. Turn it on for emotune to read your mood.');
-});
+start();

@@ -15,7 +15,10 @@
  * stamps (library.h, listener.h) move, whoever changed them. The tracks:
  * GET /api/v1/tracks (paged, by mood), .../tracks/{id}, .../cover and
  * .../audio (Range, conditional requests; by id only, and only files under
- * the folders the library scanned).
+ * the folders the library scanned). For the web page: GET /api/v1/moods
+ * (the named moods), GET .../feedback (newest first), and the page itself
+ * at / and /FILE, files directly in web_dir only (static.c), without a
+ * token.
  *
  * Safety: binds 127.0.0.1:8080 by default; any address outside 127.0.0.0/8
  * needs a token, then required on every /api/ request as "Authorization:

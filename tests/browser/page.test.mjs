@@ -23,13 +23,16 @@ const run = new Runner('browser');
 const wait = { timeout: GUARD_MS, polling: 200 };
 const TITLES = SONGS.map((s) => s.title);
 
-let dir, server, browser, deniedBrowser, page;
+let dir, server, tokenServer, browser, deniedBrowser, page;
 const problems = []; // console errors, page errors, CSP violations: none allowed
 
 // Collects what must not happen on a page: console errors, uncaught
 // errors, and Content-Security-Policy violations.
-function watch(p, label) {
+// expect401: the page of a server with a token, whose first call is
+// refused until the token is given (Chromium logs that refusal).
+function watch(p, label, expect401) {
   p.on('console', (m) => {
+    if (expect401 && /status of 401/.test(m.text())) return;
     if (m.type() === 'error' || m.type() === 'assert')
       problems.push(`${label}: console ${m.type()}: ${m.text()}`);
   });
@@ -76,7 +79,7 @@ async function songPlays(p) {
   return (await text(p, 'np-title')).trim();
 }
 
-async function newPage(b, { listener, label }) {
+async function newPage(b, { listener, label, expect401 = false }) {
   const context = await b.newContext({ viewport: { width: 1280, height: 900 } });
   await context.addInitScript((name) => {
     if (name && !localStorage.getItem('emotune.listener')) localStorage.setItem('emotune.listener', name);
@@ -84,7 +87,7 @@ async function newPage(b, { listener, label }) {
   await context.addInitScript(pageProbe);
   context.setDefaultTimeout(GUARD_MS);
   const p = await context.newPage();
-  watch(p, label);
+  watch(p, label, expect401);
   return p;
 }
 
@@ -266,6 +269,26 @@ run.test('a_denied_camera_offers_the_stated_mood_and_songs_play', async () => {
   await p.context().close();
 });
 
+run.test('a_server_with_a_token_has_the_page_ask_for_it', async () => {
+  const token = 'browser-test-token-0123456789';
+  mkdirSync(join(dir, 'token'));
+  tokenServer = await startServer({ dir: join(dir, 'token'), music: join(dir, 'music'), token });
+  const p = await newPage(browser, { listener: 'tokened', label: 'token', expect401: true });
+  await p.goto(tokenServer.url + '/');
+  await p.waitForFunction(() => !document.getElementById('token-row').hidden &&
+                          document.activeElement === document.getElementById('token'), null, wait);
+  await p.getByLabel('Server token').fill(token);
+  await p.getByRole('button', { name: 'Use this listener' }).click();
+  await p.getByRole('button', { name: 'Turn the camera off' }).click(); // it started with the token
+  await p.getByRole('button', { name: 'calm', exact: true }).click();
+  const title = await songPlays(p); // the audio with ?access_token=
+  check(TITLES.includes(title), `"${title}" is none of the library's`);
+  const r = await fetch(`${tokenServer.url}/api/v1/listeners/tokened/mood`,
+                        { headers: { Authorization: `Bearer ${token}` } });
+  check(r.ok && (await r.json()).name === 'calm', 'the stated mood did not reach the server');
+  await p.context().close();
+});
+
 run.test('no_console_error_and_no_csp_violation', async () => {
   const csp = await page.evaluate(() => window.__csp);
   check(csp.length === 0, `CSP violations: ${csp.join('; ')}`);
@@ -298,9 +321,10 @@ async function main() {
 
 async function cleanup() {
   for (const b of [browser, deniedBrowser]) if (b) await b.close().catch(() => {});
-  if (server) {
-    const code = await server.stop();
-    if (code !== 0) console.log(`emotune serve stopped with ${code}:\n${server.log()}`);
+  for (const s of [server, tokenServer]) {
+    if (!s) continue;
+    const code = await s.stop();
+    if (code !== 0) console.log(`emotune serve stopped with ${code}:\n${s.log()}`);
   }
   removeDir(dir);
 }

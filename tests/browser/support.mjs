@@ -122,9 +122,10 @@ export function makeCamera(dir) {
 
 // `emotune serve` on a free loopback port with a real LMDB store and the
 // music folder scanned in the background; resolves once it listens.
-export function startServer({ dir, music }) {
+export function startServer({ dir, music, token }) {
   const args = ['serve', '--listen', '127.0.0.1:0', '--store', `lmdb:${join(dir, 'store')}`,
                 '--models', MODELS, '--web', 'web', '--music', music, '--scan-jobs', '1'];
+  if (token) args.push('--token', token);
   const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   proc.stderr.on('data', (d) => { log += d; });
