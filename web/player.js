@@ -139,7 +139,8 @@ export class Player {
         this.status(`This song could not be loaded: ${e.message}`);
       }
     }
-    this.say(`Now playing: ${track.title || 'untitled'}${track.artist ? ' by ' + track.artist : ''}`);
+    const by = track.artist ? ` by ${track.artist}` : '';
+    this.say(`Now playing: ${track.title || 'untitled'}${by}`);
   }
 
   async resume() {
@@ -208,8 +209,8 @@ export class Player {
   showNow(track, info = {}) {
     const ui = this.ui;
     ui.title.textContent = track ? (track.title || 'untitled') : 'Nothing yet';
-    const by = track ? [track.artist || info.artist, info.album].filter(Boolean).join(' \u2014 ') : '';
-    ui.artist.textContent = by;
+    const by = track ? [track.artist || info.artist, info.album].filter(Boolean) : [];
+    ui.artist.textContent = by.join(' \u2014 ');
     ui.reason.textContent = track && track.reason ? `Because: ${track.reason}` : '';
     ui.like.disabled = !track;
     ui.skip.disabled = !track;

@@ -67,6 +67,10 @@ async function api(path, init) {
 
 const text = (p, id) => p.locator(`#${id}`).textContent();
 
+// Waits until the element's text is value.
+const textIs = (p, id, value) => p.waitForFunction(
+  ([i, v]) => document.getElementById(i).textContent === v, [id, value], wait);
+
 // Waits until the audio element plays and its time moves on; the title
 // then shown.
 async function songPlays(p) {
@@ -75,14 +79,16 @@ async function songPlays(p) {
     return !a.paused && a.currentTime > 0.2 && a.currentTime;
   }, null, wait);
   const from = await t0.jsonValue();
-  await p.waitForFunction((t) => document.getElementById('audio').currentTime > t + 0.5, from, wait);
+  await p.waitForFunction((t) => document.getElementById('audio').currentTime > t + 0.5, from,
+                          wait);
   return (await text(p, 'np-title')).trim();
 }
 
 async function newPage(b, { listener, label, expect401 = false }) {
   const context = await b.newContext({ viewport: { width: 1280, height: 900 } });
   await context.addInitScript((name) => {
-    if (name && !localStorage.getItem('emotune.listener')) localStorage.setItem('emotune.listener', name);
+    if (name && !localStorage.getItem('emotune.listener'))
+      localStorage.setItem('emotune.listener', name);
   }, listener);
   await context.addInitScript(pageProbe);
   context.setDefaultTimeout(GUARD_MS);
@@ -100,8 +106,7 @@ run.test('the_page_loads_and_its_smoothing_settings_are_saved', async () => {
   await page.getByLabel('Smoothing, in seconds').fill('1.5');
   await page.getByLabel('Hold, in seconds').fill('1');
   await page.getByRole('button', { name: 'Save settings' }).click();
-  await page.waitForFunction(() => document.getElementById('profile-status').textContent === 'Saved.',
-                             null, wait);
+  await textIs(page, 'profile-status', 'Saved.');
   const profile = await api('/api/v1/listeners/default/profile');
   check(profile.tau_s === 1.5 && profile.hold_s === 1, `profile ${JSON.stringify(profile)}`);
   await page.getByText('Listener and settings').click();
@@ -110,14 +115,16 @@ run.test('the_page_loads_and_its_smoothing_settings_are_saved', async () => {
 run.test('a_face_box_and_seven_expression_bars_are_drawn_over_the_camera', async () => {
   await page.waitForFunction(() => {
     const box = document.getElementById('face-box'), bars = document.getElementById('bars');
-    const r = box.getBoundingClientRect(), stage = document.getElementById('stage').getBoundingClientRect();
+    const r = box.getBoundingClientRect();
+    const stage = document.getElementById('stage').getBoundingClientRect();
     return !box.hidden && !bars.hidden && r.width > 10 && r.height > 10 &&
       r.left >= stage.left - 1 && r.right <= stage.right + 1 &&
       bars.querySelectorAll('li').length === 7;
   }, null, wait);
   const video = await page.evaluate(() => {
     const v = document.getElementById('video');
-    return { playing: v.srcObject !== null && v.videoWidth > 0, transform: getComputedStyle(v).transform };
+    return { playing: v.srcObject !== null && v.videoWidth > 0,
+             transform: getComputedStyle(v).transform };
   });
   check(video.playing, 'the camera picture is not shown');
   check(video.transform.startsWith('matrix(-1'), `the picture is not mirrored: ${video.transform}`);
@@ -166,10 +173,11 @@ run.test('screenshots_at_desktop_and_phone_width', async () => {
 run.test('like_and_skip_are_in_the_listeners_feedback', async () => {
   const title = await songPlays(page);
   await page.getByRole('button', { name: 'Like' }).click();
-  await page.waitForFunction(() => document.getElementById('like').getAttribute('aria-pressed') === 'true',
-                             null, wait);
+  await page.waitForFunction(() => document.getElementById('like').ariaPressed === 'true', null,
+                             wait);
   await page.getByRole('button', { name: 'Skip' }).click();
-  await page.waitForFunction((t) => document.getElementById('np-title').textContent !== t, title, wait);
+  await page.waitForFunction((t) => document.getElementById('np-title').textContent !== t, title,
+                             wait);
   const { feedback } = await api('/api/v1/listeners/default/feedback?limit=2');
   check(feedback.length === 2, `feedback: ${JSON.stringify(feedback)}`);
   const [skip, like] = feedback; // newest first
@@ -238,32 +246,31 @@ run.test('a_stated_mood_with_the_camera_off', async () => {
   await page.waitForFunction(() => document.getElementById('video').srcObject === null &&
     document.getElementById('camera-toggle').getAttribute('aria-pressed') === 'false', null, wait);
   await page.getByRole('button', { name: 'sad', exact: true }).click();
-  await page.waitForFunction(() => document.getElementById('mood-name').textContent === 'sad',
-                             null, wait);
+  await textIs(page, 'mood-name', 'sad');
   const mood = await api('/api/v1/listeners/default/mood');
-  check(mood.name === 'sad' && mood.source === 'manual', `the server's mood: ${JSON.stringify(mood)}`);
+  check(mood.name === 'sad' && mood.source === 'manual',
+        `the server's mood: ${JSON.stringify(mood)}`);
   await page.waitForFunction(() => document.getElementById('upnext').textContent.includes('sad'),
                              null, wait);
   // a point clicked on the plane: happy's
   const box = await page.locator('#plane').boundingBox();
   const vb = { x: -1.3, y: -1.22, w: 2.6, h: 2.44 }; // index.html's viewBox
   const scale = Math.min(box.width / vb.w, box.height / vb.h);
-  const left = box.x + (box.width - vb.w * scale) / 2, top = box.y + (box.height - vb.h * scale) / 2;
+  const left = box.x + (box.width - vb.w * scale) / 2;
+  const top = box.y + (box.height - vb.h * scale) / 2;
   await page.mouse.click(left + (0.8 - vb.x) * scale, top + (-0.5 - vb.y) * scale);
-  await page.waitForFunction(() => document.getElementById('mood-name').textContent === 'happy',
-                             null, wait);
+  await textIs(page, 'mood-name', 'happy');
 });
 
 run.test('a_denied_camera_offers_the_stated_mood_and_songs_play', async () => {
   const p = await newPage(deniedBrowser, { listener: 'nocamera', label: 'camera denied' });
   await p.goto(server.url + '/');
-  await p.waitForFunction(() => /refused|No camera/.test(document.getElementById('camera-status').textContent),
-                          null, wait);
+  await p.waitForFunction(() => /refused|No camera/.test(
+    document.getElementById('camera-status').textContent), null, wait);
   check(await p.evaluate(() => document.getElementById('video').srcObject === null),
         'a picture is shown without a camera');
   await p.getByRole('button', { name: 'happy', exact: true }).click();
-  await p.waitForFunction(() => document.getElementById('mood-name').textContent === 'happy',
-                          null, wait);
+  await textIs(p, 'mood-name', 'happy');
   const title = await songPlays(p);
   check(TITLES.includes(title), `"${title}" is none of the library's`);
   await p.context().close();

@@ -104,9 +104,11 @@ export function makeCamera(dir) {
     const seen = JSON.parse(sh(BIN, ['detect', '--json', '--models', MODELS, still]));
     const faces = seen.faces.length;
     const top = faces ? seen.faces[0].expression : null;
-    if (scene.want ? faces !== 1 || top !== scene.want : faces !== 0)
+    if (scene.want ? faces !== 1 || top !== scene.want : faces !== 0) {
+      const want = scene.want ? `one ${scene.want}` : 'none';
       throw new Error(`${scene.name} scene (${scene.picture}): emotune sees ${faces} face(s)` +
-                      `${top ? ', ' + top : ''}; the test wants ${scene.want ? 'one ' + scene.want : 'none'}`);
+                      `${top ? ', ' + top : ''}; the test wants ${want}`);
+    }
     return still;
   });
   const video = join(dir, 'camera.y4m');
