@@ -194,12 +194,18 @@ build/bench/bench_next: bench/bench_next.c build/libemotune.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
 
+build/bench/server_load: bench/server_load.c build/libemotune.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
+
 bench: $(DEPS_OK) all build/tests/dump_rgb build/bench/bench_detect build/bench/bench_kernels build/bench/bench_store \
-	build/bench/bench_decode build/bench/sim_recommend
+	build/bench/bench_decode build/bench/sim_recommend build/bench/server_load build/bench/bench_next
 	bench/run.sh
 	bench/store.sh
 	bench/scan.sh
 	bench/recommend.sh
+	bench/server.sh
+	build/bench/bench_next 5000 100
 
 clean:
 	rm -rf build

@@ -1,6 +1,7 @@
 /* The HTTP client of the server tests (http_support.h). */
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,9 @@ void ts_reply_free(ts_reply *r)
     free(r->body);
 }
 
-ts_reply ts_http_raw(int port, const char *req, size_t len)
+/* Sends req and reads the reply until the server closes; half_close shuts
+ * the socket's write side once req is sent. */
+static ts_reply exchange(int port, const char *req, size_t len, bool half_close)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
@@ -30,7 +33,8 @@ ts_reply ts_http_raw(int port, const char *req, size_t len)
             break; /* the server may answer and close before reading it all */
         off += (size_t)n;
     }
-    shutdown(fd, SHUT_WR);
+    if (half_close)
+        shutdown(fd, SHUT_WR);
     size_t cap = 1 << 16, got = 0;
     char *buf = malloc(cap + 1);
     assert_non_null(buf);
@@ -46,7 +50,7 @@ ts_reply ts_http_raw(int port, const char *req, size_t len)
     ts_reply r = {0};
     char *end = strstr(buf, "\r\n\r\n");
     if (!end || sscanf(buf, "HTTP/1.%*d %d", &r.status) != 1)
-        fail_msg("not an HTTP ts_reply: %.200s", buf);
+        fail_msg("not an HTTP reply: %.200s", buf);
     r.head = strndup(buf, (size_t)(end - buf));
     r.body_len = got - (size_t)(end + 4 - buf);
     r.body = malloc(r.body_len + 1);
@@ -54,6 +58,11 @@ ts_reply ts_http_raw(int port, const char *req, size_t len)
     r.body[r.body_len] = '\0';
     free(buf);
     return r;
+}
+
+ts_reply ts_http_raw(int port, const char *req, size_t len)
+{
+    return exchange(port, req, len, true);
 }
 
 /* A request with a body (may be NULL) and extra header lines ("" for none). */
@@ -69,7 +78,7 @@ ts_reply ts_http(int port, const char *method, const char *path, const char *hea
     memcpy(req, head, (size_t)n);
     if (body && body_len)
         memcpy(req + n, body, body_len);
-    ts_reply r = ts_http_raw(port, req, (size_t)n + body_len);
+    ts_reply r = exchange(port, req, (size_t)n + body_len, false);
     free(req);
     return r;
 }

@@ -17,12 +17,16 @@ typedef struct ts_reply {
 
 void ts_reply_free(ts_reply *r);
 
-/* Sends len bytes of req as they are and reads the reply; fails the test
- * when what comes back is not HTTP. */
+/* Sends len bytes of req as they are, shuts the socket's write side (so
+ * not one more byte can follow: the server must answer what it has), and
+ * reads the reply until the server closes; fails the test when what comes
+ * back is not HTTP. */
 ts_reply ts_http_raw(int port, const char *req, size_t len);
 
 /* A request with a body (may be NULL) and extra header lines ("" for none;
- * each ending in \r\n); Connection: close and Content-Length are added. */
+ * each ending in \r\n); Connection: close and Content-Length are added.
+ * The write side stays open, as a browser's does (libmicrohttpd closes a
+ * half-closed connection whose reply is not ready yet). */
 ts_reply ts_http(int port, const char *method, const char *path, const char *headers,
                  const void *body, size_t body_len);
 

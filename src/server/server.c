@@ -292,6 +292,16 @@ static void add_reply_headers(struct MHD_Response *r, char *lines)
     free(lines);
 }
 
+void et__reply_discard(et__reply *rep)
+{
+    json_decref(rep->json);
+    free(rep->raw);
+    free(rep->headers);
+    if (rep->file)
+        close(rep->fd);
+    *rep = (et__reply){.status = 0};
+}
+
 /* A reply's body from its file (taking the fd). */
 static struct MHD_Response *file_response(const et__reply *rep)
 {
@@ -453,11 +463,27 @@ bool et__server_path_matches(const char *pattern, const char *url, char *param)
     return !*pattern && !*url;
 }
 
-static enum MHD_Result dispatch(et_server *s, struct MHD_Connection *c, const char *url,
-                                const char *method, const et__request *r)
+/* Hands a routed request to the job pool, its connection suspended until
+ * the job is done (then its next call sends the reply); while the pool
+ * stops, answers 503 the same way. */
+static enum MHD_Result run_later(et_server *s, struct MHD_Connection *c, et__request *r,
+                                 size_t route)
 {
-    char param[ET__MAX_PARAM + 1] = "";
-    et__call call = {.conn = c, .req = r, .name = param};
+    r->conn = c;
+    r->route = route;
+    /* suspended first: the job may resume it before et__jobs_push returns */
+    MHD_suspend_connection(c);
+    if (!et__jobs_push(s, r)) {
+        r->reply = et__error(503, ET_E_UNAVAILABLE, "the server is stopping");
+        atomic_store(&r->done, true);
+        MHD_resume_connection(c);
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result dispatch(et_server *s, struct MHD_Connection *c, const char *url,
+                                const char *method, et__request *r)
+{
     bool api = strncmp(url, "/api/", 5) == 0;
     if (api && !authorised(s, c, url, method))
         return send_reply(s, c, ET__ROUTE_OTHER,
@@ -467,11 +493,11 @@ static enum MHD_Result dispatch(et_server *s, struct MHD_Connection *c, const ch
     char allow[64] = "";
     for (size_t i = 0; i < et__route_count; i++) {
         const et__route_def *route = &et__routes[i];
-        if (!et__server_path_matches(route->path, url, param))
+        if (!et__server_path_matches(route->path, url, r->param))
             continue;
         if (strcmp(method, route->method) == 0 ||
             (strcmp(method, "HEAD") == 0 && strcmp(route->method, "GET") == 0))
-            return send_reply(s, c, i, route->handler(s, &call), NULL);
+            return run_later(s, c, r, i);
         if (!strstr(allow, route->method)) /* "/healthz" and "/{file}" both GET */
             snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s",
                      *allow ? ", " : "", route->method);
@@ -546,6 +572,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     et_server *s = cls;
     et__request *r = *state;
+    if (r && atomic_exchange(&r->done, false)) /* its job is done: the reply */
+        return send_reply(s, c, r->route, r->reply, NULL);
     if (!r) {
         /* First call: headers only. A declared length over the limit is
          * refused now, before any byte of the body is read. */
@@ -606,6 +634,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **state,
     (void)c, (void)code;
     et__request *r = *state;
     if (r) {
+        if (atomic_load(&r->done)) /* answered, but the connection ended first */
+            et__reply_discard(&r->reply);
         free(r->body);
         free(r);
         request_ends(cls);
@@ -772,21 +802,28 @@ et_status et_server_start(const et_server_opts *o, et_server **out, char *err)
         st = et__static_open(s, o, err);
     if (st == ET_OK)
         st = et__library_open(s, o, err);
-    if (st == ET_OK && pthread_key_create(&s->worker_key, worker_free) != 0)
+    bool key = false;
+    if (st == ET_OK && !(key = pthread_key_create(&s->worker_key, worker_free) == 0))
         st = et_fail(err, ET_E_NOMEM, "no thread key left");
+    if (st == ET_OK)
+        st = et__jobs_start(s, o->threads, err);
     if (st != ET_OK) {
+        if (key)
+            pthread_key_delete(s->worker_key);
         server_free(s);
         return st;
     }
     /* ITC: MHD_quiesce_daemon needs it. */
     s->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC, 0, NULL, NULL, on_request, s,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+            MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)o->threads, MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
         s, MHD_OPTION_UNESCAPE_CALLBACK, et__server_unescape, NULL,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
     if (!s->daemon) {
+        et__jobs_stop(s); /* before the key: its threads free their workers */
         pthread_key_delete(s->worker_key);
         server_free(s);
         return et_fail(err, ET_E_IO, "cannot listen on %s (in use, or not this machine's)",
@@ -842,9 +879,12 @@ unsigned et_server_stop(et_server *s)
     et_server_quiesce(s);
     unsigned cut = wait_idle(s);
     et__library_stop(s); /* a scan is cancelled, not waited for to its end */
-    /* Closes every connection and joins the pool's threads, whose key
-     * destructors free their workers (and close their store handles). */
-    MHD_stop_daemon(s->daemon);
+    /* Runs the jobs still queued (a request past the grace period too: a
+     * handler cannot be cut) and resumes their connections, as
+     * MHD_stop_daemon wants none suspended; the threads' key destructors
+     * free their workers (and close their store handles). */
+    et__jobs_stop(s);
+    MHD_stop_daemon(s->daemon); /* closes every connection */
     if (s->listen_fd >= 0)
         close(s->listen_fd);
     pthread_key_delete(s->worker_key);

@@ -45,9 +45,13 @@
  * cleared or for the time given. A listener posting frames faster than
  * frames_per_s gets 429 with Retry-After, the frame dropped undecoded.
  *
- * Threads: the models are loaded once and shared; each worker thread gets
- * its own vision context and store handle on first use (store.h: one handle
- * per thread), so detection holds no lock another request waits on.
+ * Threads: libmicrohttpd's threads read and write the connections; the
+ * handlers run on `threads` worker threads, taking the requests of every
+ * connection from one queue in the order they came (a connection is
+ * suspended meanwhile), so the clients share the cores alike. The models
+ * are loaded once and shared; each worker thread gets its own vision
+ * context and store handle on first use (store.h: one handle per thread),
+ * so detection holds no lock another request waits on.
  * Everything lives in the et_server: two servers may run in one process.
  * The server's threads inherit the caller's signal mask: a program that
  * waits for a signal blocks it before et_server_start, so it reaches the

@@ -82,10 +82,27 @@ typedef struct et__next_cache et__next_cache;
 /* The web page's folder (static.c). */
 typedef struct et__web et__web;
 
+typedef struct et__request et__request; /* below */
+
+/* The job pool: `threads` threads that run the handlers, in the order the
+ * requests came, while libmicrohttpd's own threads only read and write
+ * connections. A connection is suspended while its request waits and runs,
+ * so a kept-alive client never waits behind another client's detection on
+ * the thread that happens to hold its connection (jobs.c). */
+typedef struct et__jobs {
+    pthread_mutex_t lock;
+    pthread_cond_t ready;
+    et__request *head, *tail;
+    bool stopping;
+    pthread_t *threads;
+    int n_threads;
+} et__jobs;
+
 struct et_server {
     struct MHD_Daemon *daemon;
     et_vision_models *models;
-    pthread_key_t worker_key; /* each worker thread's et__worker */
+    pthread_key_t worker_key; /* each job thread's et__worker */
+    et__jobs jobs;
     char *store_uri, *token;
     size_t max_body;
     int port;
@@ -132,15 +149,9 @@ typedef struct et__worker {
 } et__worker;
 
 /* One request in flight: its body so far. */
-typedef struct et__request {
-    char *body;
-    size_t len, cap;
-    bool too_large;
-    bool refused; /* its 413 is queued */
-} et__request;
-
 /* A path parameter ({name}, {id}) is one segment of at most this many bytes. */
 #define ET__MAX_PARAM ET_STORE_MAX_ID
+
 
 /* What a handler gets: the connection (for its query and headers), the
  * body, and the path's parameter when the route has one ({name}: a
@@ -170,6 +181,25 @@ typedef struct et__reply {
                     * NULL; a Cache-Control here replaces the default no-store */
 } et__reply;
 
+/* One request in flight: its body so far; once routed, what the job pool
+ * needs to answer it (its connection suspended meanwhile). */
+struct et__request {
+    char *body;
+    size_t len, cap;
+    bool too_large;
+    bool refused; /* its 413 is queued */
+    /* routed: */
+    struct MHD_Connection *conn;
+    size_t route;                     /* index in et__routes */
+    char param[ET__MAX_PARAM + 1];    /* the path's {name} or {id} */
+    et__reply reply;                  /* the handler's, once done (owned) */
+    atomic_bool done;                 /* reply is set */
+    struct et__request *next_job;     /* the job queue's link */
+};
+
+/* Frees what an unsent reply holds (its JSON, bytes, headers, file). */
+void et__reply_discard(et__reply *rep);
+
 /* Appends the header line "name: value" to rep->headers; false when out
  * of memory (the reply is then left as it was). */
 bool et__reply_header(et__reply *rep, const char *name, const char *fmt, ...)
@@ -178,6 +208,16 @@ bool et__reply_header(et__reply *rep, const char *name, const char *fmt, ...)
 /* An error reply {"error": {"code", "message"}}. */
 et__reply et__error(unsigned status, et_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The job pool (jobs.c). et__jobs_start starts n threads; et__jobs_push
+ * queues a routed request (false once the pool is stopping: answer it at
+ * once); each job runs its route's handler, keeps the reply in r->reply and
+ * resumes the connection, whose next call sends it. et__jobs_stop runs what
+ * is queued, then joins the threads (every suspended connection is resumed
+ * by then, as MHD_stop_daemon needs). */
+et_status et__jobs_start(et_server *s, int n, char *err);
+bool et__jobs_push(et_server *s, et__request *r);
+void et__jobs_stop(et_server *s);
 
 /* This thread's worker (made on first use); NULL when out of memory. */
 et__worker *et__worker_get(et_server *s, char *err);
