@@ -23,7 +23,7 @@ const run = new Runner('browser');
 const wait = { timeout: GUARD_MS, polling: 200 };
 const TITLES = SONGS.map((s) => s.title);
 
-let dir, server, tokenServer, browser, deniedBrowser, page;
+let dir, server, tokenServer, emptyServer, browser, deniedBrowser, page;
 const problems = []; // console errors, page errors, CSP violations: none allowed
 
 // Collects what must not happen on a page: console errors, uncaught
@@ -47,16 +47,25 @@ const pageProbe = () => {
   document.addEventListener('securitypolicyviolation',
                             (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
   window.__moods = [];
-  document.addEventListener('DOMContentLoaded', () => {
-    const el = document.getElementById('mood-name');
+  window.__said = []; // what the aria-live region announced
+  const follow = (id, list) => {
+    const el = document.getElementById(id);
     const note = () => {
       const t = el.textContent.trim();
-      if (window.__moods[window.__moods.length - 1] !== t) window.__moods.push(t);
+      if (t && list[list.length - 1] !== t) list.push(t);
     };
     note();
     new MutationObserver(note).observe(el, { childList: true, characterData: true, subtree: true });
+  };
+  document.addEventListener('DOMContentLoaded', () => {
+    follow('mood-name', window.__moods);
+    follow('announce', window.__said);
   });
 };
+
+// Waits until the page has announced (aria-live) words matching re.
+const announced = (p, re) => p.waitForFunction(
+  (src) => window.__said.some((t) => new RegExp(src).test(t)), re.source, wait);
 
 async function api(path, init) {
   const r = await fetch(server.url + path, init);
@@ -138,6 +147,8 @@ run.test('the_mood_becomes_calm_then_happy_then_no_face', async () => {
     const happy = calm < 0 ? -1 : seen.indexOf('happy', calm);
     return happy >= 0 && seen.indexOf('no face', happy) >= 0;
   }, null, wait);
+  await announced(page, /^Your mood: calm/);
+  await announced(page, /^Your mood: happy/);
 });
 
 run.test('a_song_plays_and_its_title_is_shown', async () => {
@@ -148,6 +159,7 @@ run.test('a_song_plays_and_its_title_is_shown', async () => {
         `"${title}" shown by "${artist}"`);
   check((await text(page, 'np-reason')).trim().length > 10, 'no reason shown');
   check(await page.locator('#upnext li').count() > 0, 'no next songs shown');
+  await announced(page, new RegExp(`^Now playing: ${title}`));
 });
 
 run.test('screenshots_at_desktop_and_phone_width', async () => {
@@ -185,6 +197,24 @@ run.test('like_and_skip_are_in_the_listeners_feedback', async () => {
   check(skip.track === like.track, 'the like and the skip are not on the same song');
   check(skip.at > 0 && skip.at >= like.at, `skip at ${skip.at}, like at ${like.at}`);
   await songPlays(page); // the next song plays
+});
+
+run.test('a_song_heard_to_its_end_is_complete_and_the_next_one_follows', async () => {
+  const title = await songPlays(page);
+  // the listener drags the position near the end: the browser asks for the
+  // rest of the file with a Range request
+  const ranged = page.waitForResponse((r) => r.url().includes('/audio') && r.status() === 206,
+                                      wait);
+  await page.evaluate(() => {
+    const a = document.getElementById('audio');
+    a.currentTime = a.duration - 1.5;
+  });
+  await ranged;
+  await page.waitForFunction((t) => document.getElementById('np-title').textContent !== t, title,
+                             wait);
+  const { feedback } = await api('/api/v1/listeners/default/feedback?limit=1');
+  check(feedback[0].kind === 'complete', `the newest feedback is a ${feedback[0].kind}`);
+  await songPlays(page);
 });
 
 run.test('the_policy_switch_is_saved_and_the_next_songs_follow_it', async () => {
@@ -239,6 +269,21 @@ run.test('no_serious_or_critical_accessibility_violation', async () => {
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.emulateMedia({ colorScheme: 'light' });
   check(report.length === 0, `axe-core:\n${report.join('\n')}`);
+});
+
+run.test('reduced_motion_and_dark_schemes_are_respected', async () => {
+  const look = () => page.evaluate(() => ({
+    motion: getComputedStyle(document.getElementById('plane-dot')).transitionDuration,
+    bg: getComputedStyle(document.body).backgroundColor,
+  }));
+  await page.emulateMedia({ reducedMotion: 'no-preference', colorScheme: 'light' });
+  const normal = await look();
+  await page.emulateMedia({ reducedMotion: 'reduce', colorScheme: 'dark' });
+  const calm = await look();
+  await page.emulateMedia({ reducedMotion: 'no-preference', colorScheme: 'light' });
+  check(normal.motion !== '0s' && calm.motion.split(',').every((d) => d.trim() === '0s'),
+        `the dot's transition: ${normal.motion}, reduced: ${calm.motion}`);
+  check(normal.bg !== calm.bg, `the same background in light and dark: ${normal.bg}`);
 });
 
 run.test('a_stated_mood_with_the_camera_off', async () => {
@@ -296,6 +341,24 @@ run.test('a_server_with_a_token_has_the_page_ask_for_it', async () => {
   await p.context().close();
 });
 
+run.test('an_empty_library_says_how_to_add_music_and_a_scan_brings_songs', async () => {
+  const music = join(dir, 'empty', 'music');
+  mkdirSync(music, { recursive: true });
+  emptyServer = await startServer({ dir: join(dir, 'empty'), music });
+  const p = await newPage(browser, { listener: 'newcomer', label: 'empty library' });
+  await p.goto(emptyServer.url + '/');
+  await p.waitForFunction(() => !document.getElementById('library-empty').hidden &&
+    !document.getElementById('scan').hidden, null, wait);
+  check((await text(p, 'library-empty')).includes('--music'), 'no word on how to add music');
+  await p.getByRole('button', { name: 'happy', exact: true }).click();
+  sh('cp', [join(dir, 'music', 'song1.ogg'), join(dir, 'music', 'song2.ogg'), music]);
+  await p.getByRole('button', { name: 'Scan the music folders' }).click();
+  const title = await songPlays(p);
+  check([SONGS[0].title, SONGS[1].title].includes(title), `"${title}" was not scanned`);
+  check(await p.locator('#library-empty').isHidden(), 'the empty library notice stays');
+  await p.context().close();
+});
+
 run.test('no_console_error_and_no_csp_violation', async () => {
   const csp = await page.evaluate(() => window.__csp);
   check(csp.length === 0, `CSP violations: ${csp.join('; ')}`);
@@ -328,7 +391,7 @@ async function main() {
 
 async function cleanup() {
   for (const b of [browser, deniedBrowser]) if (b) await b.close().catch(() => {});
-  for (const s of [server, tokenServer]) {
+  for (const s of [server, tokenServer, emptyServer]) {
     if (!s) continue;
     const code = await s.stop();
     if (code !== 0) console.log(`emotune serve stopped with ${code}:\n${s.log()}`);
