@@ -183,6 +183,11 @@ run.test('screenshots_at_desktop_and_phone_width', async () => {
 });
 
 run.test('like_and_skip_are_in_the_listeners_feedback', async () => {
+  // a song with time left for two clicks, so that both are on it
+  await page.waitForFunction(() => {
+    const a = document.getElementById('audio');
+    return !a.paused && a.duration - a.currentTime > 10;
+  }, null, wait);
   const title = await songPlays(page);
   await page.getByRole('button', { name: 'Like' }).click();
   await page.waitForFunction(() => document.getElementById('like').ariaPressed === 'true', null,
