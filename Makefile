@@ -46,7 +46,7 @@ MODELS  := tiny_face_detector_model-weights_manifest.json tiny_face_detector_mod
            face_expression_model-weights_manifest.json face_expression_model.bin
 MODEL_SRC := node_modules/@vladmandic/face-api/model
 
-.PHONY: all deps run test test-build bench fuzz clean models cross-arm64
+.PHONY: all deps run demo test test-build bench fuzz clean models cross-arm64
 all: build/emotune models
 
 $(DEPS_OK): scripts/deps.sh package.json package-lock.json
@@ -162,7 +162,12 @@ fuzz: $(addprefix build/fuzz/,$(FUZZERS))
 	scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZERS)
 
 # --- run and bench --------------------------------------------------------
+# `make run`: the web page at http://127.0.0.1:8080 until Ctrl-C, playing
+# MUSIC (default ~/Music, else a demo library); `make demo`: the command line
+# from face to songs.
 run: $(DEPS_OK) all
+	MUSIC='$(MUSIC)' LISTEN='$(LISTEN)' scripts/run.sh
+demo: $(DEPS_OK) all
 	scripts/demo.sh
 
 build/bench/bench_detect: bench/bench_detect.c build/libemotune.a

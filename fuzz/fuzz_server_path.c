@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const patterns[] = {
     "/api/v1/listeners/{name}/frames", "/api/v1/listeners/{name}/mood", "/api/v1/detect",
-    "/healthz", "/api/v1/tracks/{id}/audio"};
+    "/healthz", "/api/v1/tracks/{id}/audio", "/{file}"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

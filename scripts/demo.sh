@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make run`: emotune from face to songs on real pictures and real music.
+# `make demo`: emotune's command line from face to songs, on real pictures
+# and real music (`make run` is the web page).
 #  1. the faces and expressions in face-api's demo pictures (emotune detect);
 #  2. a music library: the Wesnoth and HyperRogue soundtracks from Debian
 #     (bench/fetch-music.sh, about 210 MB, downloaded once into

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what emotune needs to build, test and benchmark on Debian 12:
-# Debian packages with apt-get, npm packages with `npm ci` (pinned in
-# package-lock.json). Safe to run again: it installs only what is missing.
+# Debian packages with apt-get (chromium among them, for the browser tests:
+# playwright-core drives it, and never downloads a browser of its own), npm
+# packages with `npm ci` (pinned in package-lock.json). Safe to run again:
+# it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +14,7 @@ DEBS=(
   liblmdb-dev libhiredis-dev libyajl-dev redis-server redis-tools
   libavformat-dev libavcodec-dev libswresample-dev libavutil-dev
   libfftw3-dev libmicrohttpd-dev ffmpeg gcc-aarch64-linux-gnu qemu-user
-  nodejs npm time hyperfine
+  nodejs npm time hyperfine chromium
 )
 
 missing=()
@@ -34,7 +36,8 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
-if [[ ! -d node_modules/@vladmandic/face-api || package-lock.json -nt node_modules/.package-lock.json ]]; then
+if [[ ! -d node_modules/@vladmandic/face-api || ! -d node_modules/playwright-core ||
+      package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "deps: installing npm packages (npm ci)"
   npm ci --no-audit --no-fund --ignore-scripts
 fi

@@ -94,6 +94,13 @@ else
   programs_failed+=("emulated CPUs (qemu-x86_64 missing)"); failed=$((failed+1))
 fi
 
+# The web page in Debian's chromium (playwright-core), against the real
+# server: each scenario step is one test (tests/browser/support.mjs prints
+# cmocka's lines); it skips, and says so, only without chromium.
+for t in tests/browser/*.test.mjs; do
+  run_program "$t" env EMOTUNE_TEST_MODELS=build/models EMOTUNE_TEST_BIN=build/emotune node "$t"
+done
+
 for r in build/san/replay/fuzz_*; do
   name=$(basename "$r")
   run_program "$r" "$r" "fuzz/corpus/${name#fuzz_}"

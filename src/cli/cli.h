@@ -3,6 +3,8 @@
 #ifndef ET_CLI_H
 #define ET_CLI_H
 
+#include <stdbool.h>
+
 /* Exit statuses, documented in --help. */
 enum {
     ET_EXIT_OK = 0,
@@ -36,6 +38,16 @@ const char *et_cli_store_uri(const char *option, char *buf, unsigned long len);
 /* The models folder: `option` if given, else $EMOTUNE_MODELS, else `models`
  * next to the executable. Writes into buf (size len). */
 const char *et_cli_models_dir(const char *option, char *buf, unsigned long len);
+
+/* The folder of the running executable into buf (size len); false when it
+ * cannot be known. */
+bool et_cli_exe_dir(char *buf, unsigned long len);
+
+/* The web page's folder: `option` if given, else $EMOTUNE_WEB, else the
+ * first web/ holding index.html next to the executable or one or two
+ * folders up (the repository's, for build/emotune and build/san/emotune);
+ * NULL when there is none. Writes into buf (size len) when needed. */
+const char *et_cli_web_dir(const char *option, char *buf, unsigned long len);
 
 /* ---- shared by the commands (common.c) ---- */
 

@@ -2,7 +2,9 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "store/store.h"
@@ -15,6 +17,42 @@ const char *et_cli_store_uri(const char *option, char *buf, unsigned long len)
     if (env && *env)
         return env;
     return et_store_default_uri(buf, len);
+}
+
+bool et_cli_exe_dir(char *buf, unsigned long len)
+{
+    ssize_t n = len > 1 ? readlink("/proc/self/exe", buf, len - 1) : -1;
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    char *slash = strrchr(buf, '/');
+    if (slash)
+        *slash = '\0';
+    return slash != NULL;
+}
+
+const char *et_cli_web_dir(const char *option, char *buf, unsigned long len)
+{
+    if (option && *option)
+        return option;
+    const char *env = getenv("EMOTUNE_WEB");
+    if (env && *env)
+        return env;
+    char dir[4096];
+    if (!et_cli_exe_dir(dir, sizeof dir))
+        return NULL;
+    /* next to the executable, then one and two folders up */
+    for (int up = 0; up < 3; up++) {
+        char index[4200];
+        snprintf(index, sizeof index, "%s/web/index.html", dir);
+        if (access(index, R_OK) == 0 && (size_t)snprintf(buf, len, "%s/web", dir) < len)
+            return buf;
+        char *slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+            return NULL;
+        *slash = '\0';
+    }
+    return NULL;
 }
 
 double et_cli_wall_time(void)

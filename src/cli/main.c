@@ -70,13 +70,8 @@ const char *et_cli_models_dir(const char *option, char *buf, unsigned long len)
     if (env && *env)
         return env;
     char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
+    if (!et_cli_exe_dir(exe, sizeof exe))
         return "models";
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash)
-        *slash = '\0';
     snprintf(buf, len, "%s/models", exe);
     return buf;
 }

@@ -16,7 +16,7 @@ static const char serve_usage[] =
     "                     [--max-connections N] [--max-per-client N] [--timeout S]\n"
     "                     [--grace S]\n"
     "                     [--music DIR]... [--scan-jobs N]\n"
-    "                     [--max-fps N] [--history-every SECONDS]\n"
+    "                     [--max-fps N] [--history-every SECONDS] [--web DIR]\n"
     "\n"
     "Answers emotune's HTTP API until Ctrl-C (SIGINT) or SIGTERM, then refuses new\n"
     "connections, finishes the requests in flight (for up to --grace seconds; a\n"
@@ -26,7 +26,8 @@ static const char serve_usage[] =
     ".../mood (PUT: a mood stated by hand), GET .../next, POST .../feedback,\n"
     "GET/PUT .../profile, GET .../history; the tracks: GET /api/v1/tracks, .../ID,\n"
     ".../ID/cover, .../ID/audio (HTTP Range); the library: POST /api/v1/library/scan\n"
-    "(GET: its progress), POST /api/v1/library/import (a catalogue as the body).\n"
+    "(GET: its progress), POST /api/v1/library/import (a catalogue as the body);\n"
+    "for the page: GET /api/v1/moods, GET .../feedback; the web page itself at /.\n"
     "\n"
     "options:\n"
     "  --listen ADDR:PORT  IPv4 address and port (default 127.0.0.1:8080; port 0:\n"
@@ -57,6 +58,8 @@ static const char serve_usage[] =
     "  --history-every SECONDS  a listener's steady camera mood goes into their\n"
     "                      history at most this often (a new mood at once),\n"
     "                      more than 0 and at most 86400 (default 60)\n"
+    "  --web DIR           the web page's folder, served at / (default $EMOTUNE_WEB,\n"
+    "                      else web/ next to the executable or the repository's)\n"
     "\n"
     "exit status: 0 stopped by a signal, 2 bad command line, 3 the store, the\n"
     "models or the address unavailable\n";
@@ -64,7 +67,7 @@ static const char serve_usage[] =
 #define MAX_MUSIC_DIRS 64
 
 typedef struct serve_args {
-    const char *listen, *store, *token, *models;
+    const char *listen, *store, *token, *models, *web;
     long threads, scan_jobs;
     double max_body;
     long max_connections, max_per_client, timeout_s;
@@ -113,6 +116,7 @@ static int parse_args(int argc, char **argv, serve_args *a)
         {"timeout", required_argument, NULL, 'O'}, {"grace", required_argument, NULL, 'G'},
         {"music", required_argument, NULL, 'm'},  {"scan-jobs", required_argument, NULL, 'J'},
         {"max-fps", required_argument, NULL, 'F'}, {"history-every", required_argument, NULL, 'E'},
+        {"web", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -125,6 +129,7 @@ static int parse_args(int argc, char **argv, serve_args *a)
         case 's': a->store = optarg; break;
         case 't': a->token = optarg; break;
         case 'M': a->models = optarg; break;
+        case 'W': a->web = optarg; break;
         case 'T':
             if (et_cli_parse_number(optarg, 1, 64, &v) || v != (long)v) {
                 fprintf(stderr, "emotune serve: --threads wants a whole number from 1 to 64\n");
@@ -230,12 +235,13 @@ int et_cli_serve(int argc, char **argv)
             fputs(serve_usage, stdout);
         return rc < 0 ? ET_EXIT_OK : rc;
     }
-    char store_buf[4096], models_buf[4096], err[ET_ERR_MAX];
+    char store_buf[4096], models_buf[4096], web_buf[4096], err[ET_ERR_MAX];
     et_server_opts o = et_server_default_opts();
     if (a.listen)
         o.listen = a.listen;
     o.store_uri = et_cli_store_uri(a.store, store_buf, sizeof store_buf);
     o.models_dir = et_cli_models_dir(a.models, models_buf, sizeof models_buf);
+    o.web_dir = et_cli_web_dir(a.web, web_buf, sizeof web_buf);
     o.token = a.token ? a.token : getenv("EMOTUNE_TOKEN");
     if (a.threads)
         o.threads = (int)a.threads;

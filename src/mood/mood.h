@@ -68,6 +68,10 @@ const et_mood_named *et_mood_named_find(const char *name, size_t len, const char
  * string; NULL when unknown. */
 const char *et_mood_named_canonical(const char *mood);
 
+/* The whole table, in its order (the seven a face shows first, then
+ * energetic and excited), its length in *n; static. */
+const et_mood_named *et_mood_named_table(size_t *n);
+
 /* The nearest of the seven moods a face shows (happy, calm, sad, angry,
  * tense, disgusted, surprised; never energetic or excited) to a point,
  * Euclidean; a static string, never NULL. */

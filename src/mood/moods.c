@@ -112,6 +112,12 @@ const char *et_mood_named_canonical(const char *mood)
     return m ? m->name : NULL;
 }
 
+const et_mood_named *et_mood_named_table(size_t *n)
+{
+    *n = COUNT(moods);
+    return moods;
+}
+
 const char *et_mood_nearest_named(double valence, double arousal)
 {
     /* The seven moods a face can show; energetic and excited are words for

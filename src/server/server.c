@@ -395,6 +395,11 @@ const et__route_def et__routes[] = {
     {"/api/v1/tracks/{id}", "GET", et__track},
     {"/api/v1/tracks/{id}/cover", "GET", et__track_cover},
     {"/api/v1/tracks/{id}/audio", "GET", et__track_audio},
+    {"/api/v1/moods", "GET", et__moods},
+    {"/api/v1/listeners/{name}/feedback", "GET", et__feedback_list},
+    /* the web page, last: "/{file}" would match any other one-segment path */
+    {"/", "GET", et__static_page},
+    {"/{file}", "GET", et__static_file},
 };
 const size_t et__route_count = sizeof et__routes / sizeof *et__routes;
 _Static_assert(sizeof et__routes / sizeof *et__routes <= ET__MAX_ROUTES,
@@ -493,8 +498,9 @@ static enum MHD_Result dispatch(et_server *s, struct MHD_Connection *c, const ch
         if (strcmp(method, route->method) == 0 ||
             (strcmp(method, "HEAD") == 0 && strcmp(route->method, "GET") == 0))
             return run_later(s, c, r, i);
-        snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s",
-                 *allow ? ", " : "", route->method);
+        if (!strstr(allow, route->method)) /* "/healthz" and "/{file}" both GET */
+            snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s",
+                     *allow ? ", " : "", route->method);
     }
     if (*allow)
         return send_reply(s, c, ET__ROUTE_OTHER,
@@ -737,6 +743,7 @@ static void server_free(et_server *s)
     if (!s)
         return;
     et__library_close(s);
+    et__static_close(s);
     et__listeners_free(s);
     pthread_mutex_destroy(&s->listeners_lock);
     pthread_mutex_destroy(&s->clients_lock);
@@ -791,6 +798,8 @@ et_status et_server_start(const et_server_opts *o, et_server **out, char *err)
         st = et_vision_models_load(o->models_dir, &s->models, err);
     if (st == ET_OK)
         st = check_store(s->store_uri, err);
+    if (st == ET_OK)
+        st = et__static_open(s, o, err);
     if (st == ET_OK)
         st = et__library_open(s, o, err);
     bool key = false;

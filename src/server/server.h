@@ -15,7 +15,10 @@
  * stamps (library.h, listener.h) move, whoever changed them. The tracks:
  * GET /api/v1/tracks (paged, by mood), .../tracks/{id}, .../cover and
  * .../audio (Range, conditional requests; by id only, and only files under
- * the folders the library scanned).
+ * the folders the library scanned). For the web page: GET /api/v1/moods
+ * (the named moods), GET .../feedback (newest first), and the page itself
+ * at / and /FILE, files directly in web_dir only (static.c), without a
+ * token.
  *
  * Safety: binds 127.0.0.1:8080 by default; any address outside 127.0.0.0/8
  * needs a token, then required on every /api/ request as "Authorization:
@@ -99,6 +102,10 @@ typedef struct et_server_opts {
      * (NULL: CLOCK_MONOTONIC). Tests give a clock they move by hand. */
     double (*clock)(void *clock_ctx);
     void *clock_ctx;
+    const char *web_dir;      /* the web page's folder (index.html and its files,
+                               * served at / and /FILE without a token; only
+                               * files directly in it, no symbolic link); must
+                               * hold index.html. NULL: / says there is none */
 } et_server_opts;
 
 /* The defaults above (store_uri and models_dir NULL). */

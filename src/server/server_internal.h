@@ -79,6 +79,8 @@ typedef struct et__client {
  * next_cache.c). */
 typedef struct et__library et__library;
 typedef struct et__next_cache et__next_cache;
+/* The web page's folder (static.c). */
+typedef struct et__web et__web;
 
 typedef struct et__request et__request; /* below */
 
@@ -136,6 +138,7 @@ struct et_server {
     et__library *library;        /* the --music folders and their scans */
     et__next_cache *next_cache;  /* what .../next keeps between requests */
     atomic_ulong next_library_loads, next_feedback_loads; /* its loads, counted */
+    et__web *web;                /* the page's folder (NULL: none) */
 };
 
 /* What one worker thread owns: made on its first request, freed when the
@@ -253,6 +256,16 @@ et__reply et__tracks(et_server *s, const et__call *c);
 et__reply et__track(et_server *s, const et__call *c);
 et__reply et__track_cover(et_server *s, const et__call *c);
 et__reply et__track_audio(et_server *s, const et__call *c);
+et__reply et__moods(et_server *s, const et__call *c);         /* page_api.c */
+et__reply et__feedback_list(et_server *s, const et__call *c); /* page_api.c */
+et__reply et__static_page(et_server *s, const et__call *c); /* "/" */
+et__reply et__static_file(et_server *s, const et__call *c); /* "/{file}" */
+
+/* The web page's folder (static.c): et__static_open opens o->web_dir when
+ * given (ET_E_INVALID: not a folder holding index.html); et__static_close
+ * closes it (NULL-safe, also after a failed open). */
+et_status et__static_open(et_server *s, const et_server_opts *o, char *err);
+void et__static_close(et_server *s);
 
 /* The library (library.c): the scans of the --music folders and catalogue
  * imports. et__library_open takes the options (the folders must exist;
