@@ -1,4 +1,5 @@
-/* server: the daemon, its requests and their limits, dispatch, replies. */
+/* server: the daemon, its routes, its requests (body, dispatch, the job
+ * pool's hand-over) and their limits, start and stop. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -23,12 +24,6 @@ const char *const et__limit_names[ET__LIMIT__COUNT] = {"connections_per_client",
 /* What a client over its connection limit is told to wait (seconds). */
 #define RETRY_AFTER_S 1
 
-/* The Content-Security-Policy the page (next issue) will satisfy: its own
- * scripts, styles, pictures, media and API only; no inline script. */
-#define CSP                                                                            \
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " \
-    "media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; " \
-    "form-action 'self'"
 
 et_server_opts et_server_default_opts(void)
 {
@@ -37,38 +32,6 @@ et_server_opts et_server_default_opts(void)
                             .max_per_client = 16, .timeout_s = 30, .grace_s = 10,
                             .history_every_s = 60,
                             .frames_per_s = ET_SERVER_DEFAULT_FRAMES_PER_S};
-}
-
-et__reply et__error(unsigned status, et_status code, const char *fmt, ...)
-{
-    char msg[ET_ERR_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", et_status_code(code), "message",
-                            msg);
-    if (!doc) /* a message quoting bytes that are not UTF-8 */
-        doc = json_pack("{s:{s:s,s:s}}", "error", "code", et_status_code(code), "message",
-                        et__shown(msg, msg, sizeof msg));
-    return (et__reply){.status = status, .json = doc};
-}
-
-bool et__reply_header(et__reply *rep, const char *name, const char *fmt, ...)
-{
-    char value[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(value, sizeof value, fmt, ap);
-    va_end(ap);
-    size_t had = rep->headers ? strlen(rep->headers) : 0;
-    size_t add = strlen(name) + strlen(value) + 4;
-    char *grown = realloc(rep->headers, had + add + 1);
-    if (!grown)
-        return false;
-    snprintf(grown + had, add + 1, "%s: %s\r\n", name, value);
-    rep->headers = grown;
-    return true;
 }
 
 /* ---- workers ------------------------------------------------------------ */
@@ -106,269 +69,6 @@ et_store *et__worker_store(et_server *s, et__worker *w, char *err)
     if (!w->store && et_store_open(s->store_uri, &s->store_opts, &w->store, err) != ET_OK)
         w->store = NULL;
     return w->store;
-}
-
-/* ---- connections, their limits, requests in flight --------------------- */
-
-static uint64_t now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-/* The connection's record (NULL when it could not be made). */
-static et__conn *conn_of(struct MHD_Connection *c)
-{
-    const union MHD_ConnectionInfo *i =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    return i ? i->socket_context : NULL;
-}
-
-/* The connection's client address into k (length 0 when not IP). */
-static void client_address(struct MHD_Connection *c, et__conn *k)
-{
-    const union MHD_ConnectionInfo *i =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *a = i ? i->client_addr : NULL;
-    k->addr_len = 0;
-    if (a && a->sa_family == AF_INET) {
-        memcpy(k->addr, &((const struct sockaddr_in *)(const void *)a)->sin_addr, 4);
-        k->addr_len = 4;
-    } else if (a && a->sa_family == AF_INET6) {
-        memcpy(k->addr, &((const struct sockaddr_in6 *)(const void *)a)->sin6_addr, 16);
-        k->addr_len = 16;
-    }
-}
-
-/* k's client in the table, added when absent; NULL when out of memory.
- * Under clients_lock. */
-static et__client *client_entry(et_server *s, const et__conn *k, bool add)
-{
-    for (size_t i = 0; i < s->n_clients; i++)
-        if (s->clients[i].addr_len == k->addr_len &&
-            memcmp(s->clients[i].addr, k->addr, k->addr_len) == 0)
-            return &s->clients[i];
-    if (!add)
-        return NULL;
-    if (s->n_clients == s->cap_clients) {
-        size_t cap = s->cap_clients ? s->cap_clients * 2 : 16;
-        et__client *grown = realloc(s->clients, cap * sizeof *grown);
-        if (!grown)
-            return NULL;
-        s->clients = grown;
-        s->cap_clients = cap;
-    }
-    et__client *e = &s->clients[s->n_clients++];
-    memcpy(e->addr, k->addr, sizeof e->addr);
-    e->addr_len = k->addr_len;
-    e->open = 0;
-    return e;
-}
-
-/* Counts a new connection against its client: over the limit, it is marked
- * (and not counted: it is answered 429 and closed). */
-static void client_opened(et_server *s, et__conn *k)
-{
-    pthread_mutex_lock(&s->clients_lock);
-    et__client *e = client_entry(s, k, true);
-    if (e && e->open >= s->max_per_client)
-        k->over = true;
-    else if (e)
-        e->open++, k->counted = true;
-    pthread_mutex_unlock(&s->clients_lock);
-}
-
-static void client_closed(et_server *s, const et__conn *k)
-{
-    pthread_mutex_lock(&s->clients_lock);
-    et__client *e = client_entry(s, k, false);
-    if (e && --e->open == 0)
-        *e = s->clients[--s->n_clients];
-    pthread_mutex_unlock(&s->clients_lock);
-}
-
-static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
-                          enum MHD_ConnectionNotificationCode toe)
-{
-    et_server *s = cls;
-    et__conn *k = *socket_context;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        atomic_fetch_add(&s->connections_open, 1);
-        atomic_fetch_add(&s->connections_total, 1);
-        if ((k = calloc(1, sizeof *k))) { /* else: neither limited nor timed */
-            client_address(c, k);
-            client_opened(s, k);
-        }
-        *socket_context = k;
-        return;
-    }
-    atomic_fetch_sub(&s->connections_open, 1);
-    if (k && k->counted)
-        client_closed(s, k);
-    free(k);
-    *socket_context = NULL;
-}
-
-/* A request's first call: it is in flight (and timed) from now. False when
- * its connection is over its client's limit. */
-static bool request_begins(et_server *s, struct MHD_Connection *c)
-{
-    atomic_fetch_add(&s->in_flight, 1);
-    et__conn *k = conn_of(c);
-    if (k)
-        k->started_ns = now_ns();
-    return !(k && k->over);
-}
-
-/* A request is done (answered, or its connection closed); the last one
- * wakes et_server_stop when it waits. */
-static void request_ends(et_server *s)
-{
-    if (atomic_fetch_sub(&s->in_flight, 1) == 1 && atomic_load(&s->stopping)) {
-        pthread_mutex_lock(&s->idle_lock);
-        pthread_cond_broadcast(&s->idle);
-        pthread_mutex_unlock(&s->idle_lock);
-    }
-}
-
-/* ---- replies ------------------------------------------------------------ */
-
-/* Counts a reply by route and status, and its time since the request's
- * first call in the route's histogram. */
-static void count(et_server *s, struct MHD_Connection *c, size_t route, unsigned status)
-{
-    int slot = ET__STATUS_SLOTS - 2; /* 500 */
-    for (int i = 0; i < ET__STATUS_SLOTS; i++)
-        if (et__counted_status[i] == status)
-            slot = i;
-    atomic_fetch_add(&s->requests[route][slot], 1);
-    const et__conn *k = conn_of(c);
-    if (!k || !k->started_ns)
-        return;
-    uint64_t ns = now_ns() - k->started_ns;
-    int b = 0;
-    while (b < ET__LATENCY_BUCKETS - 1 && (double)ns > et__latency_bounds[b] * 1e9)
-        b++;
-    atomic_fetch_add(&s->latency[route][b], 1);
-    atomic_fetch_add(&s->latency_ns[route], ns);
-}
-
-/* A 429's Retry-After; Connection: close on a connection over its client's
- * limit, and while stopping (so clients go elsewhere). */
-static void add_limit_headers(et_server *s, struct MHD_Connection *c, struct MHD_Response *r,
-                              unsigned retry_after_s)
-{
-    if (retry_after_s) {
-        char v[16];
-        snprintf(v, sizeof v, "%u", retry_after_s);
-        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
-    }
-    const et__conn *k = conn_of(c);
-    if ((k && k->over) || atomic_load(&s->stopping))
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-}
-
-static void add_security_headers(struct MHD_Response *r)
-{
-    MHD_add_response_header(r, "Content-Security-Policy", CSP);
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-    if (!MHD_get_response_header(r, "Cache-Control"))
-        MHD_add_response_header(r, "Cache-Control", "no-store");
-}
-
-/* Adds the reply's own header lines ("Name: value\r\n" each), consuming them. */
-static void add_reply_headers(struct MHD_Response *r, char *lines)
-{
-    for (char *line = lines, *end; line && (end = strstr(line, "\r\n")); line = end + 2) {
-        *end = '\0';
-        char *colon = strstr(line, ": ");
-        if (colon) {
-            *colon = '\0';
-            MHD_add_response_header(r, line, colon + 2);
-        }
-    }
-    free(lines);
-}
-
-void et__reply_discard(et__reply *rep)
-{
-    json_decref(rep->json);
-    free(rep->raw);
-    free(rep->headers);
-    if (rep->file)
-        close(rep->fd);
-    *rep = (et__reply){.status = 0};
-}
-
-/* A reply's body from its file (taking the fd). */
-static struct MHD_Response *file_response(const et__reply *rep)
-{
-    struct MHD_Response *r =
-        MHD_create_response_from_fd_at_offset64(rep->file_len, rep->fd, rep->file_offset);
-    if (!r)
-        close(rep->fd);
-    return r;
-}
-
-/* Queues the response r of rep with its headers (type: its Content-Type,
- * NULL for none), and counts it. */
-static enum MHD_Result queue(et_server *s, struct MHD_Connection *c, size_t route,
-                             et__reply *rep, struct MHD_Response *r, const char *type,
-                             const char *allow)
-{
-    if (type)
-        MHD_add_response_header(r, "Content-Type", type);
-    add_reply_headers(r, rep->headers);
-    add_security_headers(r);
-    if (allow)
-        MHD_add_response_header(r, "Allow", allow);
-    if (rep->status == 401)
-        MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
-    add_limit_headers(s, c, r, rep->retry_after_s);
-    enum MHD_Result ok = MHD_queue_response(c, rep->status, r);
-    MHD_destroy_response(r);
-    count(s, c, route, rep->status);
-    return ok;
-}
-
-/* Sends a reply (taking its contents); `allow` names the methods of a 405. */
-static enum MHD_Result send_reply(et_server *s, struct MHD_Connection *c, size_t route,
-                                  et__reply rep, const char *allow)
-{
-    if (rep.file) {
-        struct MHD_Response *r = file_response(&rep);
-        if (r)
-            return queue(s, c, route, &rep, r, rep.content_type, allow);
-        free(rep.headers);
-        return MHD_NO;
-    }
-    char *body = rep.raw;
-    size_t len = rep.raw_len;
-    const char *type = rep.content_type;
-    if (rep.json) {
-        /* 15 significant digits: Unix times keep their milliseconds (9, as
-         * the command line prints, would round them to ten seconds). */
-        body = json_dumps(rep.json, JSON_COMPACT | JSON_REAL_PRECISION(15));
-        len = body ? strlen(body) : 0;
-        type = "application/json";
-        json_decref(rep.json);
-    }
-    if (!body && rep.status != 304) { /* out of memory while forming the reply */
-        rep.status = 500;
-        body = strdup("{\"error\":{\"code\":\"out_of_memory\",\"message\":\"out of memory\"}}");
-        len = body ? strlen(body) : 0;
-        type = "application/json";
-    }
-    struct MHD_Response *r = MHD_create_response_from_buffer(
-        len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-    if (!r) {
-        free(body);
-        free(rep.headers);
-        return MHD_NO;
-    }
-    return queue(s, c, route, &rep, r, type, allow);
 }
 
 /* ---- routes ------------------------------------------------------------- */
@@ -486,10 +186,10 @@ static enum MHD_Result dispatch(et_server *s, struct MHD_Connection *c, const ch
 {
     bool api = strncmp(url, "/api/", 5) == 0;
     if (api && !authorised(s, c, url, method))
-        return send_reply(s, c, ET__ROUTE_OTHER,
-                          et__error(401, ET_E_INVALID, "this server wants its token: "
-                                                      "Authorization: Bearer TOKEN"),
-                          NULL);
+        return et__send_reply(s, c, ET__ROUTE_OTHER,
+                              et__error(401, ET_E_INVALID, "this server wants its token: "
+                                                          "Authorization: Bearer TOKEN"),
+                              NULL);
     char allow[64] = "";
     for (size_t i = 0; i < et__route_count; i++) {
         const et__route_def *route = &et__routes[i];
@@ -503,12 +203,12 @@ static enum MHD_Result dispatch(et_server *s, struct MHD_Connection *c, const ch
                      *allow ? ", " : "", route->method);
     }
     if (*allow)
-        return send_reply(s, c, ET__ROUTE_OTHER,
-                          et__error(405, ET_E_INVALID, "%.16s is not allowed here (allowed: %s)",
-                                    method, allow),
-                          allow);
-    return send_reply(s, c, ET__ROUTE_OTHER, et__error(404, ET_E_NOT_FOUND, "no such resource"),
-                      NULL);
+        return et__send_reply(
+            s, c, ET__ROUTE_OTHER,
+            et__error(405, ET_E_INVALID, "%.16s is not allowed here (allowed: %s)", method, allow),
+            allow);
+    return et__send_reply(s, c, ET__ROUTE_OTHER,
+                          et__error(404, ET_E_NOT_FOUND, "no such resource"), NULL);
 }
 
 /* Appends a piece of body; false (and drops the body) past the limit. */
@@ -548,10 +248,10 @@ static enum MHD_Result refuse_body(et_server *s, struct MHD_Connection *c, et__r
         return MHD_YES;
     r->refused = true;
     atomic_fetch_add(&s->bodies_refused, 1);
-    return send_reply(s, c, ET__ROUTE_OTHER,
-                      et__error(413, ET_E_TOO_LARGE, "the body is over the limit of %zu bytes",
-                                s->max_body),
-                      NULL);
+    return et__send_reply(
+        s, c, ET__ROUTE_OTHER,
+        et__error(413, ET_E_TOO_LARGE, "the body is over the limit of %zu bytes", s->max_body),
+        NULL);
 }
 
 /* The 429 of a connection past its client's limit. */
@@ -562,7 +262,7 @@ static enum MHD_Result refuse_connection(et_server *s, struct MHD_Connection *c)
                                               "reuse them, or close one first",
                               s->max_per_client);
     rep.retry_after_s = RETRY_AFTER_S;
-    return send_reply(s, c, ET__ROUTE_OTHER, rep, NULL);
+    return et__send_reply(s, c, ET__ROUTE_OTHER, rep, NULL);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -573,14 +273,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     et_server *s = cls;
     et__request *r = *state;
     if (r && atomic_exchange(&r->done, false)) /* its job is done: the reply */
-        return send_reply(s, c, r->route, r->reply, NULL);
+        return et__send_reply(s, c, r->route, r->reply, NULL);
     if (!r) {
         /* First call: headers only. A declared length over the limit is
          * refused now, before any byte of the body is read. */
         if (!(r = calloc(1, sizeof *r)))
             return MHD_NO;
         *state = r;
-        if (!request_begins(s, c))
+        if (!et__request_begins(s, c))
             return refuse_connection(s, c);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl) {
@@ -638,7 +338,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **state,
             et__reply_discard(&r->reply);
         free(r->body);
         free(r);
-        request_ends(cls);
+        et__request_ends(cls);
     }
     *state = NULL;
 }
@@ -821,7 +521,7 @@ et_status et_server_start(const et_server_opts *o, et_server **out, char *err)
         (unsigned)o->threads, MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
         s, MHD_OPTION_UNESCAPE_CALLBACK, et__server_unescape, NULL,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, et__on_connection, s, MHD_OPTION_END);
     if (!s->daemon) {
         et__jobs_stop(s); /* before the key: its threads free their workers */
         pthread_key_delete(s->worker_key);

@@ -219,6 +219,23 @@ et_status et__jobs_start(et_server *s, int n, char *err);
 bool et__jobs_push(et_server *s, et__request *r);
 void et__jobs_stop(et_server *s);
 
+/* Connections (connections.c). The monotonic clock in nanoseconds; a
+ * connection's record (NULL when it could not be made); MHD's connection
+ * callback, counting each client's connections; a request's first call (in
+ * flight and timed from now; false when its connection is over its client's
+ * limit) and its end (the last one wakes a stop that waits). */
+uint64_t et__now_ns(void);
+et__conn *et__conn_of(struct MHD_Connection *c);
+void et__on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                       enum MHD_ConnectionNotificationCode code);
+bool et__request_begins(et_server *s, struct MHD_Connection *c);
+void et__request_ends(et_server *s);
+
+/* Sends a reply, taking its contents, and counts it (reply.c); `allow`
+ * names the methods of a 405. From MHD's request callback only. */
+enum MHD_Result et__send_reply(et_server *s, struct MHD_Connection *c, size_t route,
+                               et__reply rep, const char *allow);
+
 /* This thread's worker (made on first use); NULL when out of memory. */
 et__worker *et__worker_get(et_server *s, char *err);
 
