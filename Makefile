@@ -198,6 +198,12 @@ build/bench/server_load: bench/server_load.c build/libemotune.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
 
+# Face-api's probabilities and the expression net's inner features of every
+# labelled face, for tools/expr_cv.py (issue 13).
+build/bench/expr_features: bench/expr_features.c build/libemotune.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
+
 bench: $(DEPS_OK) all build/tests/dump_rgb build/bench/bench_detect build/bench/bench_kernels build/bench/bench_store \
 	build/bench/bench_decode build/bench/sim_recommend build/bench/server_load build/bench/bench_next
 	bench/run.sh

@@ -77,7 +77,7 @@ static int dense_block(et_vision_ctx *ctx, const et__dense_block *blk, int first
     return on;
 }
 
-void et__expression_forward(et_vision_ctx *ctx, float probs[ET_EXPR_COUNT])
+void et__expression_features(et_vision_ctx *ctx, float features[ET__EXPR_FEATURES])
 {
     const et__expression_net *e = &ctx->m->expr;
     int n = ET_FACE_EXPR_INPUT;
@@ -88,8 +88,20 @@ void et__expression_forward(et_vision_ctx *ctx, float probs[ET_EXPR_COUNT])
         n = dense_block(ctx, &e->block[b], b == 0, x, n);
         x = ctx->expr_buf[RES];
     }
-    float features[ET__EXPR_FEATURES];
     et_nn_global_avgpool(x, n, n, ET__EXPR_FEATURES, features);
+}
+
+void et__expression_head(const et_vision_ctx *ctx, const float features[ET__EXPR_FEATURES],
+                         float probs[ET_EXPR_COUNT])
+{
+    const et__expression_net *e = &ctx->m->expr;
     et_nn_dense(features, ET__EXPR_FEATURES, e->fc_weights, e->fc_bias, ET_EXPR_COUNT, probs);
     et_nn_softmax(probs, ET_EXPR_COUNT);
+}
+
+void et__expression_forward(et_vision_ctx *ctx, float probs[ET_EXPR_COUNT])
+{
+    float features[ET__EXPR_FEATURES];
+    et__expression_features(ctx, features);
+    et__expression_head(ctx, features, probs);
 }

@@ -226,18 +226,40 @@ et_status et_vision_find_faces(et_vision_ctx *ctx, const et_image *img, int inpu
     return ET_OK;
 }
 
-et_status et_vision_read_expressions(et_vision_ctx *ctx, const et_image *img,
-                                     et_image_rect region, float probs[ET_EXPR_COUNT],
-                                     char *err)
+/* The region as the expression net's input: squared, resized, normalised. */
+static et_status expression_input(et_vision_ctx *ctx, const et_image *img, et_image_rect region,
+                                  char *err)
 {
     et_status s = et__expression_prepare(ctx, err);
     if (s == ET_OK)
         s = et_image_to_square_tensor(img, region, ET_FACE_EXPR_INPUT, true, ctx->expr_input,
                                       err);
+    if (s == ET_OK)
+        normalise(ctx->expr_input, (size_t)ET_FACE_EXPR_INPUT * ET_FACE_EXPR_INPUT,
+                  expr_mean_rgb);
+    return s;
+}
+
+et_status et_vision_read_expressions(et_vision_ctx *ctx, const et_image *img,
+                                     et_image_rect region, float probs[ET_EXPR_COUNT],
+                                     char *err)
+{
+    et_status s = expression_input(ctx, img, region, err);
+    if (s == ET_OK)
+        et__expression_forward(ctx, probs);
+    return s;
+}
+
+et_status et_vision_expression_features(et_vision_ctx *ctx, const et_image *img,
+                                        et_image_rect region,
+                                        float features[ET_VISION_EXPR_FEATURES],
+                                        float probs[ET_EXPR_COUNT], char *err)
+{
+    et_status s = expression_input(ctx, img, region, err);
     if (s != ET_OK)
         return s;
-    normalise(ctx->expr_input, (size_t)ET_FACE_EXPR_INPUT * ET_FACE_EXPR_INPUT, expr_mean_rgb);
-    et__expression_forward(ctx, probs);
+    et__expression_features(ctx, features);
+    et__expression_head(ctx, features, probs);
     return ET_OK;
 }
 

@@ -117,6 +117,16 @@ et_status et_vision_read_expressions(et_vision_ctx *ctx, const et_image *img,
                                      et_image_rect region, float probs[ET_EXPR_COUNT],
                                      char *err);
 
+/* The expression net's inner features: the 256 channels of its last block,
+ * averaged over the 7x7 grid, which its fully connected layer reads. Also
+ * writes the seven probabilities, equal to et_vision_read_expressions's.
+ * For measuring and fitting other heads (bench/expr_features.c). */
+#define ET_VISION_EXPR_FEATURES 256
+et_status et_vision_expression_features(et_vision_ctx *ctx, const et_image *img,
+                                        et_image_rect region,
+                                        float features[ET_VISION_EXPR_FEATURES],
+                                        float probs[ET_EXPR_COUNT], char *err);
+
 /* The pixel region face-api crops for a detected box: the box clipped to the
  * image and floored (face-api Box.clipAtImageBorders). width or height may be
  * 0 when the box lies outside the image. */

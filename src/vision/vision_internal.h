@@ -30,7 +30,7 @@ typedef struct et__detector {
  * denseBlock.ts): four dense blocks of four convolutions, the first of each
  * with stride 2; dense0's first is a full 3x3 conv; then a 256x7 classifier. */
 #define ET__EXPR_BLOCKS 4
-#define ET__EXPR_FEATURES 256
+#define ET__EXPR_FEATURES ET_VISION_EXPR_FEATURES
 typedef struct et__dense_block {
     const float *conv0_filters, *conv0_bias; /* dense0 only: full conv 3->32 */
     et__sep_conv sep[4];                     /* sep[0] unused in dense0 */
@@ -89,6 +89,12 @@ et_status et__expression_prepare(et_vision_ctx *ctx, char *err);
 
 /* Runs the expression net on ctx->expr_input (normalised); writes softmax. */
 void et__expression_forward(et_vision_ctx *ctx, float probs[ET_EXPR_COUNT]);
+
+/* The two halves of et__expression_forward: the pooled 256 channels before
+ * the fully connected layer, and that layer with its softmax. */
+void et__expression_features(et_vision_ctx *ctx, float features[ET__EXPR_FEATURES]);
+void et__expression_head(const et_vision_ctx *ctx, const float features[ET__EXPR_FEATURES],
+                         float probs[ET_EXPR_COUNT]);
 
 /* Loads one manifest from dir with a message naming the file. */
 et_status et__load_weights(const char *dir, const char *manifest, et_nn_weights **w, char *err);
