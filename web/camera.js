@@ -167,6 +167,9 @@ export class Overlay {
     this.box.style.width = pct(b.width / width);
     this.box.style.height = pct(b.height / height);
     this.box.hidden = false;
+    // the bars in the top corner away from the face, so they hide less of it
+    const centre = 1 - (b.x + b.width / 2) / width;
+    this.bars.classList.toggle('bars-right', centre < 0.5);
     for (const name of EXPRESSIONS) {
       const p = Math.min(1, Math.max(0, face.expressions[name] || 0));
       const row = this.rows.get(name);
