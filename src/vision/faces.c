@@ -28,9 +28,32 @@ const char *et_vision_expression_name(et_expression e)
     return (unsigned)e < ET_EXPR_COUNT ? expression_names[e] : NULL;
 }
 
+static const char *expr_model_names[ET_EXPR_MODEL_COUNT] = {"emotune-1", "face-api"};
+
+const char *et_vision_expr_model_name(et_expr_model m)
+{
+    return (unsigned)m < ET_EXPR_MODEL_COUNT ? expr_model_names[m] : NULL;
+}
+
+et_status et_vision_expr_model_parse(const char *name, et_expr_model *out, char *err)
+{
+    if (strcmp(name, "emotune") == 0) {
+        *out = ET_EXPR_MODEL_EMOTUNE;
+        return ET_OK;
+    }
+    for (int m = 0; m < ET_EXPR_MODEL_COUNT; m++)
+        if (strcmp(name, expr_model_names[m]) == 0) {
+            *out = (et_expr_model)m;
+            return ET_OK;
+        }
+    return et_fail(err, ET_E_INVALID, "unknown expression model '%.64s' (emotune, %s or %s)",
+                   name, expr_model_names[0], expr_model_names[1]);
+}
+
 et_detect_opts et_vision_default_opts(void)
 {
     return (et_detect_opts){
+        .model = ET_EXPR_MODEL_EMOTUNE,
         .input_size = ET_DETECT_DEFAULT_INPUT_SIZE,
         .min_score = ET_DETECT_DEFAULT_MIN_SCORE,
         .face_crop = false,
@@ -43,6 +66,8 @@ et_status et_vision_check_opts(const et_detect_opts *o, char *err)
         o->input_size % 32 != 0)
         return et_fail(err, ET_E_INVALID, "input size %d must be a multiple of 32 from %d to %d",
                        o->input_size, ET_DETECT_MIN_INPUT_SIZE, ET_DETECT_MAX_INPUT_SIZE);
+    if ((unsigned)o->model >= ET_EXPR_MODEL_COUNT)
+        return et_fail(err, ET_E_INVALID, "unknown expression model %d", (int)o->model);
     if (!(o->min_score > 0.0 && o->min_score < 1.0))
         return et_fail(err, ET_E_INVALID, "minimum score %g must be between 0 and 1 (exclusive)",
                        o->min_score);
@@ -271,6 +296,7 @@ static void set_top(et_face *f)
             top = i;
     f->top = (et_expression)top;
     f->smiling = top == ET_EXPR_HAPPY;
+    f->model = ET_EXPR_MODEL_FACEAPI; /* the only reading so far */
 }
 
 static int by_area_desc(const void *pa, const void *pb)

@@ -70,7 +70,27 @@ void et_vision_ctx_free(et_vision_ctx *ctx);
 void et_vision_ctx_use_kernels(et_vision_ctx *ctx, const et_nn_kernels *k);
 const et_nn_kernels *et_vision_ctx_kernels(const et_vision_ctx *ctx);
 
+/*
+ * Which reading of the expressions. EMOTUNE (the default) is emotune's own:
+ * more accurate and calibrated (issue 13; README "Expression models").
+ * FACEAPI is face-api 1.7.15's, exactly: the parity tests run it.
+ */
+typedef enum et_expr_model {
+    ET_EXPR_MODEL_EMOTUNE = 0,
+    ET_EXPR_MODEL_FACEAPI,
+    ET_EXPR_MODEL_COUNT
+} et_expr_model;
+
+/* "emotune-1", "face-api" (as the JSON's "model" and --expressions say it);
+ * NULL for a value out of range. */
+const char *et_vision_expr_model_name(et_expr_model m);
+
+/* The model named `name` (also "emotune", the current emotune model);
+ * ET_E_INVALID naming the choices otherwise. */
+et_status et_vision_expr_model_parse(const char *name, et_expr_model *out, char *err);
+
 typedef struct et_detect_opts {
+    et_expr_model model; /* default ET_EXPR_MODEL_EMOTUNE */
     int input_size;   /* multiple of 32 in [128, 608] */
     double min_score; /* a face's score must be above this, in (0, 1) */
     bool face_crop;   /* the whole image is one face: skip the detector */
@@ -93,6 +113,7 @@ typedef struct et_face {
     float expressions[ET_EXPR_COUNT]; /* probabilities, sum 1 */
     et_expression top;    /* the most probable expression */
     bool smiling;         /* top == ET_EXPR_HAPPY */
+    et_expr_model model;  /* which model read the expressions */
 } et_face;
 
 /*
