@@ -77,6 +77,27 @@ $(OPENAPI_OBJ): build/gen/openapi_json.inc
 $(OPENAPI_OBJ): BASE += -Ibuild/gen
 $(OPENAPI_OBJ): FUZZ_CFLAGS += -Ibuild/gen
 
+# emotune-1's weights (issue 13; written by tools/train_expr.py) are compiled
+# in as a C string, once they match their checksum: a weights file that does
+# not match its .sha256 (sha256sum's format, the path relative to here) stops
+# the build. EXPR_HEAD=FILE builds with another file (and FILE.sha256).
+EXPR_HEAD ?= models/emotune-expressions-1.json
+build/gen/expr_head_json.inc: $(EXPR_HEAD) $(EXPR_HEAD).sha256
+	@mkdir -p $(dir $@)
+	@grep -q '  $(EXPR_HEAD)$$' $(EXPR_HEAD).sha256 && \
+	  sha256sum --quiet --strict -c $(EXPR_HEAD).sha256 || \
+	  { echo "$(EXPR_HEAD) does not match its checksum $(EXPR_HEAD).sha256: a damaged or" \
+	         "hand-edited weights file (tools/train_expr.py writes both)"; exit 1; }
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@.tmp && mv $@.tmp $@
+HEAD_OBJ := build/obj/vision/head_json.o build/san/obj/vision/head_json.o \
+            build/fuzz/obj/vision/head_json.o build/arm64/obj/vision/head_json.o
+$(HEAD_OBJ): build/gen/expr_head_json.inc
+$(HEAD_OBJ): BASE += -Ibuild/gen
+$(HEAD_OBJ): FUZZ_CFLAGS += -Ibuild/gen
+# tests/test_expr_model.c checks the file the build embedded.
+build/tests/test_expr_model build/san/tests/test_expr_model: \
+	TEST_FLAGS = -DET_TEST_EXPR_HEAD='"$(EXPR_HEAD)"'
+
 # `emotune version` tells which target the build was for.
 build/obj/cli/version_cmd.o build/san/obj/cli/version_cmd.o: BASE += -DET_BUILD_TARGET='"$(TARGET)"'
 
@@ -107,10 +128,10 @@ $(MODEL_SRC)/%: | $(DEPS_OK)
 # --- tests ----------------------------------------------------------------
 build/tests/%: tests/%.c $(TEST_SUPPORT) tests/support.h tests/http_support.h build/libemotune.a
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) -Itests $< $(TEST_SUPPORT) build/libemotune.a $(PKG_LIBS) -lcmocka -o $@
+	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $(TEST_FLAGS) -Itests $< $(TEST_SUPPORT) build/libemotune.a $(PKG_LIBS) -lcmocka -o $@
 build/san/tests/%: tests/%.c $(TEST_SUPPORT) tests/support.h tests/http_support.h build/san/libemotune.a
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(SAN) $(PKG_CFLAGS) -Itests $< $(TEST_SUPPORT) build/san/libemotune.a $(PKG_LIBS) -lcmocka -o $@
+	$(CC) $(BASE) $(SAN) $(PKG_CFLAGS) $(TEST_FLAGS) -Itests $< $(TEST_SUPPORT) build/san/libemotune.a $(PKG_LIBS) -lcmocka -o $@
 
 # Fuzz targets replayed on their corpora by a plain driver (no clang needed).
 build/san/replay/%: fuzz/%.c fuzz/replay.c build/san/libemotune.a

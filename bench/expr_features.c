@@ -2,8 +2,11 @@
  * pictures in images/), one tab-separated line: the label, the file name,
  * face-api's seven probabilities and the expression net's 256 inner features
  * (vision.h et_vision_expression_features), then the same two for the
- * horizontally mirrored picture. Each picture is used whole, as one face
- * (`emotune detect --face-crop`). The input of tools/expr_cv.py.
+ * face mirrored left-right as the default model mirrors it at run time (the
+ * net's input tensor flipped: vision.h et_vision_expression_views), so the
+ * features a head is fitted on are the ones it reads. Each picture is used
+ * whole, as one face (`emotune detect --face-crop`). The input of
+ * tools/expr_cv.py and tools/train_expr.py.
  *
  * usage: expr_features [--models DIR] FACES_DIR OUT.tsv */
 #include <stdio.h>
@@ -16,36 +19,14 @@
 
 #define LINE_MAX_LEN 1024
 
-/* A left-right mirror of img into out (same size, owned by out). */
-static et_status mirror(const et_image *img, et_image *out, char *err)
+/* The face-api probabilities and features of one view. */
+static void write_view(const float probs[ET_EXPR_COUNT],
+                       const float feats[ET_VISION_EXPR_FEATURES], FILE *out)
 {
-    size_t row = (size_t)img->width * 3;
-    out->rgb = malloc(row * (size_t)img->height);
-    if (!out->rgb)
-        return et_fail(err, ET_E_NOMEM, "out of memory for a mirrored picture");
-    out->width = img->width;
-    out->height = img->height;
-    for (int y = 0; y < img->height; y++) {
-        const uint8_t *src = img->rgb + (size_t)y * row;
-        uint8_t *dst = out->rgb + (size_t)y * row;
-        for (int x = 0; x < img->width; x++)
-            memcpy(dst + (size_t)(img->width - 1 - x) * 3, src + (size_t)x * 3, 3);
-    }
-    return ET_OK;
-}
-
-static et_status write_reading(et_vision_ctx *ctx, const et_image *img, FILE *out, char *err)
-{
-    float feats[ET_VISION_EXPR_FEATURES], probs[ET_EXPR_COUNT];
-    et_image_rect all = {0, 0, img->width, img->height};
-    et_status s = et_vision_expression_features(ctx, img, all, feats, probs, err);
-    if (s != ET_OK)
-        return s;
     for (int i = 0; i < ET_EXPR_COUNT; i++)
         fprintf(out, "\t%.9g", probs[i]);
     for (int i = 0; i < ET_VISION_EXPR_FEATURES; i++)
         fprintf(out, "\t%.9g", feats[i]);
-    return ET_OK;
 }
 
 static void write_header(FILE *out)
@@ -67,19 +48,19 @@ static et_status write_face(et_vision_ctx *ctx, const char *dir, const char *fil
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/images/%s", dir, file);
-    et_image img = {0}, flipped = {0};
+    et_image img = {0};
+    float feats[2][ET_VISION_EXPR_FEATURES], probs[2][ET_EXPR_COUNT];
     et_status s = et_image_load(path, NULL, &img, err);
-    if (s == ET_OK)
-        s = mirror(&img, &flipped, err);
+    if (s == ET_OK) {
+        et_image_rect all = {0, 0, img.width, img.height};
+        s = et_vision_expression_views(ctx, &img, all, feats, probs, err);
+    }
     if (s == ET_OK) {
         fprintf(out, "%s\t%s", label, file);
-        s = write_reading(ctx, &img, out, err);
-    }
-    if (s == ET_OK)
-        s = write_reading(ctx, &flipped, out, err);
-    if (s == ET_OK)
+        for (int v = 0; v < 2; v++)
+            write_view(probs[v], feats[v], out);
         fputc('\n', out);
-    et_image_free(&flipped);
+    }
     et_image_free(&img);
     return s;
 }

@@ -26,8 +26,13 @@ static const char detect_usage[] =
     "  --json             one JSON object per image and line, in the order given:\n"
     "                     {\"image\", \"width\", \"height\", \"faces\": [{\"box\": {x, y,\n"
     "                     width, height}, \"score\", \"expressions\": {...}, \"expression\",\n"
-    "                     \"smiling\", \"mood\": {valence, arousal, confidence, name}}]},\n"
+    "                     \"smiling\", \"model\", \"mood\": {valence, arousal, confidence,\n"
+    "                     name}}]},\n"
     "                     or {\"image\", \"error\": {\"code\", \"message\"}}\n"
+    "  --expressions M    which model reads the expressions: emotune (emotune-1,\n"
+    "                     the default: more accurate, calibrated) or face-api\n"
+    "                     (face-api 1.7.15's reading, exactly); each face's\n"
+    "                     \"model\" says which\n"
     "  --input-size N     detector input size, a multiple of 32 from 128 to 608\n"
     "                     (default 416; smaller is faster, larger finds smaller faces)\n"
     "  --min-score S      keep faces whose detector score is above S, 0 < S < 1\n"
@@ -55,7 +60,7 @@ typedef struct detect_args {
 /* Returns -1 on a usage error (message printed), 1 for --help, 0 to go on. */
 static int parse_args(int argc, char **argv, detect_args *a)
 {
-    enum { OPT_JSON = 1, OPT_SIZE, OPT_SCORE, OPT_CROP, OPT_MODELS, OPT_PIXELS };
+    enum { OPT_JSON = 1, OPT_SIZE, OPT_SCORE, OPT_CROP, OPT_MODELS, OPT_PIXELS, OPT_EXPR };
     static const struct option longopts[] = {
         {"json", no_argument, NULL, OPT_JSON},
         {"input-size", required_argument, NULL, OPT_SIZE},
@@ -63,11 +68,13 @@ static int parse_args(int argc, char **argv, detect_args *a)
         {"face-crop", no_argument, NULL, OPT_CROP},
         {"models", required_argument, NULL, OPT_MODELS},
         {"max-pixels", required_argument, NULL, OPT_PIXELS},
+        {"expressions", required_argument, NULL, OPT_EXPR},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c;
     double v;
+    char err[ET_ERR_MAX];
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
@@ -90,6 +97,12 @@ static int parse_args(int argc, char **argv, detect_args *a)
             }
             a->opts.min_score = v;
             break;
+        case OPT_EXPR:
+            if (et_vision_expr_model_parse(optarg, &a->opts.model, err) != ET_OK) {
+                fprintf(stderr, "emotune detect: --expressions: %s\n", err);
+                return -1;
+            }
+            break;
         case OPT_PIXELS:
             if (et_cli_parse_number(optarg, 1, 1e12, &v)) {
                 fprintf(stderr, "emotune detect: --max-pixels wants a positive number, got '%s'\n", optarg);
@@ -102,7 +115,6 @@ static int parse_args(int argc, char **argv, detect_args *a)
             return -1;
         }
     }
-    char err[ET_ERR_MAX];
     if (et_vision_check_opts(&a->opts, err) != ET_OK) {
         fprintf(stderr, "emotune detect: %s\n", err);
         return -1;

@@ -12,7 +12,8 @@
 
 static const char serve_usage[] =
     "usage: emotune serve [--listen ADDR:PORT] [--store URI] [--token TOKEN]\n"
-    "                     [--models DIR] [--threads N] [--max-body BYTES]\n"
+    "                     [--models DIR] [--expressions MODEL] [--threads N]\n"
+    "                     [--max-body BYTES]\n"
     "                     [--max-connections N] [--max-per-client N] [--timeout S]\n"
     "                     [--grace S]\n"
     "                     [--music DIR]... [--scan-jobs N]\n"
@@ -39,6 +40,10 @@ static const char serve_usage[] =
     "                      your data folder)\n"
     "  --models DIR        the face models (default $EMOTUNE_MODELS, else models/\n"
     "                      next to the emotune executable)\n"
+    "  --expressions M     which model reads the expressions of the pictures posted,\n"
+    "                      unless a request says (?expressions=): emotune\n"
+    "                      (emotune-1, the default) or face-api (face-api 1.7.15's\n"
+    "                      reading, exactly)\n"
     "  --threads N         worker threads, 1 to 64 (default 2)\n"
     "  --max-body BYTES    the largest request body (default 10485760)\n"
     "  --max-connections N connections at once (default 64); more wait their turn\n"
@@ -75,6 +80,7 @@ typedef struct serve_args {
     const char *music[MAX_MUSIC_DIRS];
     size_t n_music;
     double max_fps, history_every; /* -1: not given */
+    et_expr_model expressions;
 } serve_args;
 
 /* One of the connection limits into a; non-zero (message printed) when out
@@ -116,13 +122,14 @@ static int parse_args(int argc, char **argv, serve_args *a)
         {"timeout", required_argument, NULL, 'O'}, {"grace", required_argument, NULL, 'G'},
         {"music", required_argument, NULL, 'm'},  {"scan-jobs", required_argument, NULL, 'J'},
         {"max-fps", required_argument, NULL, 'F'}, {"history-every", required_argument, NULL, 'E'},
-        {"web", required_argument, NULL, 'W'},
+        {"web", required_argument, NULL, 'W'},    {"expressions", required_argument, NULL, 'X'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     optind = 1;
     opterr = 0;
     int c;
     double v;
+    char err[ET_ERR_MAX];
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'l': a->listen = optarg; break;
@@ -130,6 +137,12 @@ static int parse_args(int argc, char **argv, serve_args *a)
         case 't': a->token = optarg; break;
         case 'M': a->models = optarg; break;
         case 'W': a->web = optarg; break;
+        case 'X':
+            if (et_vision_expr_model_parse(optarg, &a->expressions, err) != ET_OK) {
+                fprintf(stderr, "emotune serve: --expressions: %s\n", err);
+                return ET_EXIT_USAGE;
+            }
+            break;
         case 'T':
             if (et_cli_parse_number(optarg, 1, 64, &v) || v != (long)v) {
                 fprintf(stderr, "emotune serve: --threads wants a whole number from 1 to 64\n");
@@ -242,6 +255,7 @@ int et_cli_serve(int argc, char **argv)
     o.store_uri = et_cli_store_uri(a.store, store_buf, sizeof store_buf);
     o.models_dir = et_cli_models_dir(a.models, models_buf, sizeof models_buf);
     o.web_dir = et_cli_web_dir(a.web, web_buf, sizeof web_buf);
+    o.expressions = a.expressions;
     o.token = a.token ? a.token : getenv("EMOTUNE_TOKEN");
     if (a.threads)
         o.threads = (int)a.threads;

@@ -21,11 +21,11 @@ json_t *et_report_face(const et_face *f)
     json_t *expr = json_object();
     for (int e = 0; expr && e < ET_EXPR_COUNT; e++)
         json_object_set_new(expr, et_vision_expression_name(e), json_real(f->expressions[e]));
-    return json_pack("{s:{s:f,s:f,s:f,s:f},s:o,s:o,s:s,s:b,s:o}", "box", "x", f->box.x, "y",
-                     f->box.y, "width", f->box.width, "height", f->box.height, "score",
+    return json_pack("{s:{s:f,s:f,s:f,s:f},s:o,s:o,s:s,s:b,s:s,s:o}", "box", "x", f->box.x,
+                     "y", f->box.y, "width", f->box.width, "height", f->box.height, "score",
                      f->has_score ? json_real(f->score) : json_null(), "expressions", expr,
                      "expression", et_vision_expression_name(f->top), "smiling", f->smiling,
-                     "mood", mood_json(f));
+                     "model", et_vision_expr_model_name(f->model), "mood", mood_json(f));
 }
 
 /* A new object with "image": label first when label is not NULL. */

@@ -298,14 +298,16 @@ et__reply et__frames(et_server *s, const et__call *c)
     et__listener *l;
     et_listener_override o;
     bool held;
+    et_expr_model model;
     if (!et__check_name(c->name, &fail) || !capture_time(c, &t, &fail) ||
+        !et__expr_model(s, c, &model, &fail) ||
         !(st = et__store(s, &fail)) || !(l = et__listener_get(s, st, c->name, &fail)) ||
         !take_frame(s, l, &fail) || !et__override_get(st, c->name, &o, &held, &fail))
         return fail;
     et_image img;
     et_face faces[ET__MAX_FACES];
     size_t n;
-    if (!et__see(s, c->req, &img, faces, &n, &fail))
+    if (!et__see(s, c->req, model, &img, faces, &n, &fail))
         return fail;
     char err[ET_ERR_MAX];
     et_mood_state m;

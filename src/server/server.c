@@ -411,6 +411,8 @@ static et_status check_opts(const et_server_opts *o, struct sockaddr_in *addr, c
     if (!(o->frames_per_s >= 0 && o->frames_per_s <= ET_SERVER_MAX_FRAMES_PER_S))
         return et_fail(err, ET_E_INVALID, "frame rate limit %g a second: expected 0 (none) to %g",
                        o->frames_per_s, ET_SERVER_MAX_FRAMES_PER_S);
+    if ((unsigned)o->expressions >= ET_EXPR_MODEL_COUNT)
+        return et_fail(err, ET_E_INVALID, "unknown expression model %d", (int)o->expressions);
     if (o->max_body < 1024)
         return et_fail(err, ET_E_INVALID, "a body limit of %zu bytes is too small", o->max_body);
     if (o->max_connections < 1 || o->max_per_client < 1 || o->timeout_s < 1)
@@ -488,6 +490,7 @@ et_status et_server_start(const et_server_opts *o, et_server **out, char *err)
     s->max_body = o->max_body;
     s->history_every_s = o->history_every_s;
     s->frames_per_s = o->frames_per_s;
+    s->expressions = o->expressions;
     s->clock = o->clock;
     s->clock_ctx = o->clock_ctx;
     pthread_mutex_init(&s->listeners_lock, NULL);

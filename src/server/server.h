@@ -65,6 +65,7 @@
 #include <stddef.h>
 
 #include "core/core.h"
+#include "vision/vision.h"
 
 #define ET_SERVER_DEFAULT_LISTEN "127.0.0.1:8080"
 #define ET_SERVER_DEFAULT_MAX_BODY ((size_t)10 << 20)
@@ -102,6 +103,9 @@ typedef struct et_server_opts {
      * (NULL: CLOCK_MONOTONIC). Tests give a clock they move by hand. */
     double (*clock)(void *clock_ctx);
     void *clock_ctx;
+    et_expr_model expressions; /* the model that reads expressions when a request
+                                * does not say (?expressions=); default
+                                * ET_EXPR_MODEL_EMOTUNE */
     const char *web_dir;      /* the web page's folder (index.html and its files,
                                * served at / and /FILE without a token; only
                                * files directly in it, no symbolic link); must

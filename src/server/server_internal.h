@@ -113,6 +113,7 @@ struct et_server {
     double (*clock)(void *clock_ctx); /* of the rate limit */
     void *clock_ctx;
     double history_every_s; /* a steady mood is recorded at most this often */
+    et_expr_model expressions; /* when a request does not say */
     pthread_mutex_t listeners_lock;
     et__listener **listeners;
     size_t n_listeners;
@@ -246,11 +247,16 @@ et_store *et__worker_store(et_server *s, et__worker *w, char *err);
 /* Faces reported per picture, at most. */
 #define ET__MAX_FACES 64
 
+/* The model the request's ?expressions= names (emotune, emotune-1 or
+ * face-api), else the server's default; false with a 400 in *fail. */
+bool et__expr_model(const et_server *s, const et__call *c, et_expr_model *m, et__reply *fail);
+
 /* Decodes the request's picture and finds its faces (up to ET__MAX_FACES,
- * count in *n) with this thread's vision context; false with the error
- * reply in *fail. On success the caller frees img. */
-bool et__see(et_server *s, const et__request *r, et_image *img, et_face *faces, size_t *n,
-             et__reply *fail);
+ * count in *n) with this thread's vision context, their expressions read by
+ * `model`; false with the error reply in *fail. On success the caller frees
+ * img. */
+bool et__see(et_server *s, const et__request *r, et_expr_model model, et_image *img,
+             et_face *faces, size_t *n, et__reply *fail);
 
 /* The handlers (routes.c, listeners.c, tracks.c, track_file.c). */
 et__reply et__healthz(et_server *s, const et__call *c);

@@ -288,7 +288,21 @@ et_status et_vision_expression_features(et_vision_ctx *ctx, const et_image *img,
     return ET_OK;
 }
 
-static void set_top(et_face *f)
+et_status et_vision_expression_views(et_vision_ctx *ctx, const et_image *img,
+                                     et_image_rect region,
+                                     float features[2][ET_VISION_EXPR_FEATURES],
+                                     float probs[2][ET_EXPR_COUNT], char *err)
+{
+    et_status s = expression_input(ctx, img, region, err);
+    if (s != ET_OK)
+        return s;
+    et__expression_views(ctx, features);
+    for (int v = 0; v < 2; v++)
+        et__expression_head(ctx, features[v], probs[v]);
+    return ET_OK;
+}
+
+static void set_top(et_face *f, et_expr_model model)
 {
     int top = 0;
     for (int i = 1; i < ET_EXPR_COUNT; i++)
@@ -296,7 +310,22 @@ static void set_top(et_face *f)
             top = i;
     f->top = (et_expression)top;
     f->smiling = top == ET_EXPR_HAPPY;
-    f->model = ET_EXPR_MODEL_FACEAPI; /* the only reading so far */
+    f->model = model;
+}
+
+/* The expressions of one face's region as `model` reads them. */
+static et_status read_face(et_vision_ctx *ctx, const et_image *img, et_image_rect region,
+                           et_expr_model model, et_face *f, char *err)
+{
+    et_status s = expression_input(ctx, img, region, err);
+    if (s != ET_OK)
+        return s;
+    if (model == ET_EXPR_MODEL_FACEAPI)
+        et__expression_forward(ctx, f->expressions);
+    else
+        et__expression_emotune(ctx, f->expressions);
+    set_top(f, model);
+    return ET_OK;
 }
 
 static int by_area_desc(const void *pa, const void *pb)
@@ -322,10 +351,9 @@ et_status et_vision_detect(et_vision_ctx *ctx, const et_image *img, const et_det
         }
         faces[0] = (et_face){.box = {0, 0, img->width, img->height}, .score = 1.0};
         et_image_rect all = {0, 0, img->width, img->height};
-        s = et_vision_read_expressions(ctx, img, all, faces[0].expressions, err);
+        s = read_face(ctx, img, all, opts->model, &faces[0], err);
         if (s != ET_OK)
             return s;
-        set_top(&faces[0]);
         *n = 1;
         return ET_OK;
     }
@@ -339,10 +367,9 @@ et_status et_vision_detect(et_vision_ctx *ctx, const et_image *img, const et_det
         if (r.width <= 0 || r.height <= 0)
             continue; /* a box wholly outside the picture: nothing to read */
         faces[kept] = faces[i];
-        s = et_vision_read_expressions(ctx, img, r, faces[kept].expressions, err);
+        s = read_face(ctx, img, r, opts->model, &faces[kept++], err);
         if (s != ET_OK)
             return s;
-        set_top(&faces[kept++]);
     }
     found -= written - kept;
     written = kept;

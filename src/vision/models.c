@@ -110,6 +110,15 @@ et_status et__expression_load(const char *dir, et__expression_net *e, char *err)
     return take(e->w, file, "fc/bias", 1, (int[]){ET_EXPR_COUNT}, &e->fc_bias, err);
 }
 
+/* The built-in weights of emotune-1; a failure is a build gone wrong. */
+static et_status load_head(et_vision_head *h, char *err)
+{
+    char why[ET_ERR_MAX];
+    if (et__head_parse(et__expr_head_json, et__expr_head_json_len, h, why) != ET_OK)
+        return et_fail(err, ET_E_MODEL, "built-in %s: %s", ET_VISION_HEAD_FILE, why);
+    return ET_OK;
+}
+
 et_status et_vision_models_load(const char *dir, et_vision_models **out, char *err)
 {
     *out = NULL;
@@ -119,6 +128,8 @@ et_status et_vision_models_load(const char *dir, et_vision_models **out, char *e
     et_status s = et__detector_load(dir, &m->det, err);
     if (s == ET_OK)
         s = et__expression_load(dir, &m->expr, err);
+    if (s == ET_OK)
+        s = load_head(&m->head, err);
     if (s != ET_OK) {
         et_vision_models_free(m);
         return s;

@@ -148,6 +148,42 @@ et_status et_vision_expression_features(et_vision_ctx *ctx, const et_image *img,
                                         float features[ET_VISION_EXPR_FEATURES],
                                         float probs[ET_EXPR_COUNT], char *err);
 
+/*
+ * emotune-1's expression head (README "Expression models"; issue 13): the
+ * expression net's 256 inner features of the face and of the same input
+ * mirrored left-right, averaged (x); u = (x - mean) / scale; z = W u + bias;
+ * probabilities softmax(z / temperature), classes in et_expression's order.
+ * Its weights file, ET_VISION_HEAD_FILE (written by tools/train_expr.py), is
+ * compiled into emotune; et_vision_models_load parses that copy.
+ */
+#define ET_VISION_HEAD_FILE "models/emotune-expressions-1.json"
+#define ET_VISION_HEAD_MAX_BYTES (1 << 20)
+typedef struct et_vision_head et_vision_head;
+
+/* Parses and checks a weights file's text (len bytes, no NUL needed): its
+ * format, version, model, classes and their order, features, every array's
+ * length, every number finite and within bounds, scale and temperature > 0.
+ * ET_E_MODEL naming what is wrong; ET_E_NOMEM. Free with et_vision_head_free. */
+et_status et_vision_head_parse(const char *json, size_t len, et_vision_head **out, char *err);
+void et_vision_head_free(et_vision_head *h);
+
+/* The head on features x (already the mean of both views): seven
+ * probabilities, sum 1. */
+void et_vision_head_read(const et_vision_head *h, const float x[ET_VISION_EXPR_FEATURES],
+                         float probs[ET_EXPR_COUNT]);
+
+/* The weights file emotune was built with (its text, *len bytes). */
+const char *et_vision_head_builtin(size_t *len);
+
+/* Both views the default model reads: the expression net's features (and
+ * face-api's probabilities from them) of the region as
+ * et_vision_expression_features reads it, [0], and of that same input tensor
+ * mirrored left-right, [1]. bench/expr_features.c writes them for training. */
+et_status et_vision_expression_views(et_vision_ctx *ctx, const et_image *img,
+                                     et_image_rect region,
+                                     float features[2][ET_VISION_EXPR_FEATURES],
+                                     float probs[2][ET_EXPR_COUNT], char *err);
+
 /* The pixel region face-api crops for a detected box: the box clipped to the
  * image and floored (face-api Box.clipAtImageBorders). width or height may be
  * 0 when the box lies outside the image. */

@@ -43,10 +43,32 @@ typedef struct et__expression_net {
     const float *fc_weights, *fc_bias;
 } et__expression_net;
 
+/* emotune-1's head (head.c), as its weights file gives it. */
+struct et_vision_head {
+    double mean[ET__EXPR_FEATURES], scale[ET__EXPR_FEATURES];
+    double weights[ET_EXPR_COUNT][ET__EXPR_FEATURES], bias[ET_EXPR_COUNT];
+    double temperature;
+};
+
 struct et_vision_models {
     et__detector det;
     et__expression_net expr;
+    et_vision_head head; /* the built-in models/emotune-expressions-1.json */
 };
+
+/* The weights file compiled in (head_json.c, from build/gen/expr_head_json.inc). */
+extern const char et__expr_head_json[];
+extern const size_t et__expr_head_json_len;
+
+/* et_vision_head_parse into h. */
+et_status et__head_parse(const char *json, size_t len, et_vision_head *h, char *err);
+
+/* On ctx->expr_input (normalised): the features of it, then of it mirrored
+ * left-right in place (so it is left mirrored). */
+void et__expression_views(et_vision_ctx *ctx, float features[2][ET__EXPR_FEATURES]);
+
+/* emotune-1's probabilities of ctx->expr_input (which is left mirrored). */
+void et__expression_emotune(et_vision_ctx *ctx, float probs[ET_EXPR_COUNT]);
 
 /* Buffers of the detector for one input size. */
 typedef struct et__det_buffers {
