@@ -4,7 +4,10 @@
 # one thread, SIMD). Both pinned to one core with taskset. Writes a Markdown
 # report to build/bench/report.md and prints it.
 #   1. speed per image on the six face-api demo images (decode + detect +
-#      expressions; each network alone) and share of the core's sgemm peak
+#      expressions; each network alone) and share of the core's sgemm peak,
+#      in face-api mode (what the reference computes); the default mode's
+#      cost (emotune-1) against face-api mode, same run
+
 #   2. peak memory (max RSS) of `emotune detect` on a 1920x1280 JPEG
 #   3. accuracy on ../shared/data/faces with --face-crop, next to the reference
 set -euo pipefail
@@ -76,6 +79,29 @@ console.log('');
 console.log(`Core peak measured as OpenBLAS sgemm 1024x1024x1024 on one thread: ${peak.toFixed(1)} GFLOP/s.`);
 JS
   echo
+  echo "## Cost of the default model (emotune-1) against face-api mode (same run, one core)"
+  echo
+  node - "$out/emotune.jsonl" <<'JS'
+const fs = require('fs');
+const e = fs.readFileSync(process.argv[2], 'utf8').trim().split('\n').map(JSON.parse);
+e.shift();
+const f = (x) => x.toFixed(1);
+console.log('| image | faces | face-api mode ms | default mode ms | default / face-api |');
+console.log('|---|---|---|---|---|');
+let sf = 0; let sd = 0; let nf = 0;
+for (const x of e) {
+  console.log(`| ${x.image.split('/').pop()} | ${x.faces} | ${f(x.ms)} | ${f(x.ms_default)} | ${(x.ms_default / x.ms).toFixed(2)}x |`);
+  sf += x.ms; sd += x.ms_default; nf += x.faces;
+}
+console.log(`| **all six** | ${nf} | ${f(sf / e.length)} | ${f(sd / e.length)} | **${(sd / sf).toFixed(2)}x** |`);
+console.log(`| per face (all six) | | ${f(sf / nf)} | ${f(sd / nf)} | ${(sd / sf).toFixed(2)}x |`);
+const x1 = e.reduce((s, x) => s + x.ms_expression, 0) / e.length;
+const x2 = e.reduce((s, x) => s + x.ms_expression_default, 0) / e.length;
+console.log(`| one 112x112 face, expressions alone | 1 | ${x1.toFixed(2)} | ${x2.toFixed(2)} | ${(x2 / x1).toFixed(2)}x |`);
+console.log('');
+console.log('The default mode runs the expression net twice per face (the face and its mirror) and a 256x7 head; the detector and decoding are shared.');
+JS
+  echo
   echo "## Speed per kernel table (EMOTUNE_CPU forced; same run, same images, one core)"
   echo
   node - "$out/reference.jsonl" "${paths[@]/#/$out/emotune-}" <<'JS'
@@ -121,13 +147,18 @@ if [[ -f $faces/labels.csv ]]; then
     [[ -s $ppm ]] || build/tests/dump_rgb "$faces/images/$name" "$ppm" || continue
     printf '%s\t%s\n' "$faces/images/$name" "$ppm" >> "$out/faces.tsv"
   done
-  cut -f1 "$out/faces.tsv" | xargs build/emotune detect --face-crop --json > "$out/faces-emotune.jsonl" || true
+  cut -f1 "$out/faces.tsv" | xargs build/emotune detect --expressions face-api --face-crop --json \
+    > "$out/faces-emotune.jsonl" || true
+  cut -f1 "$out/faces.tsv" | xargs build/emotune detect --face-crop --json \
+    > "$out/faces-emotune-1.jsonl" || true
   node scripts/reference.js --face-crop "$out/faces.tsv" > "$out/faces-reference.jsonl"
   {
     echo
     echo "## Accuracy on ../shared/data/faces (--face-crop)"
     echo
-    node bench/accuracy.js "$faces/labels.csv" "emotune=$out/faces-emotune.jsonl" "face-api reference=$out/faces-reference.jsonl"
+    node bench/accuracy.js "$faces/labels.csv" "emotune --expressions face-api=$out/faces-emotune.jsonl" \
+      "face-api reference=$out/faces-reference.jsonl" \
+      "emotune default (emotune-1; in-sample: fitted on these faces, see the cross-validation)=$out/faces-emotune-1.jsonl"
   } >> "$out/report.md"
 else
   echo "bench: $faces not found, accuracy skipped" | tee -a "$out/report.md" >&2
