@@ -334,6 +334,7 @@ static void obvious_demo_faces_keep_their_label(void **state)
                           obvious[k].y >= faces[j].box.y &&
                           obvious[k].y <= faces[j].box.y + faces[j].box.height))
             j++;
+        et_image_free(&img);
         if (j == n)
             fail_msg("sample%d: no face at %g,%g", obvious[k].sample, obvious[k].x, obvious[k].y);
         if (faces[j].top != obvious[k].want)
@@ -341,7 +342,6 @@ static void obvious_demo_faces_keep_their_label(void **state)
                      faces[j].box.x, faces[j].box.y, et_vision_expression_name(faces[j].top),
                      faces[j].expressions[faces[j].top],
                      et_vision_expression_name(obvious[k].want));
-        et_image_free(&img);
     }
 }
 
