@@ -204,9 +204,15 @@ build/bench/expr_features: bench/expr_features.c build/libemotune.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
 
+# How often a face is found in whole pictures, face-api mode against the
+# default mode's second pass (issue 13).
+build/bench/find_rate: bench/find_rate.c build/libemotune.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
+
 bench: $(DEPS_OK) all build/tests/dump_rgb build/bench/bench_detect build/bench/bench_kernels build/bench/bench_store \
 	build/bench/bench_decode build/bench/sim_recommend build/bench/server_load build/bench/bench_next \
-	build/bench/expr_features
+	build/bench/expr_features build/bench/find_rate
 	bench/run.sh
 	bench/store.sh
 	bench/scan.sh
