@@ -46,7 +46,7 @@ MODELS  := tiny_face_detector_model-weights_manifest.json tiny_face_detector_mod
            face_expression_model-weights_manifest.json face_expression_model.bin
 MODEL_SRC := node_modules/@vladmandic/face-api/model
 
-.PHONY: all deps run demo test test-build bench fuzz clean models cross-arm64
+.PHONY: all deps run demo test test-build bench fuzz clean models cross-arm64 train
 all: build/emotune models
 
 $(DEPS_OK): scripts/deps.sh package.json package-lock.json
@@ -225,14 +225,26 @@ build/bench/expr_features: bench/expr_features.c build/libemotune.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
 
+# How often a face is found in whole pictures, face-api mode against the
+# default mode's second pass (issue 13).
+build/bench/find_rate: bench/find_rate.c build/libemotune.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
+
 bench: $(DEPS_OK) all build/tests/dump_rgb build/bench/bench_detect build/bench/bench_kernels build/bench/bench_store \
-	build/bench/bench_decode build/bench/sim_recommend build/bench/server_load build/bench/bench_next
+	build/bench/bench_decode build/bench/sim_recommend build/bench/server_load build/bench/bench_next \
+	build/bench/expr_features build/bench/find_rate
 	bench/run.sh
 	bench/store.sh
 	bench/scan.sh
 	bench/recommend.sh
 	bench/server.sh
 	build/bench/bench_next 5000 100
+	bench/expressions.sh
+
+# emotune-1's weights from the labelled faces (tools/train.sh; issue 13).
+train: $(DEPS_OK) build/bench/expr_features
+	tools/train.sh
 
 clean:
 	rm -rf build

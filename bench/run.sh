@@ -10,6 +10,7 @@
 
 #   2. peak memory (max RSS) of `emotune detect` on a 1920x1280 JPEG
 #   3. accuracy on ../shared/data/faces with --face-crop, next to the reference
+#   4. faces found in those pictures used whole, face-api mode against the default
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build/bench
@@ -162,5 +163,22 @@ if [[ -f $faces/labels.csv ]]; then
   } >> "$out/report.md"
 else
   echo "bench: $faces not found, accuracy skipped" | tee -a "$out/report.md" >&2
+fi
+
+# 4. how often a face is found in the labelled faces used as whole pictures,
+# face-api mode against the default mode's second pass (issue 13); pictures
+# with no face: generated ones and tiles of the photos of Debian's
+# python3-sklearn when installed. FIND_RATE_CANDIDATES=1 adds every canvas
+# considered for the second pass (slow: each runs on every picture missed).
+if [[ -f $faces/labels.csv ]]; then
+  echo "bench: faces found in whole pictures" >&2
+  no_face=()
+  for p in /usr/lib/python3/dist-packages/sklearn/datasets/images/{china,flower}.jpg; do
+    [[ -f $p ]] && no_face+=(--no-face "$p")
+  done
+  cand=()
+  [[ ${FIND_RATE_CANDIDATES:-0} == 1 ]] && cand=(--candidates)
+  { echo; pin build/bench/find_rate "${cand[@]}" "${no_face[@]}" "$faces" 2> "$out/find_rate.log"; } \
+    >> "$out/report.md" || echo "bench: find_rate failed" | tee -a "$out/report.md" >&2
 fi
 cat "$out/report.md"

@@ -3,7 +3,9 @@
 # Debian packages with apt-get (chromium among them, for the browser tests:
 # playwright-core drives it, and never downloads a browser of its own), npm
 # packages with `npm ci` (pinned in package-lock.json). Safe to run again:
-# it installs only what is missing.
+# it installs only what is missing. Python with numpy and scikit-learn is for
+# `make train` and the cross-validation in `make bench` only: emotune needs no
+# Python at run time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +17,7 @@ DEBS=(
   libavformat-dev libavcodec-dev libswresample-dev libavutil-dev
   libfftw3-dev libmicrohttpd-dev ffmpeg gcc-aarch64-linux-gnu qemu-user
   nodejs npm time hyperfine chromium
+  python3-numpy python3-scipy python3-sklearn
 )
 
 missing=()

@@ -3,29 +3,28 @@
 net's inner features (issue 13), against face-api's own probabilities.
 
 Input: the TSV that build/bench/expr_features writes (label, file, face-api's
-7 probabilities and 256 features, then the same for the mirrored picture).
+7 probabilities and 256 features, then the same for the mirror image).
 Every image is measured exactly once, on the fold it was held out of; the
-scaler, the regression, the choice of C and the temperature are fitted on the
-four training folds only.
+scaler, the regression, the choice of C, the happy bias and the temperature
+are fitted on the four training folds only (tools/expr_head.py, the recipe
+tools/train_expr.py ships). With --svg-dir, a confusion matrix picture per
+model (face-api, emotune-1).
 
-usage: tools/expr_cv.py [--seed N] [--json OUT] build/expr/features.tsv
+usage: tools/expr_cv.py [--seed N] [--json OUT] [--svg-dir DIR] build/expr/features.tsv
 """
 import argparse
 import csv
 import json
+import os
 import sys
 
 import numpy as np
-from scipy.optimize import minimize_scalar
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict, GridSearchCV
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.model_selection import StratifiedKFold
 
-CLASSES = ["neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"]
+import expr_head as H
+from expr_head import CLASSES, NCLS, softmax, fit_temperature
+
 NFEAT = 256
-NCLS = len(CLASSES)
-C_GRID = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
 TARGETS = {"mean_recall": 0.60, "accuracy": 0.70, "smiling": 0.95, "ece": 0.05}
 
 
@@ -60,120 +59,42 @@ def ece(probs, y, bins=15):
 def metrics(probs, y):
     pred = probs.argmax(1)
     recall = [float((pred[y == c] == c).mean()) for c in range(NCLS)]
-    hn = (y == CLASSES.index("happy")) | (y == CLASSES.index("neutral"))
-    happy = CLASSES.index("happy")
-    smiling = float(((pred[hn] == happy) == (y[hn] == happy)).mean())
     return {
         "accuracy": float((pred == y).mean()),
         "mean_recall": float(np.mean(recall)),
         "recall": dict(zip(CLASSES, recall)),
-        "smiling": smiling,
+        "smiling": H.smiling_accuracy(pred, y),
         "ece": float(ece(probs, y)),
     }
 
 
-def softmax(z):
-    z = z - z.max(1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(1, keepdims=True)
-
-
-def fit_temperature(logits, y):
-    """The T minimising the negative log-likelihood of softmax(logits / T)."""
-    def nll(t):
-        p = softmax(logits / t)
-        return -np.mean(np.log(p[np.arange(len(y)), y] + 1e-12))
-    return minimize_scalar(nll, bounds=(0.05, 20.0), method="bounded").x
-
-
-def logreg(c):
-    return make_pipeline(StandardScaler(),
-                         LogisticRegression(C=c, class_weight="balanced", max_iter=5000))
-
-
-def inner_cv(seed):
-    return StratifiedKFold(4, shuffle=True, random_state=seed + 1)
-
-
-def choose_c(x, y, seed):
-    grid = GridSearchCV(logreg(1.0), {"logisticregression__C": C_GRID},
-                        scoring="balanced_accuracy", cv=inner_cv(seed))
-    grid.fit(x, y)
-    return grid.best_params_["logisticregression__C"]
-
-
-def train_oof_logits(model, x, y, seed):
-    """Out-of-fold logits of the training folds (inner CV): the held-out fold
-    plays no part, and they are not the over-confident in-sample ones."""
-    return cross_val_predict(model, x, y, cv=inner_cv(seed), method="decision_function")
-
-
-def tuned(xtr, ytr, xte, seed):
-    """C chosen by inner CV, then T on the training folds' out-of-fold logits.
-    Returns the held-out probabilities without and with T, C, T, and the
-    training out-of-fold and held-out logits (both divided by T)."""
-    c = choose_c(xtr, ytr, seed)
-    m = logreg(c).fit(xtr, ytr)
-    oof = train_oof_logits(logreg(c), xtr, ytr, seed)
-    t = fit_temperature(oof, ytr)
-    zte = m.decision_function(xte) / t
-    return m.predict_proba(xte), softmax(zte), c, float(t), oof / t, zte
-
-
 def run_cv(y, views, seed):
-    (p0, f0), (p1, f1) = views
-    favg = (f0 + f1) / 2
+    """Every face's held-out probabilities under each model, and what each
+    fold chose. emotune-1 is the shipped recipe (tools/expr_head.py); the
+    other rows show where it stands."""
+    (p0, p1) = (views[0][0], views[1][0])
+    x = H.mirror_mean(views)
     fa_logits = np.log(np.clip(p0, 1e-12, 1))
-    # face-api's own logits (mirror-averaged) beside the features: the
-    # regression starts from what face-api's layer already knows.
-    fa_avg_logits = (fa_logits + np.log(np.clip(p1, 1e-12, 1))) / 2
-    fwith = np.hstack([favg, fa_avg_logits])
     names = ["face-api", "face-api mirror-avg", "face-api +T",
-             "logreg C=1", "logreg C=1 mirror-avg feats", "logreg C=1 mirror-aug train+avg probs",
-             "logreg inner-CV C, mirror-avg feats", "logreg inner-CV C, mirror-avg feats +T",
-             "  same + face-api logits as features", "  same + face-api logits as features +T",
-             "ensemble: mean of face-api mirror-avg +T, logreg +T",
-             "ensemble: mean of both calibrated logits +T"]
+             "logistic head without the happy bias +T", "emotune-1"]
     out = {n: np.zeros((len(y), NCLS)) for n in names}
     fold_of = np.zeros(len(y), int)
     chosen = []
     folds = StratifiedKFold(5, shuffle=True, random_state=seed)
-    for k, (tr, te) in enumerate(folds.split(f0, y)):
+    for k, (tr, te) in enumerate(folds.split(x, y)):
         fold_of[te] = k
         out["face-api"][te] = p0[te]
         out["face-api mirror-avg"][te] = (p0[te] + p1[te]) / 2
         t_fa = fit_temperature(fa_logits[tr], y[tr])
         out["face-api +T"][te] = softmax(fa_logits[te] / t_fa)
-
-        m = logreg(1.0).fit(f0[tr], y[tr])
-        out["logreg C=1"][te] = m.predict_proba(f0[te])
-        m = logreg(1.0).fit(favg[tr], y[tr])
-        out["logreg C=1 mirror-avg feats"][te] = m.predict_proba(favg[te])
-        m = logreg(1.0).fit(np.vstack([f0[tr], f1[tr]]), np.concatenate([y[tr], y[tr]]))
-        out["logreg C=1 mirror-aug train+avg probs"][te] = (
-            m.predict_proba(f0[te]) + m.predict_proba(f1[te])) / 2
-
-        p, pt, c, t, z_oof, z_te = tuned(favg[tr], y[tr], favg[te], seed)
-        out["logreg inner-CV C, mirror-avg feats"][te] = p
-        out["logreg inner-CV C, mirror-avg feats +T"][te] = pt
-        p, pt, c2, t2, _, _ = tuned(fwith[tr], y[tr], fwith[te], seed)
-        out["  same + face-api logits as features"][te] = p
-        out["  same + face-api logits as features +T"][te] = pt
-        # face-api's mirror-averaged logits with their own T, averaged in
-        # probability with the tuned regression's (both fitted on tr only).
-        t_fam = fit_temperature(fa_avg_logits[tr], y[tr])
-        tuned_t = out["logreg inner-CV C, mirror-avg feats +T"][te]
-        out["ensemble: mean of face-api mirror-avg +T, logreg +T"][te] = (
-            softmax(fa_avg_logits[te] / t_fam) + tuned_t) / 2
-        # The same two in logits, with one more T fitted on the training
-        # folds' out-of-fold logits of the regression and face-api's.
-        fa_z = fa_avg_logits / t_fam
-        t_ens = fit_temperature((z_oof + fa_z[tr]) / 2, y[tr])
-        out["ensemble: mean of both calibrated logits +T"][te] = softmax(
-            (z_te + fa_z[te]) / 2 / t_ens)
-        chosen.append({"fold": k, "C": c, "T": t, "C_with_logits": c2, "T_with_logits": t2,
-                       "T_face_api": float(t_fa), "T_ensemble": float(t_ens)})
-        print(f"fold {k}: C={c} T={t:.3f}; with logits C={c2} T={t2:.3f}; "
+        m = H.fit(x[tr], y[tr], seed)
+        out["emotune-1"][te] = H.probabilities(m, x[te])
+        unbiased = dict(m, bias=m["bias"] - m["happy_bias"] * np.eye(NCLS)[H.HAPPY])
+        # its own temperature would differ a little; this row is for the bias's effect
+        out["logistic head without the happy bias +T"][te] = H.probabilities(unbiased, x[te])
+        chosen.append({"fold": k, "C": m["C"], "happy_bias": m["happy_bias"],
+                       "T": m["temperature"], "T_face_api": float(t_fa)})
+        print(f"fold {k}: C={m['C']} happy bias {m['happy_bias']} T={m['temperature']:.3f}; "
               f"T(face-api)={t_fa:.3f}", file=sys.stderr)
     results = {}
     for n in names:
@@ -181,8 +102,47 @@ def run_cv(y, views, seed):
         per_fold = [metrics(out[n][fold_of == k], y[fold_of == k]) for k in range(5)]
         r["accuracy_sd"] = float(np.std([f["accuracy"] for f in per_fold]))
         r["mean_recall_sd"] = float(np.std([f["mean_recall"] for f in per_fold]))
+        r["confusion"] = confusion_counts(out[n], y).tolist()
         results[n] = r
     return results, chosen, out
+
+
+def confusion_counts(probs, y):
+    """Rows: the label; columns: the prediction."""
+    pred = probs.argmax(1)
+    return np.array([[int(((y == i) & (pred == j)).sum()) for j in range(NCLS)]
+                     for i in range(NCLS)])
+
+
+def confusion_svg(title, counts):
+    """A confusion matrix as an SVG picture: each row shaded by the share of
+    that label's faces, counts written in the cells."""
+    cell, left, top = 56, 96, 64
+    w, h = left + cell * NCLS + 16, top + cell * NCLS + 40
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+             f'font-family="sans-serif" font-size="12">',
+             f'<rect width="{w}" height="{h}" fill="#fff"/>',
+             f'<text x="{w / 2}" y="18" text-anchor="middle" font-size="14">{title}</text>',
+             f'<text x="{left + cell * NCLS / 2}" y="38" text-anchor="middle">predicted</text>']
+    for j, c in enumerate(CLASSES):
+        parts.append(f'<text x="{left + cell * j + cell / 2}" y="{top - 6}" '
+                     f'text-anchor="middle">{c[:5]}</text>')
+    for i, c in enumerate(CLASSES):
+        total = max(1, counts[i].sum())
+        y0 = top + cell * i
+        parts.append(f'<text x="{left - 6}" y="{y0 + cell / 2 + 4}" text-anchor="end">{c}</text>')
+        for j in range(NCLS):
+            share = counts[i][j] / total
+            shade = int(255 - 200 * share)
+            ink = "#fff" if share > 0.55 else "#000"
+            parts.append(f'<rect x="{left + cell * j}" y="{y0}" width="{cell}" height="{cell}" '
+                         f'fill="rgb({shade},{shade},255)" stroke="#888"/>')
+            parts.append(f'<text x="{left + cell * j + cell / 2}" y="{y0 + cell / 2 + 4}" '
+                         f'text-anchor="middle" fill="{ink}">{counts[i][j]}</text>')
+    parts.append(f'<text x="8" y="{h - 12}">rows: the label ({int(counts.sum())} faces); '
+                 f'shade: share of the row; 5-fold cross-validation</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
 
 
 def report(results, y):
@@ -200,14 +160,11 @@ def report(results, y):
           "no class (fearful aside) below face-api's recall by more than 0.02")
 
 
-def confusion(name, probs, y):
-    """Rows: the label; columns: the prediction (counts)."""
-    pred = probs.argmax(1)
-    print(f"\nconfusion, {name.strip()} (rows label, columns prediction)")
+def print_confusion(name, counts):
+    print(f"\nconfusion, {name} (rows label, columns prediction)")
     print(" " * 10 + "".join(f"{c[:5]:>7s}" for c in CLASSES))
     for i, c in enumerate(CLASSES):
-        print(f"{c:10s}" + "".join(f"{int(((y == i) & (pred == j)).sum()):7d}"
-                                   for j in range(NCLS)))
+        print(f"{c:10s}" + "".join(f"{counts[i][j]:7d}" for j in range(NCLS)))
 
 
 def main():
@@ -215,12 +172,17 @@ def main():
     ap.add_argument("features")
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--svg-dir", help="write confusion-face-api.svg and confusion-emotune-1.svg here")
     a = ap.parse_args()
     y, views = load(a.features)
-    results, chosen, out = run_cv(y, views, a.seed)
+    results, chosen, _ = run_cv(y, views, a.seed)
     report(results, y)
-    for n in ("face-api", "logreg inner-CV C, mirror-avg feats +T"):
-        confusion(n, out[n], y)
+    for n in ("face-api", "emotune-1"):
+        print_confusion(n, results[n]["confusion"])
+        if a.svg_dir:
+            with open(os.path.join(a.svg_dir, f"confusion-{n}.svg"), "w") as f:
+                f.write(confusion_svg(f"{n}: {results[n]['accuracy']:.1%} of {len(y)} faces",
+                                      np.array(results[n]["confusion"])))
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"seed": a.seed, "folds": chosen, "results": results}, f, indent=1)

@@ -46,6 +46,10 @@ static const char detect_usage[] =
     "\n"
     "Boxes are in pixels of the upright image; faces are sorted by box area,\n"
     "largest first; \"smiling\" is true when happy is the top expression.\n"
+    "In the default mode, when the detector finds no face in an image it looks\n"
+    "a second time with the image shrunk into the middle of a larger square, so\n"
+    "that a tight face crop (a face filling the image) is found too; face-api\n"
+    "mode looks once, exactly as face-api does.\n"
     "\n"
     "exit status: 0 all images read, 1 some image could not be read,\n"
     "             2 bad command line, 3 model files missing or invalid\n";

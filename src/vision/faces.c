@@ -103,6 +103,7 @@ void et_vision_ctx_free(et_vision_ctx *ctx)
     free(ctx->expr_input);
     for (int i = 0; i < ET__EXPR_BUFFERS; i++)
         free(ctx->expr_buf[i]);
+    et_image_free(&ctx->canvas);
     free(ctx);
 }
 
@@ -359,6 +360,8 @@ et_status et_vision_detect(et_vision_ctx *ctx, const et_image *img, const et_det
     }
     size_t found;
     s = et_vision_find_faces(ctx, img, opts->input_size, opts->min_score, faces, cap, &found, err);
+    if (s == ET_OK && found == 0 && opts->model == ET_EXPR_MODEL_EMOTUNE)
+        s = et__find_faces_again(ctx, img, opts, faces, cap, &found, err);
     if (s != ET_OK)
         return s;
     size_t written = found < cap ? found : cap, kept = 0;

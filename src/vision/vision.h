@@ -121,6 +121,14 @@ typedef struct et_face {
  * faces to faces[] sorted by box area, largest first, and the number found
  * to *n (which may exceed cap: then the cap best-scoring faces are written).
  * A box lying wholly outside the picture is dropped.
+ * In face-api mode (opts->model == ET_EXPR_MODEL_FACEAPI) the faces are
+ * face-api's exactly. In the default mode, when that detector pass finds no
+ * face, a second pass looks again with the picture shrunk into the middle of
+ * a square canvas filled around it with the detector's mean colour, so that a
+ * face filling the picture (a tight face crop) gets the size the detector
+ * knows; its boxes are mapped back to the picture's pixels and clipped to it.
+ * It costs about one more detector pass, and only on pictures where the first
+ * finds nothing (bench/find_rate.c measures it).
  * Errors: ET_E_INVALID (options), ET_E_NOMEM (first use of an input size).
  */
 et_status et_vision_detect(et_vision_ctx *ctx, const et_image *img, const et_detect_opts *opts,

@@ -91,6 +91,7 @@ struct et_vision_ctx {
     int *order;            /* scratch for non-maximum suppression */
     float *expr_input;     /* 112*112*3 */
     float *expr_buf[ET__EXPR_BUFFERS];
+    et_image canvas;       /* the second pass's canvas (second_pass.c) */
 };
 
 et_status et__detector_load(const char *dir, et__detector *d, char *err);
@@ -117,6 +118,32 @@ void et__expression_forward(et_vision_ctx *ctx, float probs[ET_EXPR_COUNT]);
 void et__expression_features(et_vision_ctx *ctx, float features[ET__EXPR_FEATURES]);
 void et__expression_head(const et_vision_ctx *ctx, const float features[ET__EXPR_FEATURES],
                          float probs[ET_EXPR_COUNT]);
+
+/* The default mode's second pass (second_pass.c): the picture shrunk into
+ * the middle of a square canvas, for faces too large for the detector. */
+typedef enum et__fill {
+    ET__FILL_MEAN, /* the canvas around the picture is the detector's mean colour */
+    ET__FILL_EDGE, /* ... the picture's nearest edge pixel, extended */
+} et__fill;
+
+typedef struct et__canvas_pass {
+    int input_size; /* the detector's input size, and the canvas's side */
+    double shrink;  /* the picture's longer side is input_size / shrink, >= 1 */
+    et__fill fill;
+} et__canvas_pass;
+
+/* The detector on img drawn on the canvas p describes: like
+ * et_vision_find_faces, with boxes in img's pixels, clipped to it (a box
+ * wholly outside is dropped). */
+et_status et__find_faces_on_canvas(et_vision_ctx *ctx, const et_image *img,
+                                   const et__canvas_pass *p, double min_score, et_face *faces,
+                                   size_t cap, size_t *n, char *err);
+
+/* The second pass: the canvases of second_pass.c tried in order until one
+ * finds a face; *n is 0 when none does. */
+et_status et__find_faces_again(et_vision_ctx *ctx, const et_image *img,
+                               const et_detect_opts *opts, et_face *faces, size_t cap,
+                               size_t *n, char *err);
 
 /* Loads one manifest from dir with a message naming the file. */
 et_status et__load_weights(const char *dir, const char *manifest, et_nn_weights **w, char *err);

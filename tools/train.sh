@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `make train`: fits emotune-1, the default expression model, on the labelled
+# faces and writes models/emotune-expressions-1.json and its .sha256 (issue 13).
+# Deterministic: the same faces give the same file, byte for byte. Takes
+# about a minute on two cores. Commit both files; the build embeds the
+# weights after checking the checksum.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+faces=${EMOTUNE_FACES_DIR:-../shared/data/faces}
+if [[ ! -f $faces/labels.csv ]]; then
+  echo "make train: $faces/labels.csv not found (set EMOTUNE_FACES_DIR)" >&2
+  exit 1
+fi
+mkdir -p build/train
+echo "train: expression net features of every labelled face ($faces)" >&2
+build/bench/expr_features "$faces" build/train/features.tsv
+echo "train: fitting (tools/expr_head.py)" >&2
+OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 tools/train_expr.py \
+  build/train/features.tsv models/emotune-expressions-1.json
