@@ -1,4 +1,5 @@
-/* emotune-1, the default expression model (issue 13), and face-api mode: the
+/* emotune-1, the opt-in expression model (issue 13), and face-api mode, the
+ * default: the
  * shipped weights file and its checksum, the parser refusing broken files,
  * both modes on face-api's demo pictures (face-api mode is face-api's reading
  * bit for bit), accuracy on a fixed subset of ../shared/data/faces, and the
@@ -251,7 +252,7 @@ static void check_face_api_face(fixture *f, const et_image *img, const et_face *
     assert_int_equal(face->model, ET_EXPR_MODEL_FACEAPI);
 }
 
-/* default mode: probabilities summing to 1, the top one, and exactly the head
+/* emotune-1 mode: probabilities summing to 1, the top one, and exactly the head
  * on the mean of the two views bench/expr_features.c writes for training. */
 static void check_emotune_face(fixture *f, const et_vision_head *h, const et_image *img,
                                const et_face *face)
@@ -309,7 +310,10 @@ static void both_modes_read_every_demo_face(void **state)
 
 /* Faces of the demo pictures whose expression is plain to see (looked at by
  * eye; face-api agrees, above 0.85): each a point inside its box. The others
- * (downcast eyes, half smiles, open mouths mid-word) are left out. */
+ * (downcast eyes, half smiles, open mouths mid-word) are left out. The
+ * default mode must keep them: this is what stops a model that reads broad
+ * smiles as something else from becoming the default. emotune-1 fails it
+ * today (sample1's right face reads as sad), so it is not the default. */
 static const struct {
     int sample;
     double x, y;
@@ -322,13 +326,13 @@ static const struct {
     {6, 1580, 460, ET_EXPR_HAPPY}, /* right: smile, teeth */
 };
 
-static void obvious_demo_faces_keep_their_label(void **state)
+static void the_default_mode_keeps_the_obvious_demo_labels(void **state)
 {
     fixture *f = *state;
     for (size_t k = 0; k < sizeof obvious / sizeof *obvious; k++) {
         et_image img = load_demo(obvious[k].sample);
         et_face faces[MAX_FACES];
-        size_t n = detect(f, &img, ET_EXPR_MODEL_EMOTUNE, false, faces), j = 0;
+        size_t n = detect(f, &img, et_vision_default_opts().model, false, faces), j = 0;
         while (j < n && !(obvious[k].x >= faces[j].box.x &&
                           obvious[k].x <= faces[j].box.x + faces[j].box.width &&
                           obvious[k].y >= faces[j].box.y &&
@@ -380,12 +384,12 @@ static et_expression expression_named(const char *name)
  * on all the labelled faces, these among them, so this is no measure of its
  * accuracy (tools/expr_cv.py's cross-validation is): it fails when the head
  * is broken, missing, or face-api's. Measured 2026-11-30 (the head fitted by
- * tools/train_expr.py, seed 13, on build/bench/expr_features's TSV): default
+ * tools/train_expr.py, seed 13, on build/bench/expr_features's TSV): emotune-1
  * 0.662 (90 of 136), face-api 0.588 (80); the floor lies between, 5 faces
  * from each. */
 #define DEFAULT_ACCURACY_FLOOR 0.62
 
-static void default_mode_beats_face_api_on_a_fixed_subset(void **state)
+static void emotune_1_beats_face_api_on_a_fixed_subset(void **state)
 {
     fixture *f = *state;
     const char *dir = ts_faces_dir();
@@ -413,10 +417,10 @@ static void default_mode_beats_face_api_on_a_fixed_subset(void **state)
     assert_int_equal(n, 6 * SUBSET_PER_CLASS + 16);
     double own = (double)right[ET_EXPR_MODEL_EMOTUNE] / n;
     double api = (double)right[ET_EXPR_MODEL_FACEAPI] / n;
-    fprintf(stderr, "subset of %d labelled faces: default %.3f, face-api %.3f\n", n, own, api);
+    fprintf(stderr, "subset of %d labelled faces: emotune-1 %.3f, face-api %.3f\n", n, own, api);
     assert_true(api < DEFAULT_ACCURACY_FLOOR); /* the floor is one face-api does not reach */
     if (own < DEFAULT_ACCURACY_FLOOR)
-        fail_msg("default mode's accuracy %.3f is under %.2f", own, DEFAULT_ACCURACY_FLOOR);
+        fail_msg("emotune-1's accuracy %.3f is under %.2f", own, DEFAULT_ACCURACY_FLOOR);
 }
 
 /* ---- the command line ---------------------------------------------------- */
@@ -444,7 +448,7 @@ static void the_command_line_chooses_the_model(void **state)
     static const struct {
         const char *args, *want;
     } cases[] = {
-        {"", "emotune-1"},
+        {"", "face-api"},
         {"--expressions emotune", "emotune-1"},
         {"--expressions emotune-1", "emotune-1"},
         {"--expressions face-api", "face-api"},
@@ -529,11 +533,11 @@ static void the_api_chooses_the_model_per_request(void **state)
 {
     (void)state;
     api a;
-    api_start(&a, ET_EXPR_MODEL_EMOTUNE);
+    api_start(&a, ET_EXPR_MODEL_FACEAPI); /* the default */
     static const char *const routes[] = {"/api/v1/detect", "/api/v1/listeners/ann/frames"};
     for (int i = 0; i < 2; i++) {
         char path[200];
-        post_frame(&a, routes[i], 200, "emotune-1");
+        post_frame(&a, routes[i], 200, "face-api");
         snprintf(path, sizeof path, "%s?expressions=face-api", routes[i]);
         post_frame(&a, path, 200, "face-api");
         snprintf(path, sizeof path, "%s?expressions=emotune", routes[i]);
@@ -542,9 +546,9 @@ static void the_api_chooses_the_model_per_request(void **state)
         post_frame(&a, path, 400, NULL);
     }
     api_stop(&a);
-    api_start(&a, ET_EXPR_MODEL_FACEAPI); /* emotune serve --expressions face-api */
-    post_frame(&a, "/api/v1/detect", 200, "face-api");
-    post_frame(&a, "/api/v1/detect?expressions=emotune-1", 200, "emotune-1");
+    api_start(&a, ET_EXPR_MODEL_EMOTUNE); /* emotune serve --expressions emotune-1 */
+    post_frame(&a, "/api/v1/detect", 200, "emotune-1");
+    post_frame(&a, "/api/v1/detect?expressions=face-api", 200, "face-api");
     api_stop(&a);
 }
 
@@ -555,8 +559,8 @@ int main(void)
         cmocka_unit_test(a_changed_byte_fails_the_checksum),
         cmocka_unit_test(broken_weights_files_are_refused),
         cmocka_unit_test(both_modes_read_every_demo_face),
-        cmocka_unit_test(obvious_demo_faces_keep_their_label),
-        cmocka_unit_test(default_mode_beats_face_api_on_a_fixed_subset),
+        cmocka_unit_test(the_default_mode_keeps_the_obvious_demo_labels),
+        cmocka_unit_test(emotune_1_beats_face_api_on_a_fixed_subset),
         cmocka_unit_test(the_command_line_chooses_the_model),
         cmocka_unit_test(the_api_chooses_the_model_per_request),
     };

@@ -105,7 +105,7 @@ typedef struct et_server_opts {
     void *clock_ctx;
     et_expr_model expressions; /* the model that reads expressions when a request
                                 * does not say (?expressions=); default
-                                * ET_EXPR_MODEL_EMOTUNE */
+                                * (zero) ET_EXPR_MODEL_FACEAPI */
     const char *web_dir;      /* the web page's folder (index.html and its files,
                                * served at / and /FILE without a token; only
                                * files directly in it, no symbolic link); must

@@ -28,7 +28,7 @@ const char *et_vision_expression_name(et_expression e)
     return (unsigned)e < ET_EXPR_COUNT ? expression_names[e] : NULL;
 }
 
-static const char *expr_model_names[ET_EXPR_MODEL_COUNT] = {"emotune-1", "face-api"};
+static const char *expr_model_names[ET_EXPR_MODEL_COUNT] = {"face-api", "emotune-1"};
 
 const char *et_vision_expr_model_name(et_expr_model m)
 {
@@ -46,14 +46,14 @@ et_status et_vision_expr_model_parse(const char *name, et_expr_model *out, char 
             *out = (et_expr_model)m;
             return ET_OK;
         }
-    return et_fail(err, ET_E_INVALID, "unknown expression model '%.64s' (emotune, %s or %s)",
-                   name, expr_model_names[0], expr_model_names[1]);
+    return et_fail(err, ET_E_INVALID, "unknown expression model '%.64s' (%s or %s)", name,
+                   expr_model_names[0], expr_model_names[1]);
 }
 
 et_detect_opts et_vision_default_opts(void)
 {
     return (et_detect_opts){
-        .model = ET_EXPR_MODEL_EMOTUNE,
+        .model = ET_EXPR_MODEL_FACEAPI,
         .input_size = ET_DETECT_DEFAULT_INPUT_SIZE,
         .min_score = ET_DETECT_DEFAULT_MIN_SCORE,
         .face_crop = false,

@@ -71,17 +71,21 @@ void et_vision_ctx_use_kernels(et_vision_ctx *ctx, const et_nn_kernels *k);
 const et_nn_kernels *et_vision_ctx_kernels(const et_vision_ctx *ctx);
 
 /*
- * Which reading of the expressions. EMOTUNE (the default) is emotune's own:
- * more accurate and calibrated (issue 13; README "Expression models").
- * FACEAPI is face-api 1.7.15's, exactly: the parity tests run it.
+ * Which reading of the expressions (issue 13; README "Expression models").
+ * FACEAPI (the default, and zero) is face-api 1.7.15's, exactly: the parity
+ * tests run it. EMOTUNE, "emotune-1", is opt-in: a calibrated head fitted on
+ * ../shared/data/faces, better by cross-validation there, but not yet on
+ * real colour photographs (it reads some broad smiles of face-api's demo
+ * pictures as disgusted: the labelled set's classes come from different
+ * sources), so it is not the default; it also looks for a face twice.
  */
 typedef enum et_expr_model {
-    ET_EXPR_MODEL_EMOTUNE = 0,
-    ET_EXPR_MODEL_FACEAPI,
+    ET_EXPR_MODEL_FACEAPI = 0,
+    ET_EXPR_MODEL_EMOTUNE,
     ET_EXPR_MODEL_COUNT
 } et_expr_model;
 
-/* "emotune-1", "face-api" (as the JSON's "model" and --expressions say it);
+/* "face-api", "emotune-1" (as the JSON's "model" and --expressions say it);
  * NULL for a value out of range. */
 const char *et_vision_expr_model_name(et_expr_model m);
 
@@ -90,7 +94,7 @@ const char *et_vision_expr_model_name(et_expr_model m);
 et_status et_vision_expr_model_parse(const char *name, et_expr_model *out, char *err);
 
 typedef struct et_detect_opts {
-    et_expr_model model; /* default ET_EXPR_MODEL_EMOTUNE */
+    et_expr_model model; /* default ET_EXPR_MODEL_FACEAPI */
     int input_size;   /* multiple of 32 in [128, 608] */
     double min_score; /* a face's score must be above this, in (0, 1) */
     bool face_crop;   /* the whole image is one face: skip the detector */
@@ -121,8 +125,8 @@ typedef struct et_face {
  * faces to faces[] sorted by box area, largest first, and the number found
  * to *n (which may exceed cap: then the cap best-scoring faces are written).
  * A box lying wholly outside the picture is dropped.
- * In face-api mode (opts->model == ET_EXPR_MODEL_FACEAPI) the faces are
- * face-api's exactly. In the default mode, when that detector pass finds no
+ * In face-api mode (opts->model == ET_EXPR_MODEL_FACEAPI, the default) the
+ * faces are face-api's exactly. In emotune-1 mode, when that pass finds no
  * face, a second pass looks again with the picture shrunk into the middle of
  * a square canvas filled around it with the detector's mean colour, so that a
  * face filling the picture (a tight face crop) gets the size the detector
