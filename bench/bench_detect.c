@@ -1,6 +1,6 @@
 /* Times emotune's vision on one core, per image: decode + detect + expressions
  * (what `emotune detect` does per image) in face-api mode, the same in the
- * default mode (emotune-1: the expression net twice per face, the face and its
+ * emotune-1 mode (the expression net twice per face, the face and its
  * mirror, and the head), decode alone, the detector alone and the expression
  * net alone on one 112x112 face in each mode, each the median of R runs after
  * one warm-up; the modes alternate within each run, so both see the same

@@ -1,7 +1,7 @@
 /* How often the detector finds a face (issue 13, "small and grey faces"): on
  * every labelled face of a folder (labels.csv, images/) used as a whole
  * picture (not --face-crop), the share of pictures where at least one face is
- * found in face-api mode and in the default mode (which looks again on a
+ * found in face-api mode and in emotune-1 mode (which looks again on a
  * canvas when the first pass finds nothing: src/vision/second_pass.c), by
  * kind of picture; and how many pictures with no face get a face, on
  * generated pictures (flat colours, noise, gradients) and on tiles of the
@@ -371,7 +371,7 @@ static double pct(int part, int whole) { return whole ? 100.0 * part / whole : 0
 static void report(bench *b, int photos)
 {
     puts("## Faces found in whole pictures (../shared/data/faces, not --face-crop)\n");
-    puts("| pictures | count | face-api mode: a face found | default mode: a face found |");
+    puts("| pictures | count | face-api mode: a face found | emotune-1 mode: a face found |");
     puts("|---|---|---|---|");
     for (int k = 0; k < K_COUNT; k++) {
         const tally *t = &b->kinds[k];
@@ -383,7 +383,7 @@ static void report(bench *b, int photos)
     printf("\nPictures with no face (generated flat colours, noise, blotches and gradients at "
            "350x350, 150x150 and 640x480; %d photo(s) with no face, whole and in tiles of "
            "350 and 150 pixels, colour and grey): %d pictures; a face found in %d in face-api "
-           "mode, in %d in the default mode.\n",
+           "mode, in %d in emotune-1 mode.\n",
            photos, b->none.pictures, b->none.faceapi, b->none.emotune);
     double first = median(b->first_ms, b->timed), second = median(b->second_ms, b->timed);
     printf("\nOn the %zu pictures where the first pass finds nothing: first pass %.1f ms, "

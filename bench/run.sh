@@ -5,12 +5,12 @@
 # report to build/bench/report.md and prints it.
 #   1. speed per image on the six face-api demo images (decode + detect +
 #      expressions; each network alone) and share of the core's sgemm peak,
-#      in face-api mode (what the reference computes); the default mode's
-#      cost (emotune-1) against face-api mode, same run
+#      in face-api mode (what the reference computes); the cost of
+#      emotune-1 mode against face-api mode, same run
 
 #   2. peak memory (max RSS) of `emotune detect` on a 1920x1280 JPEG
 #   3. accuracy on ../shared/data/faces with --face-crop, next to the reference
-#   4. faces found in those pictures used whole, face-api mode against the default
+#   4. faces found in those pictures used whole, face-api mode against emotune-1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build/bench
@@ -80,14 +80,14 @@ console.log('');
 console.log(`Core peak measured as OpenBLAS sgemm 1024x1024x1024 on one thread: ${peak.toFixed(1)} GFLOP/s.`);
 JS
   echo
-  echo "## Cost of the default model (emotune-1) against face-api mode (same run, one core)"
+  echo "## Cost of emotune-1 against face-api mode (same run, one core)"
   echo
   node - "$out/emotune.jsonl" <<'JS'
 const fs = require('fs');
 const e = fs.readFileSync(process.argv[2], 'utf8').trim().split('\n').map(JSON.parse);
 e.shift();
 const f = (x) => x.toFixed(1);
-console.log('| image | faces | face-api mode ms | default mode ms | default / face-api |');
+console.log('| image | faces | face-api mode ms | emotune-1 mode ms | emotune-1 / face-api |');
 console.log('|---|---|---|---|---|');
 let sf = 0; let sd = 0; let nf = 0;
 for (const x of e) {
@@ -100,7 +100,7 @@ const x1 = e.reduce((s, x) => s + x.ms_expression, 0) / e.length;
 const x2 = e.reduce((s, x) => s + x.ms_expression_default, 0) / e.length;
 console.log(`| one 112x112 face, expressions alone | 1 | ${x1.toFixed(2)} | ${x2.toFixed(2)} | ${(x2 / x1).toFixed(2)}x |`);
 console.log('');
-console.log('The default mode runs the expression net twice per face (the face and its mirror) and a 256x7 head; the detector and decoding are shared.');
+console.log('emotune-1 runs the expression net twice per face (the face and its mirror) and a 256x7 head; the detector and decoding are shared.');
 JS
   echo
   echo "## Speed per kernel table (EMOTUNE_CPU forced; same run, same images, one core)"
@@ -159,14 +159,14 @@ if [[ -f $faces/labels.csv ]]; then
     echo
     node bench/accuracy.js "$faces/labels.csv" "emotune --expressions face-api=$out/faces-emotune.jsonl" \
       "face-api reference=$out/faces-reference.jsonl" \
-      "emotune default (emotune-1; in-sample: fitted on these faces, see the cross-validation)=$out/faces-emotune-1.jsonl"
+      "emotune-1 (in-sample: fitted on these faces, see the cross-validation)=$out/faces-emotune-1.jsonl"
   } >> "$out/report.md"
 else
   echo "bench: $faces not found, accuracy skipped" | tee -a "$out/report.md" >&2
 fi
 
 # 4. how often a face is found in the labelled faces used as whole pictures,
-# face-api mode against the default mode's second pass (issue 13); pictures
+# face-api mode against emotune-1 mode's second pass (issue 13); pictures
 # with no face: generated ones and tiles of the photos of Debian's
 # python3-sklearn when installed. FIND_RATE_CANDIDATES=1 adds every canvas
 # considered for the second pass (slow: each runs on every picture missed).

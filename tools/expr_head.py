@@ -1,4 +1,4 @@
-"""emotune-1, the default expression model (issue 13): how it is fitted and
+"""emotune-1, the opt-in expression model (issue 13): how it is fitted and
 applied. One home for the recipe, used by tools/train_expr.py (which fits it
 on all the labelled faces and writes models/emotune-expressions-1.json) and by
 tools/expr_cv.py (which fits it on four folds and measures it on the fifth).

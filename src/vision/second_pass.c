@@ -1,4 +1,4 @@
-/* The default mode's second look for a face (issue 13, "small and grey
+/* emotune-1 mode's second look for a face (issue 13, "small and grey
  * faces"). TinyFaceDetector was trained on faces that fill a part of the
  * picture; a tight face crop, whose face fills all of it, is mostly missed.
  * When the first pass finds nothing, the picture is shrunk into the middle of

@@ -187,7 +187,7 @@ void et_vision_head_read(const et_vision_head *h, const float x[ET_VISION_EXPR_F
 /* The weights file emotune was built with (its text, *len bytes). */
 const char *et_vision_head_builtin(size_t *len);
 
-/* Both views the default model reads: the expression net's features (and
+/* Both views emotune-1 reads: the expression net's features (and
  * face-api's probabilities from them) of the region as
  * et_vision_expression_features reads it, [0], and of that same input tensor
  * mirrored left-right, [1]. bench/expr_features.c writes them for training. */
