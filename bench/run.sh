@@ -150,7 +150,7 @@ if [[ -f $faces/labels.csv ]]; then
   done
   cut -f1 "$out/faces.tsv" | xargs build/emotune detect --expressions face-api --face-crop --json \
     > "$out/faces-emotune.jsonl" || true
-  cut -f1 "$out/faces.tsv" | xargs build/emotune detect --face-crop --json \
+  cut -f1 "$out/faces.tsv" | xargs build/emotune detect --expressions emotune-1 --face-crop --json \
     > "$out/faces-emotune-1.jsonl" || true
   node scripts/reference.js --face-crop "$out/faces.tsv" > "$out/faces-reference.jsonl"
   {
