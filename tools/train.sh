@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make train`: fits emotune-1, the default expression model, on the labelled
+# `make train`: fits emotune-1, the opt-in expression model, on the labelled
 # faces and writes models/emotune-expressions-1.json and its .sha256 (issue 13).
 # Deterministic: the same faces give the same file, byte for byte. Takes
 # about a minute on two cores. Commit both files; the build embeds the

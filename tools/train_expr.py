@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Fits emotune-1, the default expression model, on every labelled face and
+"""Fits emotune-1, the opt-in expression model, on every labelled face and
 writes its weights file and the file's checksum (issue 13; `make train`).
 
 Input: the TSV of build/bench/expr_features (the expression net's features of

@@ -1,4 +1,4 @@
-/* emotune-1, the default expression model (issue 13): a calibrated linear
+/* emotune-1, the opt-in expression model (issue 13): a calibrated linear
  * head on the expression net's pooled features, averaged over the face and
  * its mirror image. Its weights file is models/emotune-expressions-1.json,
  * written by tools/train_expr.py (the recipe: tools/expr_head.py) and
