@@ -18,4 +18,4 @@ echo "bench: expression net features of every labelled face ($faces)" >&2
 build/bench/expr_features "$faces" "$out/expr_features.tsv"
 echo "bench: 5-fold cross-validation (seed 13)" >&2
 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 tools/expr_cv.py \
-  --json "$out/expr_cv.json" --svg-dir "$out" "$out/expr_features.tsv" | tee "$out/expr_cv.txt"
+  --faces "$faces" --json "$out/expr_cv.json" --svg-dir "$out" "$out/expr_features.tsv" | tee "$out/expr_cv.txt"

@@ -15,8 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[ET_ERR_MAX];
     if (et_vision_head_parse((const char *)data, size, &h, err) != ET_OK)
         return 0;
-    float x[ET_VISION_EXPR_FEATURES], p[ET_EXPR_COUNT];
-    for (int i = 0; i < ET_VISION_EXPR_FEATURES; i++)
+    float x[ET_VISION_HEAD_INPUTS], p[ET_EXPR_COUNT];
+    for (int i = 0; i < ET_VISION_HEAD_INPUTS; i++)
         x[i] = (float)(i % 5);
     et_vision_head_read(h, x, p);
     double sum = 0;

@@ -17,7 +17,7 @@ DEBS=(
   libavformat-dev libavcodec-dev libswresample-dev libavutil-dev
   libfftw3-dev libmicrohttpd-dev ffmpeg gcc-aarch64-linux-gnu qemu-user
   nodejs npm time hyperfine chromium
-  python3-numpy python3-scipy python3-sklearn
+  python3-numpy python3-scipy python3-sklearn python3-pil
 )
 
 missing=()

@@ -3,14 +3,25 @@ applied. One home for the recipe, used by tools/train_expr.py (which fits it
 on all the labelled faces and writes models/emotune-expressions-1.json) and by
 tools/expr_cv.py (which fits it on four folds and measures it on the fifth).
 
-The model: x = the mean of the expression net's 256 pooled features on the
-face and on its mirror image (src/vision, et_vision_detect does the same);
-u = (x - mean) / scale; z = W u + b; p = softmax(z / T).
+The model: x = the mean over the face and its mirror image of the expression
+net's 256 pooled features, then of face-api's 7 log-probabilities (clipped at
+1e-7), 263 inputs (src/vision/head.c computes the same); u = (x - mean) /
+scale; z = W u + b; p = softmax(z / T).
+
+The picture's kind. The labelled faces come from two sources: happy, neutral
+and surprised are all 350x350 greyscale crops, while most disgusted and sad
+faces are small colour pictures. A head fitted on them learns the kind of
+picture as a cue for the class, and then reads colour photographs (webcam
+frames) as disgusted or sad. So the fit gets one more input, 1 for a picture
+that is not a 350x350 greyscale crop (picture_kind), which soaks up that cue;
+the model is then read with it set to 0, its weight folded into the bias
+(fold_kind), and so are the held-out folds in tools/expr_cv.py: honest about
+what a reader that never knows the kind gets.
 
 Fitting, on the training faces only:
 1. a standard scaler and a multinomial logistic regression with balanced
-   class weights; C chosen from C_GRID by 4-fold inner cross-validation
-   (balanced accuracy);
+   class weights, on the 263 inputs and the kind; C chosen from C_GRID by
+   4-fold inner cross-validation (balanced accuracy);
 2. the inner cross-validation's out-of-fold logits (honest, not in-sample);
 3. a bias added to happy's logit: the one in HAPPY_BIASES that maximises
    smiling accuracy (happy against neutral) on those logits. Balanced class
@@ -18,7 +29,8 @@ Fitting, on the training faces only:
    (disgusted); this gives happy back what it lost, and no more;
 4. a temperature T minimising the negative log-likelihood of those logits
    with the bias, so that the probabilities mean what they say;
-5. the regression refitted on all the training faces.
+5. the regression refitted on all the training faces, and the kind folded
+   into the bias.
 """
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -33,7 +45,8 @@ NCLS = len(CLASSES)
 C_GRID = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
 HAPPY_BIASES = np.round(np.arange(0.0, 3.0001, 0.05), 2)
 MODEL_NAME = "emotune-1"
-FEATURES = "face-api-expression-net-256-mirror-mean"
+FEATURES = "face-api-expression-net-256-and-log-probabilities-7-mirror-mean"
+LOG_FLOOR = 1e-7
 
 
 def softmax(z):
@@ -80,17 +93,28 @@ def choose_happy_bias(logits, y):
     return float(HAPPY_BIASES[int(np.argmax(scores))])
 
 
-def fit(x, y, seed):
-    """The model fitted on (x, y): a dict of numpy arrays and numbers."""
-    c = choose_c(x, y, seed)
-    oof = cross_val_predict(logreg(c), x, y, cv=inner_cv(seed), method="decision_function")
+def fold_kind(scaler, reg):
+    """The model with the kind input (the last) set to 0 and removed: its
+    term, weight * (0 - mean) / scale, joins the bias."""
+    w, m, sd = reg.coef_[:, -1], scaler.mean_[-1], scaler.scale_[-1]
+    return {"mean": scaler.mean_[:-1], "scale": scaler.scale_[:-1],
+            "weights": reg.coef_[:, :-1], "bias": reg.intercept_ + w * (0 - m) / sd}
+
+
+def fit(x, kind, y, seed):
+    """The model fitted on inputs x, the pictures' kind (picture_kind) and
+    labels y: a dict of numpy arrays and numbers, to read with kind 0."""
+    xk = np.hstack([x, kind[:, None].astype(float)])
+    c = choose_c(xk, y, seed)
+    oof = cross_val_predict(logreg(c), xk, y, cv=inner_cv(seed), method="decision_function")
     bias = choose_happy_bias(oof, y)
     shift = bias * np.eye(NCLS)[HAPPY]
     t = fit_temperature(oof + shift, y)
-    pipe = logreg(c).fit(x, y)
-    scaler, reg = pipe.named_steps["standardscaler"], pipe.named_steps["logisticregression"]
-    return {"mean": scaler.mean_, "scale": scaler.scale_, "weights": reg.coef_,
-            "bias": reg.intercept_ + shift, "temperature": t, "C": c, "happy_bias": bias}
+    pipe = logreg(c).fit(xk, y)
+    model = fold_kind(pipe.named_steps["standardscaler"], pipe.named_steps["logisticregression"])
+    model["bias"] = model["bias"] + shift
+    model.update({"temperature": t, "C": c, "happy_bias": bias})
+    return model
 
 
 def probabilities(model, x):
@@ -99,7 +123,26 @@ def probabilities(model, x):
     return softmax((u @ model["weights"].T + model["bias"]) / model["temperature"])
 
 
-def mirror_mean(views):
-    """x for the model: the mean of the two views' 256 features."""
-    (_, f0), (_, f1) = views
-    return (f0 + f1) / 2
+def inputs(views):
+    """x for the model: the two views' 256 features and 7 log-probabilities
+    (face-api's), each averaged over the views."""
+    (p0, f0), (p1, f1) = views
+    logp = (np.log(np.maximum(p0, LOG_FLOOR)) + np.log(np.maximum(p1, LOG_FLOOR))) / 2
+    return np.hstack([(f0 + f1) / 2, logp])
+
+
+def picture_kind(faces_dir, files):
+    """1 for each picture that is not a 350x350 greyscale crop (no channel
+    differing from another by more than 8 levels), else 0."""
+    from PIL import Image  # only the fitting tools need it
+    kinds = []
+    for name in files:
+        with Image.open(f"{faces_dir}/images/{name}") as im:
+            if im.size != (350, 350):
+                kinds.append(1)
+                continue
+            a = np.asarray(im.convert("RGB")).astype(int)
+            grey = (np.abs(a[..., 0] - a[..., 1]).max() <= 8 and
+                    np.abs(a[..., 1] - a[..., 2]).max() <= 8)
+            kinds.append(0 if grey else 1)
+    return np.array(kinds)

@@ -15,5 +15,5 @@ mkdir -p build/train
 echo "train: expression net features of every labelled face ($faces)" >&2
 build/bench/expr_features "$faces" build/train/features.tsv
 echo "train: fitting (tools/expr_head.py)" >&2
-OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 tools/train_expr.py \
+OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 tools/train_expr.py --faces "$faces" \
   build/train/features.tsv models/emotune-expressions-1.json

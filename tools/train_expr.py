@@ -8,7 +8,7 @@ recipe is tools/expr_head.py's, the one tools/expr_cv.py measures. It is
 deterministic: the same features give the same file, byte for byte (run with
 one BLAS thread, as `make train` does).
 
-usage: tools/train_expr.py [--seed N] FEATURES.tsv OUT.json
+usage: tools/train_expr.py [--seed N] [--faces DIR] FEATURES.tsv OUT.json
 writes OUT.json and OUT.json.sha256 (sha256sum's format, OUT.json's path as
 given, so run it from the repository root with a relative path).
 """
@@ -51,6 +51,8 @@ def document(model, y, seed, source):
             "seed": seed,
             "C": model["C"],
             "happy_bias": model["happy_bias"],
+            "picture_kind": "an input of the fit, 1 for a picture that is not a 350x350 "
+                            "greyscale crop, folded into the bias as 0 (tools/expr_head.py)",
         },
     }
 
@@ -60,9 +62,12 @@ def main():
     ap.add_argument("features")
     ap.add_argument("out")
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--faces", default="../shared/data/faces",
+                    help="the labelled faces (their pictures give each one's kind)")
     a = ap.parse_args()
-    y, views = expr_cv.load(a.features)
-    model = H.fit(H.mirror_mean(views), y, a.seed)
+    y, views, files = expr_cv.load(a.features)
+    kind = H.picture_kind(a.faces, files)
+    model = H.fit(H.inputs(views), kind, y, a.seed)
     text = json.dumps(document(model, y, a.seed, "../shared/data/faces (labels.csv)"),
                       indent=1) + "\n"
     with open(a.out, "w") as f:
@@ -70,7 +75,7 @@ def main():
     digest = hashlib.sha256(text.encode()).hexdigest()
     with open(a.out + ".sha256", "w") as f:
         f.write(f"{digest}  {a.out}\n")
-    train = H.probabilities(model, H.mirror_mean(views))
+    train = H.probabilities(model, H.inputs(views))
     print(f"train_expr: {len(y)} faces, C={model['C']}, happy bias {model['happy_bias']}, "
           f"T={model['temperature']:.3f}; accuracy on the training faces themselves "
           f"{(train.argmax(1) == y).mean():.3f} (in-sample: see tools/expr_cv.py for the "

@@ -1,6 +1,6 @@
 /* emotune-1, the opt-in expression model (issue 13): a calibrated linear
- * head on the expression net's pooled features, averaged over the face and
- * its mirror image. Its weights file is models/emotune-expressions-1.json,
+ * head on the expression net's pooled features and face-api's
+ * log-probabilities, averaged over the face and its mirror image. Its weights file is models/emotune-expressions-1.json,
  * written by tools/train_expr.py (the recipe: tools/expr_head.py) and
  * compiled into emotune (head_json.c); this file checks it and runs it. */
 #include <jansson.h>
@@ -12,7 +12,7 @@
 
 #define HEAD_FORMAT "emotune-expression-head"
 #define HEAD_VERSION 1
-#define HEAD_FEATURES "face-api-expression-net-256-mirror-mean"
+#define HEAD_FEATURES "face-api-expression-net-256-and-log-probabilities-7-mirror-mean"
 /* No trained value comes near these; beyond them the sums could overflow. */
 #define HEAD_MAX_ABS 1e6
 #define HEAD_MIN_SCALE 1e-6
@@ -116,9 +116,9 @@ static et_status take_parameters(const json_t *doc, et_vision_head *h, char *err
 {
     const double m = HEAD_MAX_ABS;
     et_status s;
-    if ((s = take_array(json_object_get(doc, "mean"), "mean", ET__EXPR_FEATURES, -m, m, h->mean,
-                        err)) != ET_OK ||
-        (s = take_array(json_object_get(doc, "scale"), "scale", ET__EXPR_FEATURES,
+    if ((s = take_array(json_object_get(doc, "mean"), "mean", ET_VISION_HEAD_INPUTS, -m, m,
+                        h->mean, err)) != ET_OK ||
+        (s = take_array(json_object_get(doc, "scale"), "scale", ET_VISION_HEAD_INPUTS,
                         HEAD_MIN_SCALE, m, h->scale, err)) != ET_OK ||
         (s = take_array(json_object_get(doc, "bias"), "bias", ET_EXPR_COUNT, -m, m, h->bias,
                         err)) != ET_OK)
@@ -130,8 +130,8 @@ static et_status take_parameters(const json_t *doc, et_vision_head *h, char *err
     for (size_t c = 0; c < ET_EXPR_COUNT; c++) {
         char what[32];
         snprintf(what, sizeof what, "weights[%zu]", c);
-        if ((s = take_array(json_array_get(w, c), what, ET__EXPR_FEATURES, -m, m, h->weights[c],
-                            err)) != ET_OK)
+        if ((s = take_array(json_array_get(w, c), what, ET_VISION_HEAD_INPUTS, -m, m,
+                            h->weights[c], err)) != ET_OK)
             return s;
     }
     return take_number(json_object_get(doc, "temperature"), "temperature", 0,
@@ -172,15 +172,26 @@ et_status et_vision_head_parse(const char *json, size_t len, et_vision_head **ou
 
 void et_vision_head_free(et_vision_head *h) { free(h); }
 
-void et_vision_head_read(const et_vision_head *h, const float features[ET_VISION_EXPR_FEATURES],
+void et_vision_head_inputs(const float features[2][ET_VISION_EXPR_FEATURES],
+                           const float probs[2][ET_EXPR_COUNT], float x[ET_VISION_HEAD_INPUTS])
+{
+    for (int i = 0; i < ET_VISION_EXPR_FEATURES; i++)
+        x[i] = (features[0][i] + features[1][i]) / 2;
+    for (int c = 0; c < ET_EXPR_COUNT; c++)
+        x[ET_VISION_EXPR_FEATURES + c] =
+            (float)((log(fmax(probs[0][c], ET_VISION_HEAD_LOG_FLOOR)) +
+                     log(fmax(probs[1][c], ET_VISION_HEAD_LOG_FLOOR))) / 2);
+}
+
+void et_vision_head_read(const et_vision_head *h, const float x[ET_VISION_HEAD_INPUTS],
                          float probs[ET_EXPR_COUNT])
 {
-    double u[ET__EXPR_FEATURES], z[ET_EXPR_COUNT], top = -INFINITY, sum = 0;
-    for (int i = 0; i < ET__EXPR_FEATURES; i++)
-        u[i] = (features[i] - h->mean[i]) / h->scale[i];
+    double u[ET_VISION_HEAD_INPUTS], z[ET_EXPR_COUNT], top = -INFINITY, sum = 0;
+    for (int i = 0; i < ET_VISION_HEAD_INPUTS; i++)
+        u[i] = (x[i] - h->mean[i]) / h->scale[i];
     for (int c = 0; c < ET_EXPR_COUNT; c++) {
         double acc = h->bias[c];
-        for (int i = 0; i < ET__EXPR_FEATURES; i++)
+        for (int i = 0; i < ET_VISION_HEAD_INPUTS; i++)
             acc += h->weights[c][i] * u[i];
         z[c] = acc / h->temperature;
         top = fmax(top, z[c]);
@@ -214,9 +225,10 @@ void et__expression_views(et_vision_ctx *ctx, float features[2][ET__EXPR_FEATURE
 
 void et__expression_emotune(et_vision_ctx *ctx, float probs[ET_EXPR_COUNT])
 {
-    float views[2][ET__EXPR_FEATURES], x[ET__EXPR_FEATURES];
+    float views[2][ET__EXPR_FEATURES], face_api[2][ET_EXPR_COUNT], x[ET_VISION_HEAD_INPUTS];
     et__expression_views(ctx, views);
-    for (int i = 0; i < ET__EXPR_FEATURES; i++)
-        x[i] = (views[0][i] + views[1][i]) / 2;
+    for (int v = 0; v < 2; v++)
+        et__expression_head(ctx, views[v], face_api[v]);
+    et_vision_head_inputs(views, face_api, x);
     et_vision_head_read(&ctx->m->head, x, probs);
 }

@@ -161,15 +161,19 @@ et_status et_vision_expression_features(et_vision_ctx *ctx, const et_image *img,
                                         float probs[ET_EXPR_COUNT], char *err);
 
 /*
- * emotune-1's expression head (README "Expression models"; issue 13): the
- * expression net's 256 inner features of the face and of the same input
- * mirrored left-right, averaged (x); u = (x - mean) / scale; z = W u + bias;
- * probabilities softmax(z / temperature), classes in et_expression's order.
+ * emotune-1's expression head (README "Expression models"; issue 13): its
+ * inputs x are the expression net's 256 inner features and face-api's 7
+ * log-probabilities (floored at ET_VISION_HEAD_LOG_FLOOR), each averaged over
+ * the face and the same input mirrored left-right; u = (x - mean) / scale;
+ * z = W u + bias; probabilities softmax(z / temperature), classes in
+ * et_expression's order.
  * Its weights file, ET_VISION_HEAD_FILE (written by tools/train_expr.py), is
  * compiled into emotune; et_vision_models_load parses that copy.
  */
 #define ET_VISION_HEAD_FILE "models/emotune-expressions-1.json"
 #define ET_VISION_HEAD_MAX_BYTES (1 << 20)
+#define ET_VISION_HEAD_INPUTS (ET_VISION_EXPR_FEATURES + ET_EXPR_COUNT)
+#define ET_VISION_HEAD_LOG_FLOOR 1e-7
 typedef struct et_vision_head et_vision_head;
 
 /* Parses and checks a weights file's text (len bytes, no NUL needed): its
@@ -179,9 +183,12 @@ typedef struct et_vision_head et_vision_head;
 et_status et_vision_head_parse(const char *json, size_t len, et_vision_head **out, char *err);
 void et_vision_head_free(et_vision_head *h);
 
-/* The head on features x (already the mean of both views): seven
- * probabilities, sum 1. */
-void et_vision_head_read(const et_vision_head *h, const float x[ET_VISION_EXPR_FEATURES],
+/* The head's inputs from both views (et_vision_expression_views). */
+void et_vision_head_inputs(const float features[2][ET_VISION_EXPR_FEATURES],
+                           const float probs[2][ET_EXPR_COUNT], float x[ET_VISION_HEAD_INPUTS]);
+
+/* The head on inputs x: seven probabilities, sum 1. */
+void et_vision_head_read(const et_vision_head *h, const float x[ET_VISION_HEAD_INPUTS],
                          float probs[ET_EXPR_COUNT]);
 
 /* The weights file emotune was built with (its text, *len bytes). */

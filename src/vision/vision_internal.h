@@ -45,8 +45,8 @@ typedef struct et__expression_net {
 
 /* emotune-1's head (head.c), as its weights file gives it. */
 struct et_vision_head {
-    double mean[ET__EXPR_FEATURES], scale[ET__EXPR_FEATURES];
-    double weights[ET_EXPR_COUNT][ET__EXPR_FEATURES], bias[ET_EXPR_COUNT];
+    double mean[ET_VISION_HEAD_INPUTS], scale[ET_VISION_HEAD_INPUTS];
+    double weights[ET_EXPR_COUNT][ET_VISION_HEAD_INPUTS], bias[ET_EXPR_COUNT];
     double temperature;
 };
 
