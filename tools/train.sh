@@ -4,6 +4,9 @@
 # Deterministic: the same faces give the same file, byte for byte. Takes
 # about a minute on two cores. Commit both files; the build embeds the
 # weights after checking the checksum.
+# expr_features loads emotune's models, the built-in head among them: after a
+# change to the head's format, fit once from the features the previous build
+# wrote (tools/train_expr.py --faces DIR build/train/features.tsv OUT.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 faces=${EMOTUNE_FACES_DIR:-../shared/data/faces}
