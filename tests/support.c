@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include "core/core.h"
+#include "vision/vision.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -329,4 +330,25 @@ void ts_backend_fresh(ts_backend *b)
         snprintf(b->uri, sizeof b->uri, "redis://127.0.0.1:%d/0", b->redis.port);
         ts_redis_command(b->redis.port, "FLUSHALL");
     }
+}
+
+int ts_vision_open(et_vision_models **models, et_vision_ctx **ctx)
+{
+    char err[ET_ERR_MAX];
+    *models = NULL;
+    *ctx = NULL;
+    if (et_vision_models_load(ts_models_dir(), models, err) != ET_OK ||
+        et_vision_ctx_new(*models, ctx, err) != ET_OK) {
+        fprintf(stderr, "setup: %s\n", err);
+        et_vision_models_free(*models);
+        *models = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void ts_vision_close(et_vision_models *models, et_vision_ctx *ctx)
+{
+    et_vision_ctx_free(ctx);
+    et_vision_models_free(models);
 }

@@ -8,6 +8,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+struct et_vision_models;
+struct et_vision_ctx;
+
+/* The test models (ts_models_dir) loaded and a context on them, for a group
+ * setup: 0, or -1 after saying why on stderr, with nothing left to free. */
+int ts_vision_open(struct et_vision_models **models, struct et_vision_ctx **ctx);
+void ts_vision_close(struct et_vision_models *models, struct et_vision_ctx *ctx);
+
 /* Directory of ../shared/data/faces if present, else NULL (tests then skip
  * with a message naming what is missing). */
 const char *ts_faces_dir(void);

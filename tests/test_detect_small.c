@@ -56,10 +56,8 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    char err[ET_ERR_MAX];
-    if (!f || et_vision_models_load(ts_models_dir(), &f->models, err) != ET_OK ||
-        et_vision_ctx_new(f->models, &f->ctx, err) != ET_OK) {
-        fprintf(stderr, "setup: %s\n", f ? err : "out of memory");
+    if (!f || ts_vision_open(&f->models, &f->ctx) != 0) {
+        free(f);
         return -1;
     }
     *state = f;
@@ -69,8 +67,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    et_vision_ctx_free(f->ctx);
-    et_vision_models_free(f->models);
+    ts_vision_close(f->models, f->ctx);
     free(f);
     return 0;
 }

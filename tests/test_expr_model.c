@@ -37,9 +37,9 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof *f);
     char err[ET_ERR_MAX];
     et_nn_set_blas_threads(1);
-    if (et_vision_models_load(ts_models_dir(), &f->models, err) != ET_OK ||
-        et_vision_ctx_new(f->models, &f->ctx, err) != ET_OK ||
-        et_read_file(ET_TEST_EXPR_HEAD, ET_VISION_HEAD_MAX_BYTES, (uint8_t **)&f->text, &f->len,
+    if (ts_vision_open(&f->models, &f->ctx) != 0)
+        return -1;
+    if (et_read_file(ET_TEST_EXPR_HEAD, ET_VISION_HEAD_MAX_BYTES, (uint8_t **)&f->text, &f->len,
                      err) != ET_OK) {
         fprintf(stderr, "setup: %s\n", err);
         return -1;
@@ -51,8 +51,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    et_vision_ctx_free(f->ctx);
-    et_vision_models_free(f->models);
+    ts_vision_close(f->models, f->ctx);
     free(f->text);
     free(f);
     return 0;

@@ -30,10 +30,8 @@ typedef struct parity {
 static int setup(void **state)
 {
     parity *p = calloc(1, sizeof *p);
-    char err[ET_ERR_MAX];
-    if (et_vision_models_load(ts_models_dir(), &p->models, err) != ET_OK ||
-        et_vision_ctx_new(p->models, &p->ctx, err) != ET_OK) {
-        fprintf(stderr, "setup: %s\n", err);
+    if (!p || ts_vision_open(&p->models, &p->ctx) != 0) {
+        free(p);
         return -1;
     }
     *state = p;
@@ -43,8 +41,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     parity *p = *state;
-    et_vision_ctx_free(p->ctx);
-    et_vision_models_free(p->models);
+    ts_vision_close(p->models, p->ctx);
     free(p);
     return 0;
 }
