@@ -100,7 +100,7 @@ const x1 = e.reduce((s, x) => s + x.ms_expression, 0) / e.length;
 const x2 = e.reduce((s, x) => s + x.ms_expression_emotune1, 0) / e.length;
 console.log(`| one 112x112 face, expressions alone | 1 | ${x1.toFixed(2)} | ${x2.toFixed(2)} | ${(x2 / x1).toFixed(2)}x |`);
 console.log('');
-console.log('emotune-1 runs the expression net twice per face (the face and its mirror) and a 256x7 head; the detector and decoding are shared.');
+console.log('emotune-1 runs the expression net twice per face (the face and its mirror) and a 263x7 head; the detector and decoding are shared.');
 JS
   echo
   echo "## Speed per kernel table (EMOTUNE_CPU forced; same run, same images, one core)"
