@@ -1,7 +1,7 @@
 /* Writes, for every labelled face of a folder (labels.csv: image,expression;
  * pictures in images/), one tab-separated line: the label, the file name,
  * face-api's seven probabilities and the expression net's 256 inner features
- * (vision.h et_vision_expression_features), then the same two for the
+ * (vision.h et_vision_expression_views), then the same two for the
  * face mirrored left-right as emotune-1 mirrors it at run time (the
  * net's input tensor flipped: vision.h et_vision_expression_views), so the
  * features a head is fitted on are the ones it reads. Each picture is used

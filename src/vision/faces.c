@@ -276,19 +276,6 @@ et_status et_vision_read_expressions(et_vision_ctx *ctx, const et_image *img,
     return s;
 }
 
-et_status et_vision_expression_features(et_vision_ctx *ctx, const et_image *img,
-                                        et_image_rect region,
-                                        float features[ET_VISION_EXPR_FEATURES],
-                                        float probs[ET_EXPR_COUNT], char *err)
-{
-    et_status s = expression_input(ctx, img, region, err);
-    if (s != ET_OK)
-        return s;
-    et__expression_features(ctx, features);
-    et__expression_head(ctx, features, probs);
-    return ET_OK;
-}
-
 et_status et_vision_expression_views(et_vision_ctx *ctx, const et_image *img,
                                      et_image_rect region,
                                      float features[2][ET_VISION_EXPR_FEATURES],
@@ -297,9 +284,7 @@ et_status et_vision_expression_views(et_vision_ctx *ctx, const et_image *img,
     et_status s = expression_input(ctx, img, region, err);
     if (s != ET_OK)
         return s;
-    et__expression_views(ctx, features);
-    for (int v = 0; v < 2; v++)
-        et__expression_head(ctx, features[v], probs[v]);
+    et__expression_views(ctx, features, probs);
     return ET_OK;
 }
 

@@ -216,19 +216,21 @@ static void mirror_input(float *x, int n)
     }
 }
 
-void et__expression_views(et_vision_ctx *ctx, float features[2][ET__EXPR_FEATURES])
+void et__expression_views(et_vision_ctx *ctx, float features[2][ET__EXPR_FEATURES],
+                          float probs[2][ET_EXPR_COUNT])
 {
-    et__expression_features(ctx, features[0]);
-    mirror_input(ctx->expr_input, ET_FACE_EXPR_INPUT);
-    et__expression_features(ctx, features[1]);
+    for (int v = 0; v < 2; v++) {
+        if (v == 1)
+            mirror_input(ctx->expr_input, ET_FACE_EXPR_INPUT);
+        et__expression_features(ctx, features[v]);
+        et__expression_head(ctx, features[v], probs[v]);
+    }
 }
 
 void et__expression_emotune(et_vision_ctx *ctx, float probs[ET_EXPR_COUNT])
 {
     float views[2][ET__EXPR_FEATURES], face_api[2][ET_EXPR_COUNT], x[ET_VISION_HEAD_INPUTS];
-    et__expression_views(ctx, views);
-    for (int v = 0; v < 2; v++)
-        et__expression_head(ctx, views[v], face_api[v]);
+    et__expression_views(ctx, views, face_api);
     et_vision_head_inputs(views, face_api, x);
     et_vision_head_read(&ctx->m->head, x, probs);
 }

@@ -21,7 +21,7 @@ static const uint8_t mean_fill[3] = {117, 115, 97};
  * Chosen by bench/find_rate.c --candidates at input size 416 (shrink 4.5
  * then 6): on the labelled faces used whole, of the pictures the first pass
  * missed, 91% are found by the first canvas, 96% by the two; no face on 287
- * pictures with none (README "Small and grey faces"). */
+ * pictures with none (README "Expression models"). */
 static const double picture_sides[] = {416 / 4.5, 416 / 6.0};
 #define SECOND_PASSES (sizeof picture_sides / sizeof *picture_sides)
 

@@ -155,10 +155,6 @@ et_status et_vision_read_expressions(et_vision_ctx *ctx, const et_image *img,
  * writes the seven probabilities, equal to et_vision_read_expressions's.
  * For measuring and fitting other heads (bench/expr_features.c). */
 #define ET_VISION_EXPR_FEATURES 256
-et_status et_vision_expression_features(et_vision_ctx *ctx, const et_image *img,
-                                        et_image_rect region,
-                                        float features[ET_VISION_EXPR_FEATURES],
-                                        float probs[ET_EXPR_COUNT], char *err);
 
 /*
  * emotune-1's expression head (README "Expression models"; issue 13): its
@@ -196,7 +192,7 @@ const char *et_vision_head_builtin(size_t *len);
 
 /* Both views emotune-1 reads: the expression net's features (and
  * face-api's probabilities from them) of the region as
- * et_vision_expression_features reads it, [0], and of that same input tensor
+ * et_vision_read_expressions reads it, [0], and of that same input tensor
  * mirrored left-right, [1]. bench/expr_features.c writes them for training. */
 et_status et_vision_expression_views(et_vision_ctx *ctx, const et_image *img,
                                      et_image_rect region,

@@ -63,9 +63,11 @@ extern const size_t et__expr_head_json_len;
 /* et_vision_head_parse into h. */
 et_status et__head_parse(const char *json, size_t len, et_vision_head *h, char *err);
 
-/* On ctx->expr_input (normalised): the features of it, then of it mirrored
- * left-right in place (so it is left mirrored). */
-void et__expression_views(et_vision_ctx *ctx, float features[2][ET__EXPR_FEATURES]);
+/* On ctx->expr_input (normalised): the features of it and face-api's
+ * probabilities from them, then the same of it mirrored left-right in place
+ * (so it is left mirrored). */
+void et__expression_views(et_vision_ctx *ctx, float features[2][ET__EXPR_FEATURES],
+                          float probs[2][ET_EXPR_COUNT]);
 
 /* emotune-1's probabilities of ctx->expr_input (which is left mirrored). */
 void et__expression_emotune(et_vision_ctx *ctx, float probs[ET_EXPR_COUNT]);
