@@ -191,43 +191,12 @@ run: $(DEPS_OK) all
 demo: $(DEPS_OK) all
 	scripts/demo.sh
 
-build/bench/bench_detect: bench/bench_detect.c build/libemotune.a
-	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
-
-build/bench/bench_kernels: bench/bench_kernels.c build/libemotune.a
-	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
-
-build/bench/bench_store: bench/bench_store.c build/libemotune.a
-	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
-
-build/bench/bench_decode: bench/bench_decode.c build/libemotune.a
-	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
-
-build/bench/sim_recommend: bench/sim_recommend.c build/libemotune.a
-	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
-
-build/bench/bench_next: bench/bench_next.c build/libemotune.a
-	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
-
-build/bench/server_load: bench/server_load.c build/libemotune.a
-	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
-
-# Face-api's probabilities and the expression net's inner features of every
-# labelled face, for tools/expr_cv.py (issue 13).
-build/bench/expr_features: bench/expr_features.c build/libemotune.a
-	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
-
-# How often a face is found in whole pictures, face-api mode against the
-# default mode's second pass (issue 13).
-build/bench/find_rate: bench/find_rate.c build/libemotune.a
+# Each bench program is one file of bench/ linked with the library
+# (bench_detect, bench_kernels, bench_store, bench_decode, sim_recommend,
+# bench_next, server_load; expr_features writes the labelled faces' features
+# for tools/expr_cv.py and make train; find_rate counts faces found in whole
+# pictures, face-api mode against emotune-1's second pass; issue 13).
+build/bench/%: bench/%.c build/libemotune.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $< build/libemotune.a $(PKG_LIBS) -o $@
 
