@@ -124,6 +124,10 @@ build/san/models/%: $(MODEL_SRC)/% | $(DEPS_OK)
 	@mkdir -p $(dir $@) && cp $< $@
 $(MODEL_SRC)/%: | $(DEPS_OK)
 	@test -f $@ || { echo "missing $@: run make deps"; exit 1; }
+# npm ci puts them there, within the same make run on a fresh clone: without
+# this, make would take them for intermediates of the rule above and delete
+# them from node_modules once copied (then face-api's reference has none).
+.SECONDARY: $(addprefix $(MODEL_SRC)/,$(MODELS))
 
 # --- tests ----------------------------------------------------------------
 build/tests/%: tests/%.c $(TEST_SUPPORT) tests/support.h tests/http_support.h build/libemotune.a

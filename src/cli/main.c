@@ -76,6 +76,16 @@ const char *et_cli_models_dir(const char *option, char *buf, unsigned long len)
     return buf;
 }
 
+/* OPENBLAS_CORETYPE overrides OpenBLAS's own CPU check: worth a line in
+ * --verbose, as it can make the program die on an older CPU. */
+static void log_forced_blas_kernels(void)
+{
+    const char *forced = getenv(ET_NN_BLAS_CORETYPE_ENV);
+    if (forced && *forced)
+        et_log(ET_LOG_DEBUG, "%s=%s is set: OpenBLAS runs its %s kernels whatever the CPU",
+               ET_NN_BLAS_CORETYPE_ENV, forced, et_nn_blas_corename());
+}
+
 int main(int argc, char **argv)
 {
     int i = 1;
@@ -99,6 +109,7 @@ int main(int argc, char **argv)
     }
     /* One inference per thread; parallelism, where wanted, is across images. */
     et_nn_set_blas_threads(1);
+    log_forced_blas_kernels();
     et_audio_quiet_ffmpeg_logs();
     const char *cmd = argv[i];
     if (!strcmp(cmd, "detect"))

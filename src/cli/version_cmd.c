@@ -17,7 +17,9 @@ static const char version_usage[] =
     "\n"
     "Prints emotune's version, the CPU target it was built for, and which\n"
     "convolution kernels it runs on this CPU: the fastest available, or those\n"
-    "EMOTUNE_CPU names (generic, avx2, avx512 or auto).\n"
+    "EMOTUNE_CPU names (generic, avx2, avx512 or auto), and the kernels\n"
+    "OpenBLAS runs: the ones it picks for this CPU, or those OPENBLAS_CORETYPE\n"
+    "forces (a CPU older than the one it names dies of an illegal instruction).\n"
     "\n"
     "exit status: 0, or 3 when EMOTUNE_CPU names kernels this CPU cannot run\n"
     "(or unknown ones), 2 on a bad command line.\n";
@@ -29,6 +31,13 @@ static json_t *available_list(void)
         if (et_nn_isa_available((et_nn_isa)isa))
             json_array_append_new(list, json_string(et_nn_isa_name((et_nn_isa)isa)));
     return list;
+}
+
+/* OPENBLAS_CORETYPE's value when it is set, else NULL. */
+static const char *blas_coretype(void)
+{
+    const char *v = getenv(ET_NN_BLAS_CORETYPE_ENV);
+    return v && *v ? v : NULL;
 }
 
 static void print_text(const et_nn_kernels *k)
@@ -43,6 +52,14 @@ static void print_text(const et_nn_kernels *k)
         if (et_nn_isa_available((et_nn_isa)isa))
             printf(" %s", et_nn_isa_name((et_nn_isa)isa));
     printf("\n");
+    const char *forced = blas_coretype();
+    printf("blas:      OpenBLAS %s", et_nn_blas_corename());
+    if (forced)
+        printf(" (%s=%s forces them: on a CPU older than %s emotune dies of an illegal "
+               "instruction)\n",
+               ET_NN_BLAS_CORETYPE_ENV, forced, forced);
+    else
+        printf(" (picked for this CPU)\n");
 }
 
 int et_cli_version(int argc, char **argv)
@@ -75,6 +92,9 @@ int et_cli_version(int argc, char **argv)
     json_object_set_new(doc, "arch", json_string(et_nn_build_arch()));
     json_object_set_new(doc, "kernels", json_string(et_nn_isa_name(k->isa)));
     json_object_set_new(doc, "available", available_list());
+    json_object_set_new(doc, "blas_kernels", json_string(et_nn_blas_corename()));
+    const char *forced = blas_coretype();
+    json_object_set_new(doc, "openblas_coretype", forced ? json_string(forced) : json_null());
     et_cli_print_json(doc);
     return ET_EXIT_OK;
 }

@@ -189,4 +189,13 @@ void et_nn_softmax(float *x, int n);
 /* Restricts OpenBLAS to n threads (process-wide; call once from main). */
 void et_nn_set_blas_threads(int n);
 
+/* The environment variable that makes OpenBLAS use one CPU's kernels
+ * whatever CPU it runs on (on a CPU older than the one named, the program
+ * dies of an illegal instruction inside OpenBLAS). */
+#define ET_NN_BLAS_CORETYPE_ENV "OPENBLAS_CORETYPE"
+
+/* The name OpenBLAS gives the kernels it runs ("Haswell", "SkylakeX", ...);
+ * static storage owned by OpenBLAS. */
+const char *et_nn_blas_corename(void);
+
 #endif

@@ -167,3 +167,9 @@ void et_nn_softmax(float *x, int n)
 }
 
 void et_nn_set_blas_threads(int n) { openblas_set_num_threads(n); }
+
+const char *et_nn_blas_corename(void)
+{
+    const char *name = openblas_get_corename();
+    return name && *name ? name : "unknown";
+}
