@@ -1,7 +1,9 @@
 /* Times emotune's vision on one core, per image: decode + detect + expressions
- * (what `emotune detect` does per image) in face-api mode, the same in the
- * emotune-1 mode (the expression net twice per face, the face and its
- * mirror, and the head), decode alone, the detector alone and the expression
+ * (what `emotune detect` does per image) in face-api mode (--expressions
+ * face-api: face-api's detection and reading), the same in the emotune-1
+ * mode (the expression net twice per face, the face and its mirror, and the
+ * head), the same with emotune's defaults (et_vision_default_opts: the
+ * default reader, two-pass detection; "ms_default"), decode alone, the detector alone and the expression
  * net alone on one 112x112 face in each mode, each the median of R runs after
  * one warm-up; the modes alternate within each run, so both see the same
  * machine. Also measures this core's practical single-precision
@@ -131,22 +133,23 @@ int main(int argc, char **argv)
     }
     printf("{\"sgemm_gflops\": %.2f, \"detector_gflop\": %.4f, \"expression_gflop\": %.4f}\n",
            sgemm_gflops(), detector_flops(416) / 1e9, expression_flops() / 1e9);
-    et_detect_opts opts = et_vision_default_opts(), dflt = opts;
-    opts.model = ET_EXPR_MODEL_FACEAPI; /* what the reference computes */
-    dflt.model = ET_EXPR_MODEL_EMOTUNE; /* the mode whose cost is measured against it */
+    et_detect_opts opts = et_vision_default_opts(), dflt = opts, product = opts;
+    et_vision_opts_name_reader(&opts, ET_EXPR_MODEL_FACEAPI); /* what the reference computes */
+    et_vision_opts_name_reader(&dflt, ET_EXPR_MODEL_EMOTUNE); /* measured against it */
     et_image face = {.width = 112, .height = 112, .rgb = calloc(112 * 112, 3)};
-    enum { ALL, ALL_DEFAULT, DECODE, DETECTOR, EXPR, EXPR_DEFAULT, TIMES };
+    enum { ALL, ALL_DEFAULT, ALL_PRODUCT, DECODE, DETECTOR, EXPR, EXPR_DEFAULT, TIMES };
     double *t[TIMES];
     for (int k = 0; k < TIMES; k++)
         t[k] = malloc(sizeof(double) * repeat);
     for (; i < argc; i++) {
         et_face faces[MAX_FACES];
-        size_t n, n_default;
+        size_t n, n_default, n_product;
         for (int r = -1; r < repeat; r++) { /* r = -1: warm-up */
             double ms[TIMES];
             ms[ALL] = time_detect(ctx, argv[i], &opts, faces, &n, err);
             ms[ALL_DEFAULT] = time_detect(ctx, argv[i], &dflt, faces, &n_default, err);
-            if (ms[ALL] < 0 || ms[ALL_DEFAULT] < 0) {
+            ms[ALL_PRODUCT] = time_detect(ctx, argv[i], &product, faces, &n_product, err);
+            if (ms[ALL] < 0 || ms[ALL_DEFAULT] < 0 || ms[ALL_PRODUCT] < 0) {
                 fprintf(stderr, "bench_detect: %s\n", err);
                 return 1;
             }
@@ -167,10 +170,11 @@ int main(int argc, char **argv)
         }
         printf("{\"image\": \"%s\", \"faces\": %zu, \"ms\": %.3f, \"ms_emotune1\": %.3f, "
                "\"faces_emotune1\": %zu, \"ms_decode\": %.3f, \"ms_detector\": %.3f, "
-               "\"ms_expression\": %.3f, \"ms_expression_emotune1\": %.3f}\n",
+               "\"ms_expression\": %.3f, \"ms_expression_emotune1\": %.3f, \"ms_default\": %.3f, "
+               "\"faces_default\": %zu}\n",
                argv[i], n, median(t[ALL], repeat), median(t[ALL_DEFAULT], repeat), n_default,
                median(t[DECODE], repeat), median(t[DETECTOR], repeat), median(t[EXPR], repeat),
-               median(t[EXPR_DEFAULT], repeat));
+               median(t[EXPR_DEFAULT], repeat), median(t[ALL_PRODUCT], repeat), n_product);
         fflush(stdout);
     }
     free(face.rgb);

@@ -133,7 +133,9 @@ static size_t run_reference(parity *p, const char *file, bool face_crop, size_t 
     char line[1 << 16];
     size_t images = 0;
     et_detect_opts opts = et_vision_default_opts();
-    opts.model = ET_EXPR_MODEL_FACEAPI; /* face-api's answer exactly, as the reference */
+    /* face-api named, as --expressions face-api: its detection and reading,
+     * face-api's answer exactly, as the reference */
+    et_vision_opts_name_reader(&opts, ET_EXPR_MODEL_FACEAPI);
     opts.face_crop = face_crop;
     while ((!limit || images < limit) && fgets(line, sizeof line, f)) {
         json_error_t jerr;

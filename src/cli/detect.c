@@ -24,17 +24,20 @@ static const char detect_usage[] =
     "\n"
     "options:\n"
     "  --json             one JSON object per image and line, in the order given:\n"
-    "                     {\"image\", \"width\", \"height\", \"faces\": [{\"box\": {x, y,\n"
-    "                     width, height}, \"score\", \"expressions\": {...}, \"expression\",\n"
-    "                     \"smiling\", \"model\", \"mood\": {valence, arousal, confidence,\n"
-    "                     name}}]},\n"
+    "                     {\"image\", \"width\", \"height\", \"detection\", \"faces\":\n"
+    "                     [{\"box\": {x, y, width, height}, \"score\", \"expressions\":\n"
+    "                     {...}, \"expression\", \"smiling\", \"model\", \"detection\",\n"
+    "                     \"mood\": {valence, arousal, confidence, name}}]},\n"
     "                     or {\"image\", \"error\": {\"code\", \"message\"}}\n"
     "  --expressions M    which model reads the expressions: face-api (the\n"
-    "                     default: face-api 1.7.15's reading, exactly) or\n"
-    "                     emotune-1 (experimental: calibrated, better on the\n"
-    "                     labelled faces, not yet on colour photographs; it also\n"
-    "                     looks twice for a face that fills the picture); each\n"
-    "                     face's \"model\" says which\n"
+    "                     default reader: face-api 1.7.15's) or emotune-1\n"
+    "                     (experimental: calibrated, better on the labelled\n"
+    "                     faces, not yet on colour photographs); each face's\n"
+    "                     \"model\" says which. Naming face-api also gives\n"
+    "                     face-api's detection: face-api's answer, exactly\n"
+    "  --detection D      how faces are found: two-pass (the default, and with\n"
+    "                     emotune-1) or face-api (face-api's one pass only);\n"
+    "                     given with --expressions, it wins\n"
     "  --input-size N     detector input size, a multiple of 32 from 128 to 608\n"
     "                     (default 416; smaller is faster, larger finds smaller faces)\n"
     "  --min-score S      keep faces whose detector score is above S, 0 < S < 1\n"
@@ -48,10 +51,12 @@ static const char detect_usage[] =
     "\n"
     "Boxes are in pixels of the upright image; faces are sorted by box area,\n"
     "largest first; \"smiling\" is true when happy is the top expression.\n"
-    "With --expressions emotune-1, when the detector finds no face in an image\n"
-    "it looks a second time with the image shrunk into the middle of a larger\n"
-    "square, so that a tight face crop (a face filling the image) is found too;\n"
-    "face-api mode, the default, looks once, exactly as face-api does.\n"
+    "With two-pass detection (the default), when the detector finds no face in\n"
+    "an image it looks a second time with the image shrunk into the middle of a\n"
+    "larger square, so that a tight face crop (a face filling the image) is\n"
+    "found too; each face's \"detection\" says which pass found it (face-api or\n"
+    "second-pass) and the image's which detection ran (two-pass, face-api, or\n"
+    "face-crop). face-api detection looks once, exactly as face-api does.\n"
     "\n"
     "exit status: 0 all images read, 1 some image could not be read,\n"
     "             2 bad command line, 3 model files missing or invalid\n";
@@ -61,12 +66,25 @@ typedef struct detect_args {
     et_image_limits limits;
     const char *models;
     int json;
+    bool reader_named, detection_named; /* --expressions, --detection given */
+    et_expr_model reader;
+    et_detection detection;
 } detect_args;
+
+/* The reader and detection the command line names, over the defaults. */
+static void apply_named(detect_args *a)
+{
+    if (a->reader_named)
+        et_vision_opts_name_reader(&a->opts, a->reader);
+    if (a->detection_named)
+        a->opts.detection = a->detection;
+}
 
 /* Returns -1 on a usage error (message printed), 1 for --help, 0 to go on. */
 static int parse_args(int argc, char **argv, detect_args *a)
 {
-    enum { OPT_JSON = 1, OPT_SIZE, OPT_SCORE, OPT_CROP, OPT_MODELS, OPT_PIXELS, OPT_EXPR };
+    enum { OPT_JSON = 1, OPT_SIZE, OPT_SCORE, OPT_CROP, OPT_MODELS, OPT_PIXELS, OPT_EXPR,
+           OPT_DETECTION };
     static const struct option longopts[] = {
         {"json", no_argument, NULL, OPT_JSON},
         {"input-size", required_argument, NULL, OPT_SIZE},
@@ -75,6 +93,7 @@ static int parse_args(int argc, char **argv, detect_args *a)
         {"models", required_argument, NULL, OPT_MODELS},
         {"max-pixels", required_argument, NULL, OPT_PIXELS},
         {"expressions", required_argument, NULL, OPT_EXPR},
+        {"detection", required_argument, NULL, OPT_DETECTION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -104,10 +123,18 @@ static int parse_args(int argc, char **argv, detect_args *a)
             a->opts.min_score = v;
             break;
         case OPT_EXPR:
-            if (et_vision_expr_model_parse(optarg, &a->opts.model, err) != ET_OK) {
+            if (et_vision_expr_model_parse(optarg, &a->reader, err) != ET_OK) {
                 fprintf(stderr, "emotune detect: --expressions: %s\n", err);
                 return -1;
             }
+            a->reader_named = true;
+            break;
+        case OPT_DETECTION:
+            if (et_vision_detection_parse(optarg, &a->detection, err) != ET_OK) {
+                fprintf(stderr, "emotune detect: --detection: %s\n", err);
+                return -1;
+            }
+            a->detection_named = true;
             break;
         case OPT_PIXELS:
             if (et_cli_parse_number(optarg, 1, 1e12, &v)) {
@@ -121,6 +148,7 @@ static int parse_args(int argc, char **argv, detect_args *a)
             return -1;
         }
     }
+    apply_named(a);
     if (et_vision_check_opts(&a->opts, err) != ET_OK) {
         fprintf(stderr, "emotune detect: %s\n", err);
         return -1;
@@ -146,10 +174,10 @@ static void report_error_json(const char *path, et_status s, const char *msg)
     print_json(et_report_error(path, s, msg));
 }
 
-static void report_faces_json(const char *path, const et_image *img, const et_face *faces,
-                              size_t n)
+static void report_faces_json(const char *path, const et_image *img, const et_detect_opts *o,
+                              const et_face *faces, size_t n)
 {
-    print_json(et_report_faces(path, img, faces, n));
+    print_json(et_report_faces(path, img, o, faces, n));
 }
 
 static void report_faces_table(const char *path, const et_image *img, const et_face *faces,
@@ -163,11 +191,12 @@ static void report_faces_table(const char *path, const et_image *img, const et_f
             snprintf(score, sizeof score, "%.2f", f->score);
         et_mood_point p = {0};
         bool has_mood = et_mood_from_expressions(f->expressions, &p, NULL) == ET_OK;
-        printf("  #%zu  box %4.0f,%-4.0f %4.0fx%-4.0f  score %-4s  %-9s %5.1f%%  %-11s  mood %s\n",
+        printf("  #%zu  box %4.0f,%-4.0f %4.0fx%-4.0f  score %-4s  %-9s %5.1f%%  %-11s  mood %s%s\n",
                i + 1, f->box.x, f->box.y, f->box.width, f->box.height, score,
                et_vision_expression_name(f->top), 100.0 * f->expressions[f->top],
                f->smiling ? "smiling" : "not smiling",
-               has_mood ? et_mood_nearest_named(p.valence, p.arousal) : "-");
+               has_mood ? et_mood_nearest_named(p.valence, p.arousal) : "-",
+               f->pass == ET_FACE_PASS_SECOND ? "  (second pass)" : "");
     }
 }
 
@@ -192,7 +221,7 @@ static int detect_one(et_vision_ctx *ctx, const detect_args *a, const char *path
     if (n > MAX_FACES)
         n = MAX_FACES;
     if (a->json)
-        report_faces_json(path, &img, faces, n);
+        report_faces_json(path, &img, &a->opts, faces, n);
     else
         report_faces_table(path, &img, faces, n);
     fflush(stdout);

@@ -12,7 +12,8 @@
 
 static const char serve_usage[] =
     "usage: emotune serve [--listen ADDR:PORT] [--store URI] [--token TOKEN]\n"
-    "                     [--models DIR] [--expressions MODEL] [--threads N]\n"
+    "                     [--models DIR] [--expressions MODEL] [--detection D]\n"
+    "                     [--threads N]\n"
     "                     [--max-body BYTES]\n"
     "                     [--max-connections N] [--max-per-client N] [--timeout S]\n"
     "                     [--grace S]\n"
@@ -41,9 +42,14 @@ static const char serve_usage[] =
     "  --models DIR        the face models (default $EMOTUNE_MODELS, else models/\n"
     "                      next to the emotune executable)\n"
     "  --expressions M     which model reads the expressions of the pictures posted,\n"
-    "                      unless a request says (?expressions=): face-api\n"
-    "                      (the default: face-api 1.7.15's reading, exactly) or\n"
-    "                      emotune-1 (experimental; see emotune detect --help)\n"
+    "                      unless a request says (?expressions=): face-api (the\n"
+    "                      default reader) or emotune-1 (experimental; see\n"
+    "                      emotune detect --help). Naming face-api also gives\n"
+    "                      face-api's detection: face-api's answer, exactly\n"
+    "  --detection D       how faces are found, unless a request says\n"
+    "                      (?expressions=, ?detection=): two-pass (the default, and\n"
+    "                      with emotune-1: a second look for a face that fills\n"
+    "                      the picture) or face-api (its one pass only)\n"
     "  --threads N         worker threads, 1 to 64 (default 2)\n"
     "  --max-body BYTES    the largest request body (default 10485760)\n"
     "  --max-connections N connections at once (default 64); more wait their turn\n"
@@ -80,7 +86,9 @@ typedef struct serve_args {
     const char *music[MAX_MUSIC_DIRS];
     size_t n_music;
     double max_fps, history_every; /* -1: not given */
+    bool reader_named, detection_named; /* --expressions, --detection given */
     et_expr_model expressions;
+    et_detection detection;
 } serve_args;
 
 /* One of the connection limits into a; non-zero (message printed) when out
@@ -123,6 +131,7 @@ static int parse_args(int argc, char **argv, serve_args *a)
         {"music", required_argument, NULL, 'm'},  {"scan-jobs", required_argument, NULL, 'J'},
         {"max-fps", required_argument, NULL, 'F'}, {"history-every", required_argument, NULL, 'E'},
         {"web", required_argument, NULL, 'W'},    {"expressions", required_argument, NULL, 'X'},
+        {"detection", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -142,6 +151,14 @@ static int parse_args(int argc, char **argv, serve_args *a)
                 fprintf(stderr, "emotune serve: --expressions: %s\n", err);
                 return ET_EXIT_USAGE;
             }
+            a->reader_named = true;
+            break;
+        case 'D':
+            if (et_vision_detection_parse(optarg, &a->detection, err) != ET_OK) {
+                fprintf(stderr, "emotune serve: --detection: %s\n", err);
+                return ET_EXIT_USAGE;
+            }
+            a->detection_named = true;
             break;
         case 'T':
             if (et_cli_parse_number(optarg, 1, 64, &v) || v != (long)v) {
@@ -255,7 +272,13 @@ int et_cli_serve(int argc, char **argv)
     o.store_uri = et_cli_store_uri(a.store, store_buf, sizeof store_buf);
     o.models_dir = et_cli_models_dir(a.models, models_buf, sizeof models_buf);
     o.web_dir = et_cli_web_dir(a.web, web_buf, sizeof web_buf);
-    o.expressions = a.expressions;
+    et_detect_opts see = {.model = o.expressions, .detection = o.detection};
+    if (a.reader_named)
+        et_vision_opts_name_reader(&see, a.expressions);
+    if (a.detection_named)
+        see.detection = a.detection;
+    o.expressions = see.model;
+    o.detection = see.detection;
     o.token = a.token ? a.token : getenv("EMOTUNE_TOKEN");
     if (a.threads)
         o.threads = (int)a.threads;

@@ -21,11 +21,18 @@ json_t *et_report_face(const et_face *f)
     json_t *expr = json_object();
     for (int e = 0; expr && e < ET_EXPR_COUNT; e++)
         json_object_set_new(expr, et_vision_expression_name(e), json_real(f->expressions[e]));
-    return json_pack("{s:{s:f,s:f,s:f,s:f},s:o,s:o,s:s,s:b,s:s,s:o}", "box", "x", f->box.x,
-                     "y", f->box.y, "width", f->box.width, "height", f->box.height, "score",
-                     f->has_score ? json_real(f->score) : json_null(), "expressions", expr,
-                     "expression", et_vision_expression_name(f->top), "smiling", f->smiling,
-                     "model", et_vision_expr_model_name(f->model), "mood", mood_json(f));
+    return json_pack("{s:{s:f,s:f,s:f,s:f},s:o,s:o,s:s,s:b,s:s,s:s,s:o}", "box", "x",
+                     f->box.x, "y", f->box.y, "width", f->box.width, "height", f->box.height,
+                     "score", f->has_score ? json_real(f->score) : json_null(), "expressions",
+                     expr, "expression", et_vision_expression_name(f->top), "smiling",
+                     f->smiling, "model", et_vision_expr_model_name(f->model), "detection",
+                     et_vision_face_pass_name(f->pass), "mood", mood_json(f));
+}
+
+const char *et_report_detection(const et_detect_opts *opts)
+{
+    return opts->face_crop ? et_vision_face_pass_name(ET_FACE_PASS_CROP)
+                           : et_vision_detection_name(opts->detection);
 }
 
 /* A new object with "image": label first when label is not NULL. */
@@ -39,14 +46,22 @@ static json_t *labelled(const char *label)
     return doc;
 }
 
-json_t *et_report_faces(const char *label, const et_image *img, const et_face *faces, size_t n)
+json_t *et_report_faces(const char *label, const et_image *img, const et_detect_opts *opts,
+                        const et_face *faces, size_t n)
 {
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < n; i++)
         json_array_append_new(arr, et_report_face(&faces[i]));
     json_t *doc = labelled(label);
-    if (!doc || !arr || json_object_set_new(doc, "width", json_integer(img->width)) ||
+    const char *detection = et_report_detection(opts);
+    if (!doc || !arr || !detection) {
+        json_decref(doc);
+        json_decref(arr);
+        return NULL;
+    }
+    if (json_object_set_new(doc, "width", json_integer(img->width)) ||
         json_object_set_new(doc, "height", json_integer(img->height)) ||
+        json_object_set_new(doc, "detection", json_string(detection)) ||
         json_object_set_new(doc, "faces", arr)) {
         json_decref(doc);
         return NULL;

@@ -20,13 +20,20 @@
 #include "vision/vision.h"
 
 /* One face: {"box": {x, y, width, height}, "score" (null for a face crop),
- * "expressions": {name: probability}, "expression", "smiling",
- * "mood": {valence, arousal, confidence, name}}. */
+ * "expressions": {name: probability}, "expression", "smiling", "model",
+ * "detection" (the pass that found it: "face-api", "second-pass" or
+ * "face-crop"), "mood": {valence, arousal, confidence, name}}. */
 json_t *et_report_face(const et_face *f);
 
-/* One picture: {"image": label, "width", "height", "faces": [...]} with the
- * faces in the order given (label may be NULL: no "image" field). */
-json_t *et_report_faces(const char *label, const et_image *img, const et_face *faces, size_t n);
+/* Which detection ran with opts: "face-api", "two-pass", or "face-crop"
+ * (none: the whole image is the face). */
+const char *et_report_detection(const et_detect_opts *opts);
+
+/* One picture: {"image": label, "width", "height", "detection":
+ * et_report_detection(opts), "faces": [...]} with the faces in the order
+ * given (label may be NULL: no "image" field). */
+json_t *et_report_faces(const char *label, const et_image *img, const et_detect_opts *opts,
+                        const et_face *faces, size_t n);
 
 /* One song of a queue: {"id", "title", "artist", "genre", "kind": "file" or
  * "link", "valence", "arousal", "duration" (null when unknown),

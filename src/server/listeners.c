@@ -298,16 +298,16 @@ et__reply et__frames(et_server *s, const et__call *c)
     et__listener *l;
     et_listener_override o;
     bool held;
-    et_expr_model model;
+    et_detect_opts see;
     if (!et__check_name(c->name, &fail) || !capture_time(c, &t, &fail) ||
-        !et__expr_model(s, c, &model, &fail) ||
+        !et__detect_opts(s, c, &see, &fail) ||
         !(st = et__store(s, &fail)) || !(l = et__listener_get(s, st, c->name, &fail)) ||
         !take_frame(s, l, &fail) || !et__override_get(st, c->name, &o, &held, &fail))
         return fail;
     et_image img;
     et_face faces[ET__MAX_FACES];
     size_t n;
-    if (!et__see(s, c->req, model, &img, faces, &n, &fail))
+    if (!et__see(s, c->req, &see, &img, faces, &n, &fail))
         return fail;
     char err[ET_ERR_MAX];
     et_mood_state m;
@@ -320,13 +320,14 @@ et__reply et__frames(et_server *s, const et__call *c)
         rc = ET_E_UNAVAILABLE;
     l->last_frame_at = et__wall_time(); /* after its own history entry */
     pthread_mutex_unlock(&l->lock);
-    json_t *seen = rc == ET_OK ? et_report_faces(NULL, &img, faces, n) : NULL;
+    json_t *seen = rc == ET_OK ? et_report_faces(NULL, &img, &see, faces, n) : NULL;
     et_image_free(&img);
     if (rc != ET_OK)
         return et__error(rc == ET_E_INVALID ? 400 : 503, rc, "%s", err);
     /* the camera's mood, and the stated one when it holds */
-    json_t *doc = json_pack("{s:o,s:o,s:b,s:o}", "faces",
-                            json_incref(json_object_get(seen, "faces")), "mood", state_json(&m),
+    json_t *doc = json_pack("{s:O,s:O,s:o,s:b,s:o}", "detection",
+                            json_object_get(seen, "detection"), "faces",
+                            json_object_get(seen, "faces"), "mood", state_json(&m),
                             "recorded", recorded, "override",
                             held ? et__override_json(&o) : json_null());
     json_decref(seen);

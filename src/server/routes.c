@@ -208,28 +208,37 @@ et__reply et__detect(et_server *s, const et__call *c)
     et_face faces[ET__MAX_FACES];
     size_t n = 0;
     et__reply fail;
-    et_expr_model model;
-    if (!et__expr_model(s, c, &model, &fail) ||
-        !et__see(s, c->req, model, &img, faces, &n, &fail))
+    et_detect_opts o;
+    if (!et__detect_opts(s, c, &o, &fail) || !et__see(s, c->req, &o, &img, faces, &n, &fail))
         return fail;
-    et__reply rep = {.status = 200, .json = et_report_faces(NULL, &img, faces, n)};
+    et__reply rep = {.status = 200, .json = et_report_faces(NULL, &img, &o, faces, n)};
     et_image_free(&img);
     return rep;
 }
 
-bool et__expr_model(const et_server *s, const et__call *c, et_expr_model *m, et__reply *fail)
+bool et__detect_opts(const et_server *s, const et__call *c, et_detect_opts *o, et__reply *fail)
 {
     char err[ET_ERR_MAX];
+    *o = et_vision_default_opts();
+    o->model = s->expressions;
+    o->detection = s->detection;
     const char *v = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "expressions");
-    *m = s->expressions;
-    if (v && et_vision_expr_model_parse(v, m, err) != ET_OK) {
+    et_expr_model m;
+    if (v && et_vision_expr_model_parse(v, &m, err) != ET_OK) {
         *fail = et__error(400, ET_E_INVALID, "expressions: %s", err);
+        return false;
+    }
+    if (v)
+        et_vision_opts_name_reader(o, m);
+    v = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "detection");
+    if (v && et_vision_detection_parse(v, &o->detection, err) != ET_OK) {
+        *fail = et__error(400, ET_E_INVALID, "detection: %s", err);
         return false;
     }
     return true;
 }
 
-bool et__see(et_server *s, const et__request *r, et_expr_model model, et_image *img,
+bool et__see(et_server *s, const et__request *r, const et_detect_opts *o, et_image *img,
              et_face *faces, size_t *n, et__reply *fail)
 {
     char err[ET_ERR_MAX];
@@ -247,10 +256,8 @@ bool et__see(et_server *s, const et__request *r, et_expr_model model, et_image *
         *fail = et__error(image_status(st), st, "%s", err);
         return false;
     }
-    et_detect_opts o = et_vision_default_opts();
-    o.model = model;
     size_t found = 0;
-    st = et_vision_detect(w->vision, img, &o, faces, ET__MAX_FACES, &found, err);
+    st = et_vision_detect(w->vision, img, o, faces, ET__MAX_FACES, &found, err);
     if (st != ET_OK) {
         et_image_free(img);
         *fail = et__error(st == ET_E_NOMEM ? 503 : 500, st, "%s", err);

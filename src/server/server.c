@@ -31,7 +31,9 @@ et_server_opts et_server_default_opts(void)
                             .max_body = ET_SERVER_DEFAULT_MAX_BODY, .max_connections = 64,
                             .max_per_client = 16, .timeout_s = 30, .grace_s = 10,
                             .history_every_s = 60,
-                            .frames_per_s = ET_SERVER_DEFAULT_FRAMES_PER_S};
+                            .frames_per_s = ET_SERVER_DEFAULT_FRAMES_PER_S,
+                            .expressions = et_vision_default_opts().model,
+                            .detection = et_vision_default_opts().detection};
 }
 
 /* ---- workers ------------------------------------------------------------ */
@@ -413,6 +415,8 @@ static et_status check_opts(const et_server_opts *o, struct sockaddr_in *addr, c
                        o->frames_per_s, ET_SERVER_MAX_FRAMES_PER_S);
     if ((unsigned)o->expressions >= ET_EXPR_MODEL_COUNT)
         return et_fail(err, ET_E_INVALID, "unknown expression model %d", (int)o->expressions);
+    if ((unsigned)o->detection >= ET_DETECTION_COUNT)
+        return et_fail(err, ET_E_INVALID, "unknown detection %d", (int)o->detection);
     if (o->max_body < 1024)
         return et_fail(err, ET_E_INVALID, "a body limit of %zu bytes is too small", o->max_body);
     if (o->max_connections < 1 || o->max_per_client < 1 || o->timeout_s < 1)
@@ -491,6 +495,7 @@ et_status et_server_start(const et_server_opts *o, et_server **out, char *err)
     s->history_every_s = o->history_every_s;
     s->frames_per_s = o->frames_per_s;
     s->expressions = o->expressions;
+    s->detection = o->detection;
     s->clock = o->clock;
     s->clock_ctx = o->clock_ctx;
     pthread_mutex_init(&s->listeners_lock, NULL);

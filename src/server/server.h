@@ -105,7 +105,10 @@ typedef struct et_server_opts {
     void *clock_ctx;
     et_expr_model expressions; /* the model that reads expressions when a request
                                 * does not say (?expressions=); default
-                                * (zero) ET_EXPR_MODEL_FACEAPI */
+                                * ET_EXPR_MODEL_DEFAULT */
+    et_detection detection;    /* how faces are found when a request names
+                                * neither ?expressions= nor ?detection=;
+                                * default two-pass (et_vision_default_opts) */
     const char *web_dir;      /* the web page's folder (index.html and its files,
                                * served at / and /FILE without a token; only
                                * files directly in it, no symbolic link); must

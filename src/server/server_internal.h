@@ -114,6 +114,7 @@ struct et_server {
     void *clock_ctx;
     double history_every_s; /* a steady mood is recorded at most this often */
     et_expr_model expressions; /* when a request does not say */
+    et_detection detection;    /* ... */
     pthread_mutex_t listeners_lock;
     et__listener **listeners;
     size_t n_listeners;
@@ -247,15 +248,17 @@ et_store *et__worker_store(et_server *s, et__worker *w, char *err);
 /* Faces reported per picture, at most. */
 #define ET__MAX_FACES 64
 
-/* The model the request's ?expressions= names (emotune, emotune-1 or
- * face-api), else the server's default; false with a 400 in *fail. */
-bool et__expr_model(const et_server *s, const et__call *c, et_expr_model *m, et__reply *fail);
+/* How the request's picture is seen: the reader ?expressions= names
+ * (emotune, emotune-1 or face-api) with its detection (face-api's own for
+ * face-api: its answer exactly), then the detection ?detection= names
+ * (face-api or two-pass); else the server's reader and detection. False with
+ * a 400 in *fail. */
+bool et__detect_opts(const et_server *s, const et__call *c, et_detect_opts *o, et__reply *fail);
 
 /* Decodes the request's picture and finds its faces (up to ET__MAX_FACES,
- * count in *n) with this thread's vision context, their expressions read by
- * `model`; false with the error reply in *fail. On success the caller frees
- * img. */
-bool et__see(et_server *s, const et__request *r, et_expr_model model, et_image *img,
+ * count in *n) with this thread's vision context, as o says; false with the
+ * error reply in *fail. On success the caller frees img. */
+bool et__see(et_server *s, const et__request *r, const et_detect_opts *o, et_image *img,
              et_face *faces, size_t *n, et__reply *fail);
 
 /* The handlers (routes.c, listeners.c, tracks.c, track_file.c). */

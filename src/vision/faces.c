@@ -50,14 +50,47 @@ et_status et_vision_expr_model_parse(const char *name, et_expr_model *out, char 
                    expr_model_names[0], expr_model_names[1]);
 }
 
+static const char *detection_names[ET_DETECTION_COUNT] = {"face-api", "two-pass"};
+
+const char *et_vision_detection_name(et_detection d)
+{
+    return (unsigned)d < ET_DETECTION_COUNT ? detection_names[d] : NULL;
+}
+
+et_status et_vision_detection_parse(const char *name, et_detection *out, char *err)
+{
+    for (int d = 0; d < ET_DETECTION_COUNT; d++)
+        if (strcmp(name, detection_names[d]) == 0) {
+            *out = (et_detection)d;
+            return ET_OK;
+        }
+    return et_fail(err, ET_E_INVALID, "unknown detection '%.64s' (%s or %s)", name,
+                   detection_names[0], detection_names[1]);
+}
+
+static const char *face_pass_names[ET_FACE_PASS_COUNT] = {"face-api", "second-pass",
+                                                          "face-crop"};
+
+const char *et_vision_face_pass_name(et_face_pass p)
+{
+    return (unsigned)p < ET_FACE_PASS_COUNT ? face_pass_names[p] : NULL;
+}
+
 et_detect_opts et_vision_default_opts(void)
 {
     return (et_detect_opts){
-        .model = ET_EXPR_MODEL_FACEAPI,
+        .model = ET_EXPR_MODEL_DEFAULT,
+        .detection = ET_DETECTION_TWO_PASS,
         .input_size = ET_DETECT_DEFAULT_INPUT_SIZE,
         .min_score = ET_DETECT_DEFAULT_MIN_SCORE,
         .face_crop = false,
     };
+}
+
+void et_vision_opts_name_reader(et_detect_opts *o, et_expr_model m)
+{
+    o->model = m;
+    o->detection = m == ET_EXPR_MODEL_FACEAPI ? ET_DETECTION_FACEAPI : ET_DETECTION_TWO_PASS;
 }
 
 et_status et_vision_check_opts(const et_detect_opts *o, char *err)
@@ -68,6 +101,8 @@ et_status et_vision_check_opts(const et_detect_opts *o, char *err)
                        o->input_size, ET_DETECT_MIN_INPUT_SIZE, ET_DETECT_MAX_INPUT_SIZE);
     if ((unsigned)o->model >= ET_EXPR_MODEL_COUNT)
         return et_fail(err, ET_E_INVALID, "unknown expression model %d", (int)o->model);
+    if ((unsigned)o->detection >= ET_DETECTION_COUNT)
+        return et_fail(err, ET_E_INVALID, "unknown detection %d", (int)o->detection);
     if (!(o->min_score > 0.0 && o->min_score < 1.0))
         return et_fail(err, ET_E_INVALID, "minimum score %g must be between 0 and 1 (exclusive)",
                        o->min_score);
@@ -335,7 +370,8 @@ et_status et_vision_detect(et_vision_ctx *ctx, const et_image *img, const et_det
             *n = 1;
             return ET_OK;
         }
-        faces[0] = (et_face){.box = {0, 0, img->width, img->height}, .score = 1.0};
+        faces[0] = (et_face){.box = {0, 0, img->width, img->height}, .score = 1.0,
+                             .pass = ET_FACE_PASS_CROP};
         et_image_rect all = {0, 0, img->width, img->height};
         s = read_face(ctx, img, all, opts->model, &faces[0], err);
         if (s != ET_OK)
@@ -345,7 +381,7 @@ et_status et_vision_detect(et_vision_ctx *ctx, const et_image *img, const et_det
     }
     size_t found;
     s = et_vision_find_faces(ctx, img, opts->input_size, opts->min_score, faces, cap, &found, err);
-    if (s == ET_OK && found == 0 && opts->model == ET_EXPR_MODEL_EMOTUNE)
+    if (s == ET_OK && found == 0 && opts->detection == ET_DETECTION_TWO_PASS)
         s = et__find_faces_again(ctx, img, opts, faces, cap, &found, err);
     if (s != ET_OK)
         return s;

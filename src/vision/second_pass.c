@@ -1,11 +1,12 @@
-/* emotune-1 mode's second look for a face (issue 13, "small and grey
- * faces"). TinyFaceDetector was trained on faces that fill a part of the
+/* Two-pass detection's second look for a face (issue 13, "small and grey
+ * faces"; the default detection whichever the reader since issue 19). TinyFaceDetector was trained on faces that fill a part of the
  * picture; a tight face crop, whose face fills all of it, is mostly missed.
  * When the first pass finds nothing, the picture is shrunk into the middle of
  * a square canvas (the detector's input size) filled around it, so that the
  * face becomes a size the detector knows, and the detector runs on that
  * canvas; the boxes found are mapped back to the picture and clipped. Never
- * used in face-api mode. bench/find_rate.c measures the passes. */
+ * used with face-api detection (--expressions face-api, --detection
+ * face-api). bench/find_rate.c measures the passes. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,5 +199,7 @@ et_status et__find_faces_again(et_vision_ctx *ctx, const et_image *img,
         if (s != ET_OK)
             return s;
     }
+    for (size_t i = 0; i < *n && i < cap; i++)
+        faces[i].pass = ET_FACE_PASS_SECOND;
     return ET_OK;
 }

@@ -121,7 +121,7 @@ void et__expression_features(et_vision_ctx *ctx, float features[ET__EXPR_FEATURE
 void et__expression_head(const et_vision_ctx *ctx, const float features[ET__EXPR_FEATURES],
                          float probs[ET_EXPR_COUNT]);
 
-/* emotune-1 mode's second pass (second_pass.c): the picture shrunk into
+/* Two-pass detection's second pass (second_pass.c): the picture shrunk into
  * the middle of a square canvas, for faces too large for the detector. */
 typedef enum et__fill {
     ET__FILL_MEAN, /* the canvas around the picture is the detector's mean colour */
