@@ -57,6 +57,9 @@ static void demo_images_give_faces_in_order_with_all_fields(void **state)
         char *p = demo((int)i + 1);
         assert_string_equal(json_string_value(json_object_get(img, "image")), p);
         free(p);
+        /* the default detection; these faces are all found by its first
+         * pass, face-api's */
+        assert_string_equal(json_string_value(json_object_get(img, "detection")), "two-pass");
         json_t *faces = json_object_get(img, "faces");
         assert_int_equal(json_array_size(faces), want[i]);
         double prev_area = INFINITY;
@@ -68,6 +71,7 @@ static void demo_images_give_faces_in_order_with_all_fields(void **state)
                           json_number_value(json_object_get(box, "height"));
             assert_true(area <= prev_area); /* largest first */
             prev_area = area;
+            assert_string_equal(json_string_value(json_object_get(f, "detection")), "face-api");
             json_t *e = json_object_get(f, "expressions");
             assert_int_equal(json_object_size(e), 7);
             double sum = 0, top = -1;

@@ -13,12 +13,15 @@
  * the values below. */
 #include <jansson.h>
 #include <math.h>
+#include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "http_support.h"
 #include "image/image.h"
 #include "nn/nn.h"
+#include "server/server.h"
 #include "support.h"
 #include "vision/vision.h"
 
@@ -439,6 +442,199 @@ static void where_face_api_finds_no_face_the_default_finds_one(void **state)
     assert_true(found_by_default * 4 >= missed_by_faceapi * 3);
 }
 
+/* ---- the choice on the command line and in the API ----------------------- */
+
+/* img as an 8-bit RGB PNG file (lossless: the very pixels above). */
+static void write_png(const et_image *img, const char *path)
+{
+    png_image pi = {.version = PNG_IMAGE_VERSION, .width = (png_uint_32)img->width,
+                    .height = (png_uint_32)img->height, .format = PNG_FORMAT_RGB};
+    if (!png_image_write_to_file(&pi, path, 0, img->rgb, 0, NULL))
+        fail_msg("libpng could not write %s: %s", path, pi.message);
+}
+
+/* A PNG of the first missed crop (face-api finds no face in it) in a new
+ * temporary folder; *dir to remove with ts_rmtree. */
+static char *crop_file(char **dir)
+{
+    *dir = ts_tempdir();
+    char *path = malloc(strlen(*dir) + 16);
+    assert_non_null(path);
+    sprintf(path, "%s/crop.png", *dir);
+    et_image img = {0};
+    grey_crop(missed[0].sample, missed[0].region, &img);
+    write_png(&img, path);
+    et_image_free(&img);
+    return path;
+}
+
+/* A picture's document: its "detection" is want, and every face's is
+ * face_want; returns the number of faces. */
+static size_t check_doc(json_t *doc, const char *want, const char *face_want)
+{
+    assert_non_null(doc);
+    assert_string_equal(json_string_value(json_object_get(doc, "detection")), want);
+    json_t *faces = json_object_get(doc, "faces"), *face;
+    size_t i;
+    json_array_foreach(faces, i, face)
+        assert_string_equal(json_string_value(json_object_get(face, "detection")), face_want);
+    return json_array_size(faces);
+}
+
+/* `emotune detect --json ARGS FILE`'s line, checked as check_doc does. */
+static size_t cli_faces(const char *args, const char *file, const char *want,
+                        const char *face_want)
+{
+    char cmd[4096], *out;
+    snprintf(cmd, sizeof cmd, "%s detect --json --models %s %s %s", ts_bin(), ts_models_dir(),
+             args, file);
+    assert_int_equal(ts_run(cmd, &out), 0);
+    json_t *doc = json_loads(out, 0, NULL);
+    if (!doc)
+        fail_msg("%s: not JSON: %s", cmd, out);
+    size_t n = check_doc(doc, want, face_want);
+    json_decref(doc);
+    free(out);
+    return n;
+}
+
+static void the_command_line_chooses_the_detection(void **state)
+{
+    (void)state;
+    char *dir, *crop = crop_file(&dir), demo[600];
+    /* the crop: found by the second pass unless face-api's detection is named */
+    assert_true(cli_faces("", crop, "two-pass", "second-pass") >= 1);
+    assert_true(cli_faces("--expressions emotune-1", crop, "two-pass", "second-pass") >= 1);
+    assert_true(cli_faces("--detection two-pass --expressions face-api", crop, "two-pass",
+                          "second-pass") >= 1);
+    assert_int_equal(cli_faces("--expressions face-api", crop, "face-api", "face-api"), 0);
+    assert_int_equal(cli_faces("--detection face-api", crop, "face-api", "face-api"), 0);
+    assert_int_equal(cli_faces("--expressions emotune-1 --detection face-api", crop, "face-api",
+                               "face-api"), 0);
+    assert_int_equal(cli_faces("--face-crop", crop, "face-crop", "face-crop"), 1);
+    /* a demo picture: its faces are the first pass's, the same in both */
+    snprintf(demo, sizeof demo, "%s/sample1.jpg", ts_demo_dir());
+    assert_int_equal(cli_faces("", demo, "two-pass", "face-api"), 3);
+    assert_int_equal(cli_faces("--expressions face-api", demo, "face-api", "face-api"), 3);
+    char cmd[1200], *out;
+    snprintf(cmd, sizeof cmd, "%s detect --detection second-pass %s 2>&1", ts_bin(), crop);
+    assert_int_equal(ts_run(cmd, &out), 2);
+    assert_non_null(strstr(out, "--detection: unknown detection 'second-pass'"));
+    free(out);
+    static const char *const cmds[] = {"detect", "serve"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd, "%s %s --help", ts_bin(), cmds[i]);
+        assert_int_equal(ts_run(cmd, &out), 0);
+        assert_non_null(strstr(out, "--detection D"));
+        free(out);
+    }
+    snprintf(cmd, sizeof cmd, "%s serve --detection one 2>&1", ts_bin());
+    assert_int_equal(ts_run(cmd, &out), 2);
+    assert_non_null(strstr(out, "unknown detection 'one'"));
+    free(out);
+    free(crop);
+    ts_rmtree(dir);
+    free(dir);
+}
+
+typedef struct api {
+    char *dir;
+    et_server *server;
+    int port;
+    char *png;
+    size_t png_len;
+} api;
+
+/* A server on a new store with o's reader and detection (the rest default). */
+static void api_start(api *a, const et_server_opts *given)
+{
+    char store[600], err[ET_ERR_MAX], *path = crop_file(&a->dir);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    a->png = malloc(1 << 20);
+    assert_non_null(a->png);
+    a->png_len = fread(a->png, 1, 1 << 20, fp);
+    fclose(fp);
+    free(path);
+    snprintf(store, sizeof store, "lmdb:%s/store", a->dir);
+    et_server_opts o = et_server_default_opts();
+    o.listen = "127.0.0.1:0";
+    o.store_uri = store;
+    o.models_dir = ts_models_dir();
+    o.frames_per_s = 0;
+    if (given) {
+        o.expressions = given->expressions;
+        o.detection = given->detection;
+    }
+    if (et_server_start(&o, &a->server, err) != ET_OK)
+        fail_msg("%s", err);
+    a->port = et_server_port(a->server);
+}
+
+static void api_stop(api *a)
+{
+    et_server_stop(a->server);
+    ts_rmtree(a->dir);
+    free(a->dir);
+    free(a->png);
+}
+
+/* POSTs the crop to path: the status, and (when 200) the document checked
+ * as check_doc does; the number of faces. */
+static size_t api_faces(const api *a, const char *path, int status, const char *want,
+                        const char *face_want)
+{
+    ts_reply r = ts_http(a->port, "POST", path, "Content-Type: image/png\r\n", a->png,
+                         a->png_len);
+    ts_check_reply(&r, status);
+    size_t n = 0;
+    if (status == 200) {
+        json_t *doc = json_loads(r.body, 0, NULL);
+        n = check_doc(doc, want, face_want);
+        json_decref(doc);
+    } else {
+        assert_non_null(strstr(r.body, "detection"));
+    }
+    ts_reply_free(&r);
+    return n;
+}
+
+static void the_api_chooses_the_detection_per_request(void **state)
+{
+    (void)state;
+    api a;
+    api_start(&a, NULL); /* emotune serve's default */
+    static const char *const routes[] = {"/api/v1/detect", "/api/v1/listeners/ann/frames"};
+    for (int i = 0; i < 2; i++) {
+        char path[200];
+        const char *r = routes[i];
+        assert_true(api_faces(&a, r, 200, "two-pass", "second-pass") >= 1);
+        snprintf(path, sizeof path, "%s?expressions=emotune-1", r);
+        assert_true(api_faces(&a, path, 200, "two-pass", "second-pass") >= 1);
+        snprintf(path, sizeof path, "%s?expressions=face-api", r);
+        assert_int_equal(api_faces(&a, path, 200, "face-api", "face-api"), 0);
+        snprintf(path, sizeof path, "%s?detection=face-api", r);
+        assert_int_equal(api_faces(&a, path, 200, "face-api", "face-api"), 0);
+        snprintf(path, sizeof path, "%s?expressions=face-api&detection=two-pass", r);
+        assert_true(api_faces(&a, path, 200, "two-pass", "second-pass") >= 1);
+        snprintf(path, sizeof path, "%s?detection=nope", r);
+        api_faces(&a, path, 400, NULL, NULL);
+    }
+    api_stop(&a);
+    /* emotune serve --expressions face-api: face-api's detection unless asked */
+    et_server_opts o = {.expressions = ET_EXPR_MODEL_FACEAPI, .detection = ET_DETECTION_FACEAPI};
+    api_start(&a, &o);
+    assert_int_equal(api_faces(&a, "/api/v1/detect", 200, "face-api", "face-api"), 0);
+    assert_true(api_faces(&a, "/api/v1/detect?expressions=emotune-1", 200, "two-pass",
+                          "second-pass") >= 1);
+    assert_true(api_faces(&a, "/api/v1/detect?detection=two-pass", 200, "two-pass",
+                          "second-pass") >= 1);
+    api_stop(&a);
+    o = et_server_default_opts();
+    assert_int_equal(o.detection, ET_DETECTION_TWO_PASS);
+    assert_int_equal(o.expressions, ET_EXPR_MODEL_DEFAULT);
+}
+
 int main(void)
 {
     et_nn_set_blas_threads(1);
@@ -451,6 +647,8 @@ int main(void)
         cmocka_unit_test(a_face_crop_is_found_by_no_pass),
         cmocka_unit_test(labelled_faces_are_mostly_found_in_the_default_mode),
         cmocka_unit_test(where_face_api_finds_no_face_the_default_finds_one),
+        cmocka_unit_test(the_command_line_chooses_the_detection),
+        cmocka_unit_test(the_api_chooses_the_detection_per_request),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -34,6 +34,13 @@ static void options_out_of_range_are_refused(void **state)
         assert_int_equal(et_vision_check_opts(&o, err), ET_E_INVALID);
     }
     o = et_vision_default_opts();
+    o.detection = ET_DETECTION_COUNT;
+    assert_int_equal(et_vision_check_opts(&o, err), ET_E_INVALID);
+    assert_non_null(strstr(err, "detection"));
+    o = et_vision_default_opts();
+    o.model = ET_EXPR_MODEL_COUNT;
+    assert_int_equal(et_vision_check_opts(&o, err), ET_E_INVALID);
+    o = et_vision_default_opts();
     o.input_size = 608;
     assert_int_equal(et_vision_check_opts(&o, err), ET_OK);
 }
