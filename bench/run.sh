@@ -10,7 +10,8 @@
 
 #   2. peak memory (max RSS) of `emotune detect` on a 1920x1280 JPEG
 #   3. accuracy on ../shared/data/faces with --face-crop, next to the reference
-#   4. faces found in those pictures used whole, face-api mode against emotune-1
+#   4. faces found in those pictures used whole, face-api mode against the
+#      default (two-pass detection)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build/bench
@@ -166,7 +167,7 @@ else
 fi
 
 # 4. how often a face is found in the labelled faces used as whole pictures,
-# face-api mode against emotune-1 mode's second pass (issue 13); pictures
+# face-api mode against the default's two-pass detection (issues 13, 19); pictures
 # with no face: generated ones and tiles of the photos of Debian's
 # python3-sklearn when installed. FIND_RATE_CANDIDATES=1 adds every canvas
 # considered for the second pass (slow: each runs on every picture missed).
