@@ -169,7 +169,8 @@ fi
 # 4. how often a face is found in the labelled faces used as whole pictures,
 # face-api mode against the default's two-pass detection (issues 13, 19); pictures
 # with no face: generated ones and tiles of the photos of Debian's
-# python3-sklearn when installed. FIND_RATE_CANDIDATES=1 adds every canvas
+# python3-sklearn when installed; and grey 150x150 crops of the six demo
+# pictures' 20 faces (--crops). FIND_RATE_CANDIDATES=1 adds every canvas
 # considered for the second pass (slow: each runs on every picture missed).
 if [[ -f $faces/labels.csv ]]; then
   echo "bench: faces found in whole pictures" >&2
@@ -177,9 +178,11 @@ if [[ -f $faces/labels.csv ]]; then
   for p in /usr/lib/python3/dist-packages/sklearn/datasets/images/{china,flower}.jpg; do
     [[ -f $p ]] && no_face+=(--no-face "$p")
   done
+  crops=() # grey 150x150 crops of the demo pictures' faces
+  for i in 1 2 3 4 5 6; do crops+=(--crops "$demo/sample$i.jpg"); done
   cand=()
   [[ ${FIND_RATE_CANDIDATES:-0} == 1 ]] && cand=(--candidates)
-  { echo; pin build/bench/find_rate "${cand[@]}" "${no_face[@]}" "$faces" 2> "$out/find_rate.log"; } \
+  { echo; pin build/bench/find_rate "${cand[@]}" "${no_face[@]}" "${crops[@]}" "$faces" 2> "$out/find_rate.log"; } \
     >> "$out/report.md" || echo "bench: find_rate failed" | tee -a "$out/report.md" >&2
 fi
 cat "$out/report.md"
