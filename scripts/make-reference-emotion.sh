@@ -4,6 +4,9 @@
 # pixels emotune's decoder wrote (build/tests/dump_rgb, as make-reference.sh):
 #   build/parity/emotion.jsonl   one line per face: region, Human's 64x64
 #                                input, probabilities, features
+# Before, scripts/reference-emotion.js --check-human checks those steps
+# against Human 3.3.6's own pipeline (its detector, its face tensors, its
+# scores) on the six demo pictures; a mismatch fails this script.
 # Faces: those face-api finds in its six demo pictures, and every 12th
 # picture of ../shared/data/faces read whole (each is one face) when that
 # folder is present.
@@ -31,6 +34,10 @@ if [[ -f $faces/labels.csv ]]; then
 else
   echo "make-reference-emotion: $faces not found; the emotion reference has the demo faces only"
 fi
+# First Human itself, on the demo pictures: its own scores must come out of
+# this reference's steps applied to its own face tensors.
+head -6 "$list" > "$out/emotion-human.tsv"
+node scripts/reference-emotion.js --check-human "$out/emotion-human.tsv"
 echo "make-reference-emotion: Human's emotion net on tfjs-wasm, $(wc -l < "$list") images"
 node scripts/reference-emotion.js "$list" > "$out/emotion.jsonl.tmp"
 mv "$out/emotion.jsonl.tmp" "$out/emotion.jsonl"

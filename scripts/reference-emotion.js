@@ -4,7 +4,7 @@
 // the wasm backend (one thread, SIMD, as scripts/reference.js), on the very
 // pixels emotune's decoder produced (PPM files from build/tests/dump_rgb).
 //
-// usage: node scripts/reference-emotion.js [--bench REPEAT] LIST
+// usage: node scripts/reference-emotion.js [--bench REPEAT | --check-human] LIST
 // LIST: one line per image, ORIGINAL <TAB> PPM <TAB> MODE, MODE "detect" (the
 // faces face-api 1.7.15 finds, TinyFaceDetector 416 / 0.5, each face's region
 // its box clipped to the picture and floored as face-api's
@@ -19,6 +19,14 @@
 // With --bench R: one line {"ms_emotion": median of R runs of the net on one
 // 64x64 input, "ms_expression": the same of face-api's expression net on one
 // 112x112 face}.
+// With --check-human: Human 3.3.6 itself (dist/human.node-wasm.js, its models
+// served from node_modules on a loopback port, as it loads them by fetch)
+// runs its whole pipeline on each picture of LIST with its face tensors
+// returned; the steps below after cutAndResize, applied here to each of those
+// tensors, must give the scores Human reports (min(0.99, trunc(100 p) / 100)
+// for every class): Human's own code checks this script's resize, grey,
+// normalisation, graph loading and class order. Prints one summary line;
+// exit status 1 on a mismatch.
 //
 // Human's preprocessing, step by step as its source has it (no code of it is
 // called: its functions are not exported on their own):
@@ -71,6 +79,16 @@ async function loadEmotion() {
   return tf.loadGraphModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData }));
 }
 
+// From Human's face tensor (1 x 192 x 192 x 3, 0..1) to the net's input.
+function fromFaceTensor(face) {
+  return tf.tidy(() => {
+    const resize = tf.image.resizeBilinear(face, [SIDE, SIDE], false);
+    const channels = tf.mul(resize, tf.tensor1d([0.2989, 0.5870, 0.1140], 'float32'));
+    const grey = tf.sum(channels, 3, true);
+    return tf.mul(tf.sub(grey, tf.scalar(0.5, 'float32')), tf.scalar(2.0, 'float32'));
+  });
+}
+
 // The net's input for region of the picture, as Human builds it (header).
 function humanInput(image, width, height, region) {
   const cx = region.x + region.width / 2; const cy = region.y + region.height / 2;
@@ -80,11 +98,7 @@ function humanInput(image, width, height, region) {
   return tf.tidy(() => {
     const box = [[start[1] / height, start[0] / width, end[1] / height, end[0] / width]];
     const crop = tf.image.cropAndResize(image, box, [0], [CROP, CROP]);
-    const face = tf.div(crop, tf.scalar(255.0, 'float32'));
-    const resize = tf.image.resizeBilinear(face, [SIDE, SIDE], false);
-    const channels = tf.mul(resize, tf.tensor1d([0.2989, 0.5870, 0.1140], 'float32'));
-    const grey = tf.sum(channels, 3, true);
-    return tf.mul(tf.sub(grey, tf.scalar(0.5, 'float32')), tf.scalar(2.0, 'float32'));
+    return fromFaceTensor(tf.div(crop, tf.scalar(255.0, 'float32')));
   });
 }
 
@@ -134,10 +148,65 @@ async function bench(model, repeat) {
   return out;
 }
 
+// Human's models folder over HTTP on 127.0.0.1 (an ephemeral port).
+function serveModels() {
+  const http = require('http'); // eslint-disable-line global-require
+  const srv = http.createServer((req, res) => {
+    const file = path.join(HUMAN_MODELS, path.basename(decodeURIComponent(req.url.split('?')[0])));
+    if (!fs.existsSync(file)) { res.statusCode = 404; res.end(); return; }
+    res.setHeader('Content-Type', file.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+    res.end(fs.readFileSync(file));
+  });
+  return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve(srv)));
+}
+
+async function checkHuman(model, list) {
+  const srv = await serveModels();
+  const { Human } = require(path.resolve(HUMAN_MODELS, '..', 'dist', 'human.node-wasm.js')); // eslint-disable-line global-require
+  const human = new Human({
+    backend: 'wasm', wasmPath: `${path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'))}/dist/`,
+    modelBasePath: `http://127.0.0.1:${srv.address().port}/`, cacheModels: false, debug: false,
+    face: { detector: { return: true, rotation: false, maxDetected: 20 }, mesh: { enabled: true }, iris: { enabled: false },
+      emotion: { enabled: true, minConfidence: 0 }, description: { enabled: false }, antispoof: { enabled: false }, liveness: { enabled: false } },
+    body: { enabled: false }, hand: { enabled: false }, object: { enabled: false }, gesture: { enabled: false }, segmentation: { enabled: false }, filter: { enabled: false },
+  });
+  await human.load();
+  let faces = 0; let bad = 0;
+  for (const line of fs.readFileSync(list, 'utf8').split('\n').filter((l) => l.trim())) {
+    const [image, ppm] = line.split('\t');
+    const img = readPPM(ppm);
+    const picture = tf.tensor4d(Float32Array.from(img.data), [1, img.height, img.width, 3], 'float32');
+    const res = await human.detect(picture); // eslint-disable-line no-await-in-loop
+    picture.dispose();
+    for (const f of res.face) {
+      const face = tf.expandDims(f.tensor, 0);
+      const input = fromFaceTensor(face);
+      const probs = model.execute(input);
+      const p = await probs.data(); // eslint-disable-line no-await-in-loop
+      tf.dispose([face, input, probs, f.tensor]);
+      for (const e of f.emotion) {
+        const ours = Math.min(0.99, Math.trunc(100 * p[HUMAN.indexOf(e.emotion)]) / 100);
+        // A probability within float rounding of a hundredth may truncate either way.
+        const near = Math.abs(100 * p[HUMAN.indexOf(e.emotion)] - Math.round(100 * p[HUMAN.indexOf(e.emotion)])) < 1e-3;
+        if (ours !== e.score && !(near && Math.abs(ours - e.score) <= 0.0100001)) {
+          process.stderr.write(`${image}: Human says ${e.emotion} ${e.score}, this script ${p[HUMAN.indexOf(e.emotion)]}\n`);
+          bad++;
+        }
+      }
+      if (f.emotion.length !== HUMAN.length) { process.stderr.write(`${image}: Human gave ${f.emotion.length} classes\n`); bad++; }
+      faces++;
+    }
+  }
+  srv.close();
+  process.stdout.write(`check-human: ${faces} faces Human 3.3.6 found itself; its emotion scores ${bad ? `differ on ${bad}` : 'all match'} this script's net on its own face tensors\n`);
+  if (bad || faces === 0) process.exit(1);
+}
+
 async function main() {
   const args = process.argv.slice(2);
-  let repeat = 0;
+  let repeat = 0; let check = false;
   if (args[0] === '--bench') { repeat = Number(args[1]); args.splice(0, 2); }
+  if (args[0] === '--check-human') { check = true; args.splice(0, 1); }
   if (args.length !== 1 || (repeat === 0 && args[0] === undefined)) {
     process.stderr.write('usage: reference-emotion.js [--bench REPEAT] LIST\n');
     process.exit(2);
@@ -148,6 +217,10 @@ async function main() {
   await tf.ready();
   if (tf.getBackend() !== 'wasm') throw new Error(`backend is ${tf.getBackend()}, not wasm`);
   const model = await loadEmotion();
+  if (check) {
+    await checkHuman(model, args[0]);
+    return;
+  }
   if (repeat) {
     process.stdout.write(`${JSON.stringify(await bench(model, repeat))}\n`);
     return;
