@@ -405,13 +405,21 @@ static void a_damaged_emotion_net_fails_the_load(void **state)
          "%s/emotion.json > %s/emotion.json.tmp && mv %s/emotion.json.tmp %s/emotion.json",
          "unknown_43"},
         /* not a graph model */
-        {"cp %s/emotion.bin %s/ && echo '[]' > %s/emotion.json", "weightsManifest"},
+        {"cp %s/emotion.bin %s/ && echo '[]' > %s/emotion.json", "not the graph"},
+        /* a graph model without its weights manifest */
+        {"cp %s/emotion.bin %s/ && sed 's/\"weightsManifest\"/\"weights\"/' %s/emotion.json > "
+         "%s/emotion.json.tmp && mv %s/emotion.json.tmp %s/emotion.json",
+         "weightsManifest"},
+        /* another graph: a convolution's padding changed, the weights the same */
+        {"cp %s/emotion.bin %s/ && sed 's/VkFMSUQ=/U0FNRQ==/' %s/emotion.json > "
+         "%s/emotion.json.tmp && mv %s/emotion.json.tmp %s/emotion.json",
+         "not the graph"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char *dir = ts_tempdir();
         copy_faceapi_models(dir);
         const char *m = ts_models_dir();
-        if (i == 1)
+        if (i == 1 || i >= 3)
             ts_sh(cases[i].make, m, dir, m, dir, dir, dir);
         else if (i == 0)
             ts_sh(cases[i].make, m, dir, m, dir);
@@ -427,6 +435,48 @@ static void a_damaged_emotion_net_fails_the_load(void **state)
         ts_rmtree(dir);
         free(dir);
     }
+}
+
+/* A graph model's weights: its manifest's int32 constants (a Mean's axes)
+ * come as floats of the same values, next to its float32 tensors. */
+static void graph_weights_take_int32_constants(void **state)
+{
+    (void)state;
+    char *dir = ts_tempdir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.json", dir);
+    const char *json = "{\"format\":\"graph-model\",\"modelTopology\":{\"node\":[]},"
+                       "\"weightsManifest\":[{\"paths\":[\"w.bin\"],\"weights\":["
+                       "{\"name\":\"axes\",\"shape\":[2],\"dtype\":\"int32\"},"
+                       "{\"name\":\"f\",\"shape\":[1],\"dtype\":\"float32\"}]}]}";
+    ts_write_file(path, json, strlen(json));
+    const int32_t axes[2] = {1, -3};
+    const float f = 0.5f;
+    unsigned char bin[12];
+    memcpy(bin, axes, 8);
+    memcpy(bin + 8, &f, 4);
+    char bin_path[600];
+    snprintf(bin_path, sizeof bin_path, "%s/w.bin", dir);
+    ts_write_file(bin_path, bin, sizeof bin);
+    et_nn_weights *w = NULL;
+    char err[ET_ERR_MAX];
+    assert_int_equal(et_nn_weights_load_graph(path, &w, err), ET_OK);
+    assert_int_equal(et_nn_weights_count(w), 2);
+    const et_nn_tensor *t = et_nn_weights_at(w, 0);
+    assert_string_equal(t->name, "axes");
+    assert_true(t->data[0] == 1.0f && t->data[1] == -3.0f);
+    assert_true(et_nn_weights_at(w, 1)->data[0] == 0.5f);
+    et_nn_weights_free(w);
+    /* The same manifest alone, as a weights manifest, still refuses int32. */
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    const char *manifest = "[{\"paths\":[\"w.bin\"],\"weights\":["
+                           "{\"name\":\"axes\",\"shape\":[2],\"dtype\":\"int32\"},"
+                           "{\"name\":\"f\",\"shape\":[1],\"dtype\":\"float32\"}]}]";
+    ts_write_file(path, manifest, strlen(manifest));
+    assert_int_equal(et_nn_weights_load(path, &w, err), ET_E_MODEL);
+    assert_non_null(strstr(err, "int32"));
+    ts_rmtree(dir);
+    free(dir);
 }
 
 /* src/nn's 3x3 max pool, on numbers worked out by hand: a 3x3 picture,
@@ -456,6 +506,7 @@ int main(void)
         cmocka_unit_test(a_black_face_is_all_minus_one),
         cmocka_unit_test(models_load_without_the_emotion_net),
         cmocka_unit_test(a_damaged_emotion_net_fails_the_load),
+        cmocka_unit_test(graph_weights_take_int32_constants),
         cmocka_unit_test(maxpool3x3_same_stride2_by_hand),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

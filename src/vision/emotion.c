@@ -12,6 +12,7 @@
  * The input is built as Human's src/gear/emotion.ts predict builds it, from
  * the face tensor of src/face/facemeshutil.ts cutAndResize (vision.h says
  * how); arithmetic in float in tfjs's order, so the input matches tfjs's. */
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +128,80 @@ static et_status take_all(et__emotion_net *e, char *err)
     return take(w, "unknown_44", 1, (int[]){ET_EXPR_COUNT}, &e->conv5_bias, err);
 }
 
+/* The graph's nodes other than constants, in the file's order, with the
+ * padding and stride of each convolution and pool (the attributes' base64,
+ * as the file stores them: "VkFMSUQ=" is VALID, "U0FNRQ==" SAME): the graph
+ * this file runs, so that another graph whose weights happen to have the
+ * same names and shapes is refused rather than run wrongly. */
+#define VALID "VkFMSUQ="
+#define SAME "U0FNRQ=="
+static const struct graph_node {
+    const char *op, *padding;
+    int stride;
+} graph[] = {
+    {"Placeholder", NULL, 0},
+    {"_FusedConv2D", VALID, 2},          {"_FusedConv2D", VALID, 1},
+    {"DepthwiseConv2dNative", SAME, 1},  {"_FusedConv2D", SAME, 2},
+    {"_FusedConv2D", VALID, 1},          {"DepthwiseConv2dNative", SAME, 1},
+    {"_FusedConv2D", VALID, 1},          {"MaxPool", SAME, 2},
+    {"AddV2", NULL, 0},                  {"Relu", NULL, 0},
+    {"_FusedConv2D", SAME, 2},           {"DepthwiseConv2dNative", SAME, 1},
+    {"_FusedConv2D", VALID, 1},          {"DepthwiseConv2dNative", SAME, 1},
+    {"_FusedConv2D", VALID, 1},          {"MaxPool", SAME, 2},
+    {"AddV2", NULL, 0},                  {"_FusedConv2D", SAME, 1},
+    {"Mean", NULL, 0},                   {"Softmax", NULL, 0},
+    {"Identity", NULL, 0},
+};
+#define GRAPH_NODES (sizeof graph / sizeof *graph)
+
+/* Whether node n is what graph[i] says. */
+static int node_is(json_t *n, const struct graph_node *want)
+{
+    const char *op = json_string_value(json_object_get(n, "op"));
+    if (!op || strcmp(op, want->op) != 0)
+        return 0;
+    if (!want->padding)
+        return 1;
+    json_t *attr = json_object_get(n, "attr");
+    const char *pad = json_string_value(json_object_get(json_object_get(attr, "padding"), "s"));
+    json_t *strides = json_object_get(json_object_get(json_object_get(attr, "strides"), "list"), "i");
+    const char *sy = json_string_value(json_array_get(strides, 1)),
+               *sx = json_string_value(json_array_get(strides, 2));
+    char want_stride[4];
+    snprintf(want_stride, sizeof want_stride, "%d", want->stride);
+    return pad && strcmp(pad, want->padding) == 0 && sy && sx && strcmp(sy, want_stride) == 0 &&
+           strcmp(sx, want_stride) == 0;
+}
+
+static et_status check_graph(const char *path, char *err)
+{
+    uint8_t *text;
+    size_t len;
+    char why[ET_ERR_MAX];
+    if (et_read_file(path, (size_t)16 << 20, &text, &len, why) != ET_OK)
+        return et_fail(err, ET_E_MODEL, "model file %s", why);
+    json_t *root = json_loadb((const char *)text, len, 0, NULL);
+    free(text);
+    json_t *nodes = json_object_get(json_object_get(root, "modelTopology"), "node");
+    size_t i, k = 0;
+    json_t *n;
+    int ok = json_is_array(nodes);
+    json_array_foreach(nodes, i, n) {
+        const char *op = json_string_value(json_object_get(n, "op"));
+        if (!ok || (op && strcmp(op, "Const") == 0))
+            continue;
+        ok = k < GRAPH_NODES && node_is(n, &graph[k]);
+        k++;
+    }
+    json_decref(root);
+    if (!ok || k != GRAPH_NODES)
+        return et_fail(err, ET_E_MODEL,
+                       "%s: not the graph of Human's emotion net (node %zu of %zu differs: an "
+                       "op, its padding or its stride)",
+                       path, k, GRAPH_NODES);
+    return ET_OK;
+}
+
 et_status et__emotion_load(const char *dir, et__emotion_net *e, char *err)
 {
     char path[4096];
@@ -135,7 +210,9 @@ et_status et__emotion_load(const char *dir, et__emotion_net *e, char *err)
     memset(e, 0, sizeof *e);
     if (stat(path, &st) != 0)
         return ET_OK;
-    et_status s = et_nn_weights_load_graph(path, &e->w, err);
+    et_status s = check_graph(path, err);
+    if (s == ET_OK)
+        s = et_nn_weights_load_graph(path, &e->w, err);
     if (s == ET_OK)
         s = take_all(e, err);
     if (s != ET_OK) {
