@@ -128,6 +128,25 @@ $(MODEL_SRC)/%: | $(DEPS_OK)
 # this, make would take them for intermediates of the rule above and delete
 # them from node_modules once copied (then face-api's reference has none).
 .SECONDARY: $(addprefix $(MODEL_SRC)/,$(MODELS))
+# Human's emotion net (issue 19): @vladmandic/human 3.3.6's models/emotion.json
+# and .bin, copied next to face-api's once they match their checksums in
+# models/human-emotion.sha256 (a mismatch stops the build).
+EMO_MODELS := emotion.json emotion.bin
+EMO_SRC := node_modules/@vladmandic/human/models
+EMO_SUMS := models/human-emotion.sha256
+emo_check = @grep -q '  $(EMO_SRC)/$(notdir $@)$$' $(EMO_SUMS) && \
+	  grep '  $(EMO_SRC)/$(notdir $@)$$' $(EMO_SUMS) | sha256sum --quiet --strict -c - || \
+	  { echo "$(EMO_SRC)/$(notdir $@) does not match its checksum in $(EMO_SUMS)"; exit 1; }
+models: $(addprefix build/models/,$(EMO_MODELS)) $(addprefix build/san/models/,$(EMO_MODELS))
+build/models/emotion.%: $(EMO_SRC)/emotion.% $(EMO_SUMS) | $(DEPS_OK)
+	$(emo_check)
+	@mkdir -p $(dir $@) && cp $< $@
+build/san/models/emotion.%: $(EMO_SRC)/emotion.% $(EMO_SUMS) | $(DEPS_OK)
+	$(emo_check)
+	@mkdir -p $(dir $@) && cp $< $@
+$(EMO_SRC)/%: | $(DEPS_OK)
+	@test -f $@ || { echo "missing $@: run make deps"; exit 1; }
+.SECONDARY: $(addprefix $(EMO_SRC)/,$(EMO_MODELS))
 
 # --- tests ----------------------------------------------------------------
 build/tests/%: tests/%.c $(TEST_SUPPORT) tests/support.h tests/http_support.h build/libemotune.a

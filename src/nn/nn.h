@@ -49,6 +49,13 @@ typedef struct et_nn_tensor {
  */
 et_status et_nn_weights_load(const char *manifest_path, et_nn_weights **out, char *err);
 
+/* The same for a tfjs graph model (model.json: "modelTopology" and
+ * "weightsManifest"): the weights its manifest names, .bin paths relative to
+ * the model file's folder. Its int32 tensors (a graph's index constants, such
+ * as a Mean's axes) are taken too, as floats (exact for |v| < 2^24). The
+ * graph itself is not read: the caller runs it. */
+et_status et_nn_weights_load_graph(const char *model_path, et_nn_weights **out, char *err);
+
 /* The same from memory: a manifest and the concatenation of its shards. `label`
  * names the source in error messages. Used by the loader and its fuzzer. */
 et_status et_nn_weights_parse(const char *label, const char *manifest, size_t manifest_len,
@@ -169,6 +176,11 @@ void et_nn_pointwise(const float *in, int n, int cin, const float *weights, cons
 /* Max pooling 2x2 with stride 1 or 2 and TensorFlow 'same' padding (padded
  * cells never win). in: h*w*c; out: et_nn_out_size(h,2,stride,same) squared. */
 void et_nn_maxpool2x2(const float *in, int h, int w, int c, int stride, float *out);
+
+/* Max pooling 3x3 with any stride and TensorFlow 'same' padding (padded cells
+ * never win), as Keras MaxPooling2D((3,3), strides, 'same'). in: h*w*c; out:
+ * et_nn_out_size(h,3,stride,same) x et_nn_out_size(w,3,stride,same) x c. */
+void et_nn_maxpool3x3(const float *in, int h, int w, int c, int stride, float *out);
 
 /* Mean over all h*w pixels of each channel: out[c]. (An average pool whose
  * window covers the whole input, as the expression net's 7x7 'valid'.) */

@@ -111,6 +111,30 @@ void et_nn_maxpool2x2(const float *in, int h, int w, int c, int stride, float *o
     }
 }
 
+void et_nn_maxpool3x3(const float *in, int h, int w, int c, int stride, float *out)
+{
+    et_nn_pad py = et_nn_same_padding(h, 3, stride), px = et_nn_same_padding(w, 3, stride);
+    int oh = et_nn_out_size(h, 3, stride, py), ow = et_nn_out_size(w, 3, stride, px);
+    for (int oy = 0; oy < oh; oy++) {
+        int y0 = oy * stride - py.before, y1 = y0 + 3;
+        y0 = y0 < 0 ? 0 : y0;
+        y1 = y1 > h ? h : y1;
+        for (int ox = 0; ox < ow; ox++) {
+            int x0 = ox * stride - px.before, x1 = x0 + 3;
+            x0 = x0 < 0 ? 0 : x0;
+            x1 = x1 > w ? w : x1;
+            float *o = out + ((size_t)oy * ow + ox) * c;
+            memcpy(o, in + ((size_t)y0 * w + x0) * c, (size_t)c * sizeof *o);
+            for (int iy = y0; iy < y1; iy++)
+                for (int ix = x0; ix < x1; ix++) {
+                    const float *p = in + ((size_t)iy * w + ix) * c;
+                    for (int ch = 0; ch < c; ch++)
+                        o[ch] = p[ch] > o[ch] ? p[ch] : o[ch];
+                }
+        }
+    }
+}
+
 void et_nn_global_avgpool(const float *in, int h, int w, int c, float *out)
 {
     memset(out, 0, (size_t)c * sizeof *out);

@@ -48,20 +48,26 @@ const et_nn_tensor *et_nn_weights_at(const et_nn_weights *w, size_t i)
 typedef struct stored_format {
     int bytes;
     int quantised;
+    int int32; /* int32 values (graph models' index constants), made floats */
     double scale, min;
 } stored_format;
 
-static et_status parse_format(const char *label, const char *name, json_t *spec,
+static et_status parse_format(const char *label, const char *name, json_t *spec, int graph,
                               stored_format *f, char *err)
 {
     const char *dtype = json_string_value(json_object_get(spec, "dtype"));
-    if (!dtype || strcmp(dtype, "float32") != 0)
-        return et_fail(err, ET_E_MODEL, "%s: tensor %s: dtype %s is not supported (float32 only)",
-                       label, name, dtype ? dtype : "(missing)");
+    int is_int32 = graph && dtype && strcmp(dtype, "int32") == 0;
+    if (!dtype || (strcmp(dtype, "float32") != 0 && !is_int32))
+        return et_fail(err, ET_E_MODEL, "%s: tensor %s: dtype %s is not supported (%s)", label,
+                       name, dtype ? dtype : "(missing)",
+                       graph ? "float32 or int32 only" : "float32 only");
     json_t *q = json_object_get(spec, "quantization");
-    *f = (stored_format){.bytes = 4};
+    *f = (stored_format){.bytes = 4, .int32 = is_int32};
     if (!q)
         return ET_OK;
+    if (is_int32)
+        return et_fail(err, ET_E_MODEL, "%s: tensor %s: quantized int32 is not supported", label,
+                       name);
     const char *qtype = json_string_value(json_object_get(q, "dtype"));
     json_t *scale = json_object_get(q, "scale"), *min = json_object_get(q, "min");
     if (!qtype || (strcmp(qtype, "uint8") != 0 && strcmp(qtype, "uint16") != 0) ||
@@ -106,7 +112,11 @@ static float *dequantise(const uint8_t *src, size_t count, const stored_format *
     if (!out)
         return NULL;
     for (size_t i = 0; i < count; i++) {
-        if (f->bytes == 4) {
+        if (f->int32) {
+            int32_t v;
+            memcpy(&v, src + 4 * i, 4);
+            out[i] = (float)v; /* exact for the small indices graphs hold */
+        } else if (f->bytes == 4) {
             memcpy(&out[i], src + 4 * i, 4); /* tfjs files are little-endian, as x86 */
         } else {
             unsigned q = f->bytes == 1 ? src[i] : (unsigned)(src[2 * i] | src[2 * i + 1] << 8);
@@ -117,8 +127,8 @@ static float *dequantise(const uint8_t *src, size_t count, const stored_format *
 }
 
 /* Appends one tensor read from bin at *offset. */
-static et_status add_tensor(et_nn_weights *w, const char *label, json_t *spec, const uint8_t *bin,
-                            size_t bin_len, size_t *offset, char *err)
+static et_status add_tensor(et_nn_weights *w, const char *label, json_t *spec, int graph,
+                            const uint8_t *bin, size_t bin_len, size_t *offset, char *err)
 {
     const char *name = json_string_value(json_object_get(spec, "name"));
     if (!name || !*name || strlen(name) > MAX_NAME)
@@ -127,7 +137,7 @@ static et_status add_tensor(et_nn_weights *w, const char *label, json_t *spec, c
     stored_format f = {0};
     et_status s = parse_shape(label, name, json_object_get(spec, "shape"), &t, err);
     if (s == ET_OK)
-        s = parse_format(label, name, spec, &f, err);
+        s = parse_format(label, name, spec, graph, &f, err);
     if (s != ET_OK)
         return s;
     size_t bytes = t.count * (size_t)f.bytes;
@@ -151,7 +161,7 @@ static et_status add_tensor(et_nn_weights *w, const char *label, json_t *spec, c
     return ET_OK;
 }
 
-static et_status parse_groups(et_nn_weights *w, const char *label, json_t *root,
+static et_status parse_groups(et_nn_weights *w, const char *label, json_t *root, int graph,
                               const uint8_t *bin, size_t bin_len, char *err)
 {
     size_t offset = 0, gi, wi;
@@ -163,7 +173,7 @@ static et_status parse_groups(et_nn_weights *w, const char *label, json_t *root,
         json_array_foreach(specs, wi, spec) {
             if (w->n == MAX_TENSORS)
                 return et_fail(err, ET_E_MODEL, "%s: more than %d tensors", label, MAX_TENSORS);
-            et_status s = add_tensor(w, label, spec, bin, bin_len, &offset, err);
+            et_status s = add_tensor(w, label, spec, graph, bin, bin_len, &offset, err);
             if (s != ET_OK)
                 return s;
         }
@@ -175,9 +185,10 @@ static et_status parse_groups(et_nn_weights *w, const char *label, json_t *root,
     return ET_OK;
 }
 
-et_status et_nn_weights_parse(const char *label, const char *manifest, size_t manifest_len,
-                              const uint8_t *bin, size_t bin_len, et_nn_weights **out,
-                              char *err)
+/* graph: the manifest of a graph model, whose int32 tensors are taken too. */
+static et_status parse_manifest(const char *label, const char *manifest, size_t manifest_len,
+                                int graph, const uint8_t *bin, size_t bin_len,
+                                et_nn_weights **out, char *err)
 {
     *out = NULL;
     json_error_t jerr;
@@ -199,7 +210,7 @@ et_status et_nn_weights_parse(const char *label, const char *manifest, size_t ma
     if (!w || !w->t || !w->names || !w->data)
         s = et_fail(err, ET_E_NOMEM, "%s: out of memory", label);
     else
-        s = parse_groups(w, label, root, bin, bin_len, err);
+        s = parse_groups(w, label, root, graph, bin, bin_len, err);
     json_decref(root);
     if (s != ET_OK) {
         et_nn_weights_free(w);
@@ -207,6 +218,13 @@ et_status et_nn_weights_parse(const char *label, const char *manifest, size_t ma
     }
     *out = w;
     return ET_OK;
+}
+
+et_status et_nn_weights_parse(const char *label, const char *manifest, size_t manifest_len,
+                              const uint8_t *bin, size_t bin_len, et_nn_weights **out,
+                              char *err)
+{
+    return parse_manifest(label, manifest, manifest_len, 0, bin, bin_len, out, err);
 }
 
 /* Reads and concatenates every shard the manifest names, in order. */
@@ -252,33 +270,64 @@ static et_status read_shards(const char *manifest_path, json_t *root, uint8_t **
     return ET_OK;
 }
 
-et_status et_nn_weights_load(const char *manifest_path, et_nn_weights **out, char *err)
+/* The manifest of a file's JSON: the file itself (a weights manifest), or
+ * its "weightsManifest" (a graph model). Borrowed from root. */
+static json_t *manifest_of(json_t *root, int graph)
+{
+    if (!graph)
+        return json_is_array(root) ? root : NULL;
+    if (!json_is_object(root))
+        return NULL;
+    json_t *m = json_object_get(root, "weightsManifest");
+    return json_is_array(m) ? m : NULL;
+}
+
+static et_status load_file(const char *path, int graph, et_nn_weights **out, char *err)
 {
     *out = NULL;
-    uint8_t *manifest;
+    uint8_t *text;
     size_t mlen;
     char ferr[ET_ERR_MAX];
-    if (et_read_file(manifest_path, (size_t)16 << 20, &manifest, &mlen, ferr) != ET_OK)
+    if (et_read_file(path, (size_t)16 << 20, &text, &mlen, ferr) != ET_OK)
         return et_fail(err, ET_E_MODEL, "model file %s", ferr);
     json_error_t jerr;
-    json_t *root = json_loadb((const char *)manifest, mlen, 0, &jerr);
+    json_t *root = json_loadb((const char *)text, mlen, 0, &jerr);
+    json_t *manifest = root ? manifest_of(root, graph) : NULL;
+    char *dumped = NULL;
     uint8_t *bin = NULL;
     size_t bin_len = 0;
     et_status s;
     if (!root)
-        s = et_fail(err, ET_E_MODEL, "%s: manifest is not valid JSON (line %d: %s)",
-                    manifest_path, jerr.line, jerr.text);
-    else if (!json_is_array(root))
-        s = et_fail(err, ET_E_MODEL, "%s: manifest must be a JSON array of groups", manifest_path);
+        s = et_fail(err, ET_E_MODEL, "%s: manifest is not valid JSON (line %d: %s)", path,
+                    jerr.line, jerr.text);
+    else if (!manifest)
+        s = et_fail(err, ET_E_MODEL, "%s: %s", path,
+                    graph ? "a graph model needs a \"weightsManifest\" array of groups"
+                          : "manifest must be a JSON array of groups");
     else
-        s = read_shards(manifest_path, root, &bin, &bin_len, err);
-    if (s == ET_OK)
-        s = et_nn_weights_parse(manifest_path, (const char *)manifest, mlen,
-                                bin ? bin : (const uint8_t *)"", bin_len, out, err);
+        s = read_shards(path, manifest, &bin, &bin_len, err);
+    if (s == ET_OK && graph && !(dumped = json_dumps(manifest, JSON_COMPACT)))
+        s = et_fail(err, ET_E_NOMEM, "%s: out of memory", path);
+    if (s == ET_OK) {
+        const char *m = graph ? dumped : (const char *)text;
+        s = parse_manifest(path, m, graph ? strlen(dumped) : mlen, graph,
+                           bin ? bin : (const uint8_t *)"", bin_len, out, err);
+    }
+    free(dumped);
     json_decref(root);
-    free(manifest);
+    free(text);
     free(bin);
     return s;
+}
+
+et_status et_nn_weights_load(const char *manifest_path, et_nn_weights **out, char *err)
+{
+    return load_file(manifest_path, 0, out, err);
+}
+
+et_status et_nn_weights_load_graph(const char *model_path, et_nn_weights **out, char *err)
+{
+    return load_file(model_path, 1, out, err);
 }
 
 et_status et_nn_weights_expect(const et_nn_weights *w, const char *name, int ndim,

@@ -139,6 +139,7 @@ void et_vision_ctx_free(et_vision_ctx *ctx)
     for (int i = 0; i < ET__EXPR_BUFFERS; i++)
         free(ctx->expr_buf[i]);
     et_image_free(&ctx->canvas);
+    et__emotion_release(ctx);
     free(ctx);
 }
 

@@ -130,6 +130,8 @@ et_status et_vision_models_load(const char *dir, et_vision_models **out, char *e
         s = et__expression_load(dir, &m->expr, err);
     if (s == ET_OK)
         s = load_head(&m->head, err);
+    if (s == ET_OK) /* optional: absent files leave it out (issue 19) */
+        s = et__emotion_load(dir, &m->emo, err);
     if (s != ET_OK) {
         et_vision_models_free(m);
         return s;
@@ -144,5 +146,6 @@ void et_vision_models_free(et_vision_models *m)
         return;
     et_nn_weights_free(m->det.w);
     et_nn_weights_free(m->expr.w);
+    et_nn_weights_free(m->emo.w);
     free(m);
 }

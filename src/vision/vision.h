@@ -48,7 +48,8 @@ typedef struct et_vision_models et_vision_models;
 /*
  * Loads both networks from `dir` (the two manifests above and their .bin
  * files) and checks every tensor the graphs need is there with the right
- * shape. Errors are ET_E_MODEL with the file and tensor named.
+ * shape. Errors are ET_E_MODEL with the file and tensor named. Also loads
+ * Human's emotion net when its emotion.json is in `dir` (end of this header).
  */
 et_status et_vision_models_load(const char *dir, et_vision_models **out, char *err);
 void et_vision_models_free(et_vision_models *m);
@@ -253,5 +254,53 @@ et_status et_vision_expression_views(et_vision_ctx *ctx, const et_image *img,
  * image and floored (face-api Box.clipAtImageBorders). width or height may be
  * 0 when the box lies outside the image. */
 et_image_rect et_vision_face_region(et_box box, int img_width, int img_height);
+
+/* ---- Human's emotion net (issue 19) ----------------------------------------
+ * The emotion net of @vladmandic/human 3.3.6 (models/emotion.json and .bin:
+ * oarriaga's mini-Xception, a tfjs graph model), run by src/nn exactly as
+ * tfjs runs it. It reads a 64x64 greyscale face; its seven classes are
+ * returned in et_expression's order (Human's own order is angry, disgust,
+ * fear, happy, sad, surprise, neutral).
+ *
+ * Its input, as Human 3.3.6 builds it (src/face/facemeshutil.ts cutAndResize,
+ * src/gear/emotion.ts predict): the face box squared about its centre (side
+ * the longer one, corners rounded as Math.round: squarifyBox), cut out and
+ * resized to 192x192 by tf.image.cropAndResize (bilinear; samples outside
+ * the picture are 0) and divided by 255, resized to 64x64 by
+ * tf.image.resizeBilinear (which, 192 being 3 x 64, takes every third
+ * sample), made grey as 0.2989 R + 0.5870 G + 0.1140 B, then (grey - 0.5) * 2.
+ * Human's box comes from its own face detector; emotune gives it the region
+ * it reads (et_vision_face_region of a detected box, or a whole face crop).
+ */
+#define ET_VISION_EMOTION_MODEL "emotion.json" /* in the models folder, with emotion.bin */
+#define ET_EMOTION_INPUT 64                     /* the net's input side */
+#define ET_EMOTION_CROP 192                     /* Human's face tensor side (facemesh input) */
+/* Features: the 256 channels of the net's last block (the residual sum
+ * after its second max pool, 8x8x256) averaged over the 8x8 grid: what its
+ * classifier convolution reads. */
+#define ET_EMOTION_FEATURES 256
+
+/* Whether et_vision_models_load found and loaded the emotion net (it is
+ * optional: absent files leave it out; present but broken ones fail the
+ * load). */
+bool et_vision_models_have_emotion(const et_vision_models *m);
+
+/* The net's input for region of img, as above: ET_EMOTION_INPUT squared
+ * floats, row by row. ET_E_INVALID for an empty region or one not inside
+ * the picture. Reentrant; touches no context. */
+et_status et_vision_emotion_input(const et_image *img, et_image_rect region,
+                                  float input[ET_EMOTION_INPUT * ET_EMOTION_INPUT], char *err);
+
+/* The net on an input (from et_vision_emotion_input, or any 64x64 tensor):
+ * seven probabilities in et_expression's order (sum 1) and, when features is
+ * not NULL, its ET_EMOTION_FEATURES features. ET_E_MODEL when the models
+ * have no emotion net; ET_E_NOMEM on the context's first use of it. */
+et_status et_vision_emotion_run(et_vision_ctx *ctx,
+                                const float input[ET_EMOTION_INPUT * ET_EMOTION_INPUT],
+                                float probs[ET_EXPR_COUNT], float *features, char *err);
+
+/* Both: the emotion net's reading of region of img. */
+et_status et_vision_emotion_read(et_vision_ctx *ctx, const et_image *img, et_image_rect region,
+                                 float probs[ET_EXPR_COUNT], float *features, char *err);
 
 #endif

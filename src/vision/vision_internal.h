@@ -50,10 +50,29 @@ struct et_vision_head {
     double temperature;
 };
 
+/* Human's emotion net (emotion.c; issue 19): mini-Xception on 64x64 grey.
+ * conv1 3x3/2 valid 1->32, conv2 3x3 valid 32->64, then two residual
+ * blocks (two separable convs, a 3x3/2 max pool, plus a 1x1/2 conv of the
+ * block input), conv5 3x3 same 256->7, mean, softmax. */
+#define ET__EMO_BLOCKS 2
+typedef struct et__emotion_block {
+    et__sep_conv sep[2];
+    const float *res_weights, *res_bias; /* the 1x1 stride-2 shortcut */
+    int cin, cout;
+} et__emotion_block;
+
+typedef struct et__emotion_net {
+    et_nn_weights *w;
+    const float *conv1_filters, *conv1_bias, *conv2_filters, *conv2_bias;
+    et__emotion_block block[ET__EMO_BLOCKS];
+    const float *conv5_filters, *conv5_bias;
+} et__emotion_net;
+
 struct et_vision_models {
     et__detector det;
     et__expression_net expr;
     et_vision_head head; /* the built-in models/emotune-expressions-1.json */
+    et__emotion_net emo; /* emo.w NULL when emotion.json is absent */
 };
 
 /* The weights file compiled in (head_json.c, from build/gen/expr_head_json.inc). */
@@ -94,6 +113,7 @@ struct et_vision_ctx {
     float *expr_input;     /* 112*112*3 */
     float *expr_buf[ET__EXPR_BUFFERS];
     et_image canvas;       /* the second pass's canvas (second_pass.c) */
+    float *emo_buf;        /* the emotion net's activations (emotion.c), one block */
 };
 
 et_status et__detector_load(const char *dir, et__detector *d, char *err);
@@ -146,6 +166,14 @@ et_status et__find_faces_on_canvas(et_vision_ctx *ctx, const et_image *img,
 et_status et__find_faces_again(et_vision_ctx *ctx, const et_image *img,
                                const et_detect_opts *opts, et_face *faces, size_t cap,
                                size_t *n, char *err);
+
+/* The emotion net from dir/emotion.json (a tfjs graph model: its
+ * weightsManifest and the .bin it names); e->w stays NULL, and nothing is
+ * loaded, when that file does not exist. */
+et_status et__emotion_load(const char *dir, et__emotion_net *e, char *err);
+
+/* Frees the context's emotion buffers. */
+void et__emotion_release(et_vision_ctx *ctx);
 
 /* Loads one manifest from dir with a message naming the file. */
 et_status et__load_weights(const char *dir, const char *manifest, et_nn_weights **w, char *err);
