@@ -225,7 +225,8 @@ build/bench/%: bench/%.c build/libemotune.a
 
 bench: $(DEPS_OK) all build/tests/dump_rgb build/bench/bench_detect build/bench/bench_kernels build/bench/bench_store \
 	build/bench/bench_decode build/bench/sim_recommend build/bench/server_load build/bench/bench_next \
-	build/bench/expr_features build/bench/find_rate
+	build/bench/expr_features build/bench/find_rate build/bench/bench_emotion \
+	build/bench/bench_calibration
 	bench/run.sh
 	bench/store.sh
 	bench/scan.sh

@@ -185,4 +185,18 @@ if [[ -f $faces/labels.csv ]]; then
   { echo; pin build/bench/find_rate "${cand[@]}" "${no_face[@]}" "${crops[@]}" "$faces" 2> "$out/find_rate.log"; } \
     >> "$out/report.md" || echo "bench: find_rate failed" | tee -a "$out/report.md" >&2
 fi
+# Human's emotion net against face-api's expression net per face, and what
+# a listener's calibration costs a face, each as a ratio in one run.
+echo "bench: Human's emotion net and the calibration, per face" >&2
+pin build/bench/bench_emotion --repeat "$REPEAT" "$demo"/sample{1,2,3,4,5,6}.jpg > "$out/emotion.jsonl"
+pin build/bench/bench_calibration --repeat "$REPEAT" "$demo/sample2.jpg" > "$out/calibration.jsonl"
+node - "$out/emotion.jsonl" "$out/calibration.jsonl" <<'JS' >> "$out/report.md"
+const fs = require('fs');
+const rows = (f) => fs.readFileSync(f, 'utf8').trim().split('\n').map(JSON.parse);
+const all = rows(process.argv[2]).find((r) => r.image === 'all');
+console.log('\n## Per face, one core, same run');
+console.log(`- Human's emotion net: ${all.ms_emotion.toFixed(2)} ms a face, ${all.emotion_per_expression.toFixed(2)}x face-api's expression net (${all.ms_expression.toFixed(2)} ms)`);
+for (const r of rows(process.argv[3]).filter((r) => r.what !== 'face_reading'))
+  console.log(`- calibration, ${r.note}: ${(r.seconds * 1e6).toFixed(2)} us, ${r.ratio_to_face_reading.toPrecision(3)}x a face's reading`);
+JS
 cat "$out/report.md"

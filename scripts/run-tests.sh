@@ -37,6 +37,7 @@ run_program tests/run-tests-selftest.sh tests/run-tests-selftest.sh
 # parity tests fail for want of them instead of passing on stale ones.
 rm -f build/parity/*.jsonl
 run_program scripts/make-reference.sh scripts/make-reference.sh
+run_program scripts/make-reference-emotion.sh scripts/make-reference-emotion.sh
 
 # A few seconds of real music (Debian's asc-music); its test skips without it.
 scripts/fetch-test-music.sh || echo "run-tests: could not fetch real music; that test will skip"

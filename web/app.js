@@ -2,6 +2,7 @@
 // into a mood, and the player plays songs that fit. No framework, no build
 // step: ES modules served by emotune itself.
 import { Api, NAME_RULE, stored, store } from './api.js';
+import { Calibration } from './calibrate.js';
 import { Camera, Overlay, cameraProblem } from './camera.js';
 import { Plane, describeMood } from './mood.js';
 import { Player } from './player.js';
@@ -14,12 +15,14 @@ const LIBRARY_POLL_MS = 1500;
 const api = new Api();
 // What this server answers (from its OpenAPI document): an older server
 // may lack some routes, and the page does without them.
-const features = { audio: false, trackInfo: false, manualMood: false, feedbackList: false };
+const features = { audio: false, trackInfo: false, manualMood: false, feedbackList: false,
+                   calibration: false };
 
 const state = {
   moodName: null,    // the named mood songs follow (never "unknown")
   manual: false,     // the mood is one the listener stated
   cameraMood: null,  // the camera's last reading
+  faceSeen: false,   // the camera's last frame had a face
   tracks: 0,         // songs in the library
   ready: false,
 };
@@ -68,6 +71,7 @@ function moodIs(m) {
 
 function onFrame(reply, width, height) {
   const faces = reply.faces || [];
+  state.faceSeen = faces.length > 0;
   overlay.show(faces[0], width, height);
   $('stage-msg').hidden = faces.length > 0;
   $('stage-msg').textContent = 'No face in view.';
@@ -89,6 +93,7 @@ async function stateMood(body) {
   try {
     const m = await api.put(api.mine('mood'), body);
     state.manual = true;
+    if (features.calibration) calibration.stated(m.name, state.faceSeen);
     $('manual-clear').disabled = false;
     showMood(m);
     moodStatus('');
@@ -176,6 +181,18 @@ function cameraOff() {
   store(CAMERA_KEY, 'off');
   say('Camera off');
 }
+
+const calibration = new Calibration({
+  ui: {
+    panel: $('calibrate'), start: $('calibrate-start'), stop: $('calibrate-stop'),
+    forget: $('calibrate-forget'), one: $('calibrate-one'), ask: $('calibrate-ask'),
+    progress: $('calibrate-progress'), counts: $('calibrate-counts'),
+    status: $('calibrate-status'),
+  },
+  api,
+  camera,
+  say,
+});
 
 // ---- music --------------------------------------------------------------------
 
@@ -318,6 +335,7 @@ async function useListener(ev) {
   state.moodName = null;
   state.manual = false;
   state.cameraMood = null;
+  calibration.stop('');
   plane.resetTrail();
   player.reset();
   say(`Listening as ${name}`);
@@ -334,6 +352,7 @@ async function loadFeatures() {
   features.trackInfo = has('/api/v1/tracks/{id}', 'get');
   features.manualMood = has('/api/v1/listeners/{name}/mood', 'put');
   features.feedbackList = has('/api/v1/listeners/{name}/feedback', 'get');
+  features.calibration = has('/api/v1/listeners/{name}/calibration', 'post');
 }
 
 // Reads what the page needs from the server; false when it cannot (a
@@ -356,6 +375,8 @@ async function init() {
     moodStatus(`The moods could not be read: ${e.message}`);
   }
   $('manual').disabled = !features.manualMood;
+  $('calibrate').hidden = !features.calibration;
+  if (features.calibration) await calibration.refresh();
   await loadProfile();
   await loadMood();
   state.ready = true;

@@ -83,15 +83,16 @@ export class Camera {
   }
 
   // The current picture as a JPEG, with its size; null when none yet.
-  async grab() {
+  // canvas: where to draw it (another one for another user of the camera).
+  async grab(canvas = this.canvas) {
     const v = this.video;
     if (v.readyState < 2 || !v.videoWidth) return null;
     const width = Math.round(Math.min(MAX_WIDTH, Math.max(MIN_WIDTH, v.videoWidth)));
     const height = Math.round(width * v.videoHeight / v.videoWidth);
-    this.canvas.width = width;
-    this.canvas.height = height;
-    this.canvas.getContext('2d').drawImage(v, 0, 0, width, height);
-    const blob = await new Promise((done) => this.canvas.toBlob(done, 'image/jpeg', JPEG_QUALITY));
+    canvas.width = width;
+    canvas.height = height;
+    canvas.getContext('2d').drawImage(v, 0, 0, width, height);
+    const blob = await new Promise((done) => canvas.toBlob(done, 'image/jpeg', JPEG_QUALITY));
     return blob ? { blob, width, height } : null;
   }
 

@@ -23,6 +23,7 @@ int et_cli_recommend(int argc, char **argv);
 int et_cli_feedback(int argc, char **argv);
 int et_cli_history(int argc, char **argv);
 int et_cli_profile(int argc, char **argv);
+int et_cli_calibrate(int argc, char **argv);
 int et_cli_version(int argc, char **argv);
 int et_cli_serve(int argc, char **argv);
 

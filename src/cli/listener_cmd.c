@@ -65,6 +65,10 @@ static const char profile_usage[] =
     "                     pictures given to recommend --image are stills)\n"
     "  --history-days D   forget moods older than D days, (0, 36500] (90)\n"
     "  --history-max N    keep at most N moods, [1, 1000000] (10000)\n"
+    "calibration (emotune calibrate; the page's Calibrate panel):\n"
+    "  the profile shows how many examples of each expression your calibration\n"
+    "  has (features of your face, never pictures; at most 20 each)\n"
+    "  --forget-calibration[=E]  forget them all, or expression E's only\n"
     "options:\n"
     "  --list             list the listeners with a profile\n"
     "  --json             print as JSON\n"
@@ -125,8 +129,8 @@ int et_cli_stated_mood(const char *cmd, const char *mood_name, const char *v_arg
 
 typedef struct lopts {
     const char *store, *listener, *mood, *valence, *arousal, *at, *policy;
-    const char *tau, *hold, *days, *max, *limit;
-    int json, list;
+    const char *tau, *hold, *days, *max, *limit, *forget_expr;
+    int json, list, forget;
 } lopts;
 
 /* Returns the index of the first operand, -1 (usage error, printed) or -2
@@ -142,6 +146,7 @@ static int parse(int argc, char **argv, const char *usage, lopts *o)
         {"history-max", required_argument, NULL, 'M'},
         {"limit", required_argument, NULL, 'l'},   {"json", no_argument, NULL, 'J'},
         {"list", no_argument, NULL, 'X'},          {"help", no_argument, NULL, 'h'},
+        {"forget-calibration", optional_argument, NULL, 'F'},
         {NULL, 0, NULL, 0},
     };
     const char **slot[128] = {0};
@@ -159,6 +164,9 @@ static int parse(int argc, char **argv, const char *usage, lopts *o)
             o->json = 1;
         } else if (c == 'X') {
             o->list = 1;
+        } else if (c == 'F') {
+            o->forget = 1;
+            o->forget_expr = optarg;
         } else if (c == 'h') {
             fputs(usage, stdout);
             return -2;
@@ -424,6 +432,51 @@ static int list_listeners(et_store *s, int json)
     return ET_EXIT_OK;
 }
 
+/* --forget-calibration[=E]: 0 done (said on stderr), else the exit status
+ * (printed). */
+static int forget_calibration(et_store *s, const char *listener, const char *expr)
+{
+    char err[ET_ERR_MAX];
+    et_expression e = ET_EXPR_NEUTRAL;
+    if (expr && et_listener_calib_expression_parse(expr, &e, err) != ET_OK) {
+        fprintf(stderr, "emotune profile: --forget-calibration: %s\n", err);
+        return ET_EXIT_USAGE;
+    }
+    unsigned removed = 0;
+    et_status st = et_listener_calib_forget(s, listener, expr ? (int)e : -1, &removed, NULL, err);
+    if (st != ET_OK) {
+        fprintf(stderr, "emotune profile: %s\n", err);
+        return exit_for(st);
+    }
+    fprintf(stderr, "emotune profile: forgot %u calibration example%s%s%s\n", removed,
+            removed == 1 ? "" : "s", expr ? " of " : "", expr ? et_vision_expression_name(e) : "");
+    return 0;
+}
+
+static json_t *calibration_json(const et_listener_calibration *cal)
+{
+    json_t *counts = json_object();
+    for (int k = 0; k < ET_EXPR_COUNT; k++)
+        json_object_set_new(counts, et_vision_expression_name((et_expression)k),
+                            json_integer(cal->counts[k]));
+    return json_pack("{s:o, s:i, s:i, s:b}", "counts", counts, "total", (int)cal->total,
+                     "max_per_expression", ET_LISTENER_CALIB_MAX_PER_EXPR, "in_use",
+                     cal->in_use);
+}
+
+static void print_calibration(const et_listener_calibration *cal)
+{
+    if (!cal->in_use) {
+        printf("calibration   none (emotune calibrate, or the page's Calibrate panel)\n");
+        return;
+    }
+    printf("calibration   %u examples:", cal->total);
+    for (int k = 0; k < ET_EXPR_COUNT; k++)
+        printf("%s %s %u", k ? "," : "", et_vision_expression_name((et_expression)k),
+               cal->counts[k]);
+    printf(" (at most %d each)\n", ET_LISTENER_CALIB_MAX_PER_EXPR);
+}
+
 int et_cli_profile(int argc, char **argv)
 {
     lopts o = {0};
@@ -448,12 +501,20 @@ int et_cli_profile(int argc, char **argv)
     }
     char err[ET_ERR_MAX];
     et_listener_profile p;
+    et_listener_calibration cal;
     et_status st = et_listener_profile_load(s, listener, &p, err);
     int changed = st == ET_OK ? apply_settings(&o, &p) : 0;
     if (st == ET_OK && changed == 1) {
         st = et_listener_profile_save(s, &p, err);
         p.stored = st == ET_OK;
     }
+    if (st == ET_OK && changed != ET_EXIT_USAGE && o.forget &&
+        (rc = forget_calibration(s, listener, o.forget_expr)) != 0) {
+        et_store_close(s);
+        return rc;
+    }
+    if (st == ET_OK)
+        st = et_listener_calib_get(s, listener, &cal, err);
     et_store_close(s);
     if (st != ET_OK) {
         fprintf(stderr, "emotune profile: %s\n", err);
@@ -462,13 +523,16 @@ int et_cli_profile(int argc, char **argv)
     if (changed == ET_EXIT_USAGE)
         return ET_EXIT_USAGE;
     if (o.json) {
-        et_cli_print_json(et_report_profile(&p));
+        json_t *doc = et_report_profile(&p);
+        json_object_set_new(doc, "calibration", calibration_json(&cal));
+        et_cli_print_json(doc);
     } else {
         printf("listener      %s%s\npolicy        %s\nmood          smoothing %.3g s, hold "
                "%.3g s\nhistory       %.6g days, at most %zu moods\n",
                p.name, p.stored ? "" : " (defaults, nothing stored yet)",
                et_rec_policy_name(p.policy), p.tau_s, p.hold_s, p.history_days,
                p.history_max);
+        print_calibration(&cal);
     }
     return ET_EXIT_OK;
 }

@@ -28,6 +28,7 @@ static const char usage[] =
     "  feedback  like, skip or complete: teaches later recommendations\n"
     "  history   your mood over time and your feedback\n"
     "  profile   show or change a listener's policy and settings\n"
+    "  calibrate teach emotune your own face: pictures labelled with an expression\n"
     "  store     export, import, copy and check the document store\n"
     "  serve     the HTTP API (first part: detect, camera frames to mood)\n"
     "  version   the version, and the CPU kernels this machine runs\n"
@@ -129,7 +130,8 @@ int main(int argc, char **argv)
         {"scan", et_cli_scan}, {"tracks", et_cli_tracks}, {"tag", et_cli_tag},
         {"import", et_cli_import}, {"recommend", et_cli_recommend},
         {"feedback", et_cli_feedback}, {"history", et_cli_history},
-        {"profile", et_cli_profile}, {"serve", et_cli_serve},
+        {"profile", et_cli_profile}, {"calibrate", et_cli_calibrate},
+        {"serve", et_cli_serve},
     };
     for (size_t k = 0; k < sizeof library_cmds / sizeof *library_cmds; k++)
         if (!strcmp(cmd, library_cmds[k].name))

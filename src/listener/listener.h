@@ -36,6 +36,7 @@
 #include "core/core.h"
 #include "recommend/recommend.h"
 #include "store/store.h"
+#include "vision/vision.h"
 
 #define ET_LISTENER_PROFILES "profiles"
 #define ET_LISTENER_FEEDBACK "feedback"
@@ -304,5 +305,104 @@ void et_listener_session_free(et_listener_session *session);
 et_status et_listener_next(et_store *s, et_listener_session *se, const char *name,
                            et_rec_policy policy, double valence, double arousal, size_t n,
                            bool peek, double now, et_rec_pick *picks, char *err);
+
+/* ---- calibration: the listener's own face (calibration.c, calibration_fit.c) ---- */
+
+/*
+ * Examples of the listener's face, each labelled with the expression they
+ * said they showed, adjust the reading of that listener's faces (issue 19).
+ * Kept as features only, never pictures: per example the expression, the
+ * Unix time, emotune-1's 263 head inputs x (et_vision_head_inputs of both
+ * views) and face-api's 7 probabilities of the unmirrored view. Two
+ * documents in "profiles": NAME/calibration holds the examples (at most
+ * ET_LISTENER_CALIB_MAX_PER_EXPR per expression) and a revision counter;
+ * NAME/calibration_fit holds what reading needs, small: the counts and a
+ * bias per reader, refitted on every change and written only when its
+ * revision is newer than the stored one, so two servers changing one
+ * listener at once leave the fit of the newest examples.
+ *
+ * The adjustment of a reader (face-api, emotune-1) is a bias b on its
+ * log-probabilities: for the examples' log-probabilities z_i (the natural
+ * log of the reader's probabilities floored at ET_VISION_HEAD_LOG_FLOOR)
+ * and labels y_i, b minimises sum_i CE(softmax(z_i + b), y_i) +
+ * (lambda/2) ||b||^2 with lambda = ET_LISTENER_CALIB_LAMBDA, which holds b
+ * towards 0 (the population reader) so that a few examples cannot overturn
+ * it. A calibrated reading is softmax(log p + b).
+ */
+#define ET_LISTENER_CALIB_MAX_PER_EXPR 20
+#define ET_LISTENER_CALIB_LAMBDA 2.0
+#define ET_LISTENER_CALIB_MAX_ITER 25
+#define ET_LISTENER_CALIB_TOL 1e-6
+
+typedef struct et_listener_calib_example {
+    et_expression expression;
+    double time;                      /* Unix seconds */
+    float x[ET_VISION_HEAD_INPUTS];   /* emotune-1's inputs, mirror-mean */
+    float faceapi[ET_EXPR_COUNT];     /* face-api's probabilities, unmirrored view */
+} et_listener_calib_example;
+
+typedef struct et_listener_calibration {
+    unsigned counts[ET_EXPR_COUNT];   /* examples per expression */
+    unsigned total;
+    bool in_use;                      /* total > 0: readings are adjusted */
+    uint64_t rev;                     /* changes so far (0: never calibrated) */
+    double bias[ET_EXPR_MODEL_COUNT][ET_EXPR_COUNT]; /* per reader (et_expr_model) */
+} et_listener_calibration;
+
+/* The expression named `name` (et_vision_expression_name's words, any
+ * case); ET_E_INVALID naming the seven otherwise. */
+et_status et_listener_calib_expression_parse(const char *name, et_expression *out, char *err);
+
+/*
+ * Newton's method for b from b = 0 (at most ET_LISTENER_CALIB_MAX_ITER
+ * steps, or until the largest step is below ET_LISTENER_CALIB_TOL): the
+ * gradient sum_i (softmax(z_i + b) - onehot(y_i)) + lambda b, the Hessian
+ * sum_i (diag(p_i) - p_i p_i^T) + lambda I solved by Cholesky. z is n rows
+ * of 7, y n labels in [0, 7). n may be 0 (b = 0). *iterations (may be NULL)
+ * gets the steps taken. ET_E_INVALID for lambda <= 0, a label out of range
+ * or a z not finite. Pure, thread-safe.
+ */
+et_status et_listener_calib_fit(const double (*z)[ET_EXPR_COUNT], const int *y, size_t n,
+                                double lambda, double b[ET_EXPR_COUNT], int *iterations,
+                                char *err);
+
+/* The reader's log-probabilities: log(max(p, ET_VISION_HEAD_LOG_FLOOR)). */
+void et_listener_calib_logits(const float p[ET_EXPR_COUNT], double z[ET_EXPR_COUNT]);
+
+/* A calibrated reading in place: p = softmax(log max(p, floor) + b), sum 1.
+ * O(7). */
+void et_listener_calib_apply(const double b[ET_EXPR_COUNT], float p[ET_EXPR_COUNT]);
+
+/* The face's reading calibrated with cal's bias for the face's reader
+ * (face->model), its top expression and smiling updated; false (the face
+ * untouched) when cal is not in use. */
+bool et_listener_calib_apply_face(const et_listener_calibration *cal, et_face *face);
+
+/*
+ * Adds one example (its time, expression and numbers checked: ET_E_INVALID)
+ * to the listener's calibration and refits both readers, atomically against
+ * other writers (et_store_update). When the expression already has
+ * ET_LISTENER_CALIB_MAX_PER_EXPR examples it is ET_E_INVALID saying so, and
+ * nothing stored changes. *out (may be NULL) gets the new calibration.
+ */
+et_status et_listener_calib_add(et_store *s, const char *name,
+                                const et_listener_calib_example *ex,
+                                et_listener_calibration *out, char *err);
+
+/* Forgets the examples of one expression (expression in [0, 7)), or all of
+ * them (expression -1), and refits; *removed (may be NULL) gets how many
+ * went. Not an error when there were none. *out (may be NULL) as above. */
+et_status et_listener_calib_forget(et_store *s, const char *name, int expression,
+                                   unsigned *removed, et_listener_calibration *out, char *err);
+
+/* The listener's calibration as reading needs it: one small document read;
+ * all zero (not in use) when there is none or it is not one (logged). */
+et_status et_listener_calib_get(et_store *s, const char *name, et_listener_calibration *out,
+                                char *err);
+
+/* The stored examples, oldest first, in a new array (caller frees; NULL
+ * when *n is 0); entries that are not examples are skipped (logged). */
+et_status et_listener_calib_examples(et_store *s, const char *name,
+                                     et_listener_calib_example **out, size_t *n, char *err);
 
 #endif

@@ -76,4 +76,12 @@ bool et__listener_read_override(const json_t *doc, et_listener_override *o);
 bool et__listener_read_track(const char *id, const json_t *doc, et_listener_track *t);
 void et__listener_track_free(et_listener_track *t);
 
+/* The calibration's documents (calibration.c; fuzzed by
+ * fuzz/fuzz_calibration.c). One example of NAME/calibration's "examples":
+ * false when item is not one (expression, time, 263 x and 7 face-api
+ * probabilities, every number finite and in range). NAME/calibration_fit
+ * into *cal: false (and *cal all zero) when doc is not one. */
+bool et__listener_read_calib_example(const json_t *item, et_listener_calib_example *ex);
+bool et__listener_read_calib_fit(const json_t *doc, et_listener_calibration *cal);
+
 #endif

@@ -309,6 +309,8 @@ et__reply et__frames(et_server *s, const et__call *c)
     size_t n;
     if (!et__see(s, c->req, &see, &img, faces, &n, &fail))
         return fail;
+    et_listener_calibration cal; /* the listener's own face, read through it */
+    et__calibrate_faces(st, c->name, faces, n, &cal);
     char err[ET_ERR_MAX];
     et_mood_state m;
     bool recorded = false;
@@ -321,6 +323,7 @@ et__reply et__frames(et_server *s, const et__call *c)
     l->last_frame_at = et__wall_time(); /* after its own history entry */
     pthread_mutex_unlock(&l->lock);
     json_t *seen = rc == ET_OK ? et_report_faces(NULL, &img, &see, faces, n) : NULL;
+    et__calibrated_json(json_object_get(seen, "faces"), faces, n, &cal);
     et_image_free(&img);
     if (rc != ET_OK)
         return et__error(rc == ET_E_INVALID ? 400 : 503, rc, "%s", err);

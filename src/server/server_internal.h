@@ -284,6 +284,20 @@ et__reply et__track_cover(et_server *s, const et__call *c);
 et__reply et__track_audio(et_server *s, const et__call *c);
 et__reply et__moods(et_server *s, const et__call *c);         /* page_api.c */
 et__reply et__feedback_list(et_server *s, const et__call *c); /* page_api.c */
+/* A listener's calibration (calibration.c): POST adds a picture's face as
+ * an example of ?expression=, GET counts them, DELETE forgets all of them
+ * or those of ?expression=. */
+et__reply et__calibration_post(et_server *s, const et__call *c);
+et__reply et__calibration_get(et_server *s, const et__call *c);
+et__reply et__calibration_delete(et_server *s, const et__call *c);
+/* The listener's calibration applied to the faces of one of their frames
+ * (calibration.c): the faces' readings adjusted in place, and in the
+ * report doc's "faces" each gets "calibrated": true or false. *cal gets
+ * what was applied (not in use when the store could not say: logged). */
+void et__calibrate_faces(et_store *st, const char *name, et_face *faces, size_t n,
+                         et_listener_calibration *cal);
+void et__calibrated_json(json_t *faces, const et_face *f, size_t n,
+                         const et_listener_calibration *cal);
 et__reply et__static_page(et_server *s, const et__call *c); /* "/" */
 et__reply et__static_file(et_server *s, const et__call *c); /* "/{file}" */
 

@@ -303,4 +303,18 @@ et_status et_vision_emotion_run(et_vision_ctx *ctx,
 et_status et_vision_emotion_read(et_vision_ctx *ctx, const et_image *img, et_image_rect region,
                                  float probs[ET_EXPR_COUNT], float *features, char *err);
 
+/*
+ * A listener's calibration example from a picture (calibration_views.c): the
+ * largest face (found as et_vision_detect finds it in emotune-1 mode, with
+ * its second pass for a face filling the picture), its emotune-1 head inputs
+ * x (et_vision_head_inputs of et_vision_expression_views's two views) and
+ * face-api's seven probabilities of the unmirrored view, and its box.
+ * *found false (x and faceapi untouched) when there is no face. Errors:
+ * those of et_vision_detect.
+ */
+et_status et_vision_calibration_example(et_vision_ctx *ctx, const et_image *img,
+                                        float x[ET_VISION_HEAD_INPUTS],
+                                        float faceapi[ET_EXPR_COUNT], et_box *box, bool *found,
+                                        char *err);
+
 #endif
