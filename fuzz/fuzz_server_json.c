@@ -69,13 +69,19 @@ static void feedback(const char *body, size_t len)
 static void profile(const char *body, size_t len)
 {
     et_listener_profile p;
+    et_listener_profile_change ch;
     char err[ET_ERR_MAX] = "";
     if (et_listener_profile_default("fuzz", &p, err) != ET_OK)
         abort();
-    et_status rc = et__parse_profile(body, len, &p, err);
-    if (rc != ET_OK)
+    et_status rc = et__parse_profile(body, len, &ch, err);
+    if (rc != ET_OK) {
         check_refusal(rc, err);
-    else if (et_listener_profile_check(&p, NULL) != ET_OK || strcmp(p.name, "fuzz") != 0)
+        return;
+    }
+    if (ch.set & ~(unsigned)ET_LISTENER_SET_ALL)
+        abort();
+    et_listener_profile_apply(&ch, &p);
+    if (et_listener_profile_check(&p, NULL) != ET_OK || strcmp(p.name, "fuzz") != 0)
         abort();
 }
 

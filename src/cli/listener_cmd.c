@@ -65,6 +65,10 @@ static const char profile_usage[] =
     "                     pictures given to recommend --image are stills)\n"
     "  --history-days D   forget moods older than D days, (0, 36500] (90)\n"
     "  --history-max N    keep at most N moods, [1, 1000000] (10000)\n"
+    "  --feedback-days D  forget feedback older than D days, (0, 36500] (365)\n"
+    "  --feedback-max N   keep at most N feedback entries, [1, 1000000] (10000)\n"
+    "  (a change sets only the settings given, atomically: another change of\n"
+    "  other settings at the same moment, from anywhere, stays)\n"
     "calibration (emotune calibrate; the page's Calibrate panel):\n"
     "  the profile shows how many examples of each expression your calibration\n"
     "  has (features of your face, never pictures; at most 20 each)\n"
@@ -129,7 +133,7 @@ int et_cli_stated_mood(const char *cmd, const char *mood_name, const char *v_arg
 
 typedef struct lopts {
     const char *store, *listener, *mood, *valence, *arousal, *at, *policy;
-    const char *tau, *hold, *days, *max, *limit, *forget_expr;
+    const char *tau, *hold, *days, *max, *fb_days, *fb_max, *limit, *forget_expr;
     int json, list, forget;
 } lopts;
 
@@ -144,6 +148,8 @@ static int parse(int argc, char **argv, const char *usage, lopts *o)
         {"policy", required_argument, NULL, 'p'},  {"tau", required_argument, NULL, 'T'},
         {"hold", required_argument, NULL, 'H'},    {"history-days", required_argument, NULL, 'D'},
         {"history-max", required_argument, NULL, 'M'},
+        {"feedback-days", required_argument, NULL, 'd'},
+        {"feedback-max", required_argument, NULL, 'N'},
         {"limit", required_argument, NULL, 'l'},   {"json", no_argument, NULL, 'J'},
         {"list", no_argument, NULL, 'X'},          {"help", no_argument, NULL, 'h'},
         {"forget-calibration", optional_argument, NULL, 'F'},
@@ -153,7 +159,7 @@ static int parse(int argc, char **argv, const char *usage, lopts *o)
     slot['s'] = &o->store, slot['L'] = &o->listener, slot['m'] = &o->mood;
     slot['V'] = &o->valence, slot['A'] = &o->arousal, slot['t'] = &o->at;
     slot['p'] = &o->policy, slot['T'] = &o->tau, slot['H'] = &o->hold, slot['D'] = &o->days;
-    slot['M'] = &o->max, slot['l'] = &o->limit;
+    slot['M'] = &o->max, slot['l'] = &o->limit, slot['d'] = &o->fb_days, slot['N'] = &o->fb_max;
     optind = 1;
     opterr = 0;
     int c;
@@ -374,40 +380,66 @@ int et_cli_history(int argc, char **argv)
 /* ---- emotune profile ---- */
 
 
-/* Applies the settings given in o to p; 1 when one was given, 0 when none,
- * ET_EXIT_USAGE (printed) when one is bad. */
-static int apply_settings(const lopts *o, et_listener_profile *p)
+/* A whole-number setting (--history-max, --feedback-max) into *out; 0, or
+ * ET_EXIT_USAGE (printed). */
+static int count_setting(const char *arg, const char *what, size_t *out)
+{
+    double max;
+    if (et_cli_parse_number(arg, 1, 1e6, &max) || max != floor(max)) {
+        fprintf(stderr, "emotune profile: %s wants a whole number from 1 to 1000000\n", what);
+        return ET_EXIT_USAGE;
+    }
+    *out = (size_t)max;
+    return 0;
+}
+
+/* The settings given in o into *ch (only those); 1 when one was given, 0
+ * when none, ET_EXIT_USAGE (printed) when one is bad. */
+static int read_settings(const lopts *o, et_listener_profile_change *ch)
 {
     char err[ET_ERR_MAX];
-    if (o->policy && et_rec_policy_parse(o->policy, &p->policy, err) != ET_OK) {
+    et_listener_profile *to = &ch->to;
+    *ch = (et_listener_profile_change){0};
+    if (o->policy && et_rec_policy_parse(o->policy, &to->policy, err) != ET_OK) {
         fprintf(stderr, "emotune profile: %s\n", err);
         return ET_EXIT_USAGE;
     }
+    if (o->policy)
+        ch->set |= ET_LISTENER_SET_POLICY;
     const struct {
         const char *arg, *what;
         double *field;
-    } nums[] = {{o->tau, "--tau", &p->tau_s},
-                {o->hold, "--hold", &p->hold_s},
-                {o->days, "--history-days", &p->history_days}};
-    for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
-        if (nums[i].arg && et_cli_parse_number(nums[i].arg, -1e300, 1e300, nums[i].field)) {
+        unsigned bit;
+    } nums[] = {{o->tau, "--tau", &to->tau_s, ET_LISTENER_SET_TAU},
+                {o->hold, "--hold", &to->hold_s, ET_LISTENER_SET_HOLD},
+                {o->days, "--history-days", &to->history_days, ET_LISTENER_SET_HISTORY_DAYS},
+                {o->fb_days, "--feedback-days", &to->feedback_days,
+                 ET_LISTENER_SET_FEEDBACK_DAYS}};
+    for (size_t i = 0; i < sizeof nums / sizeof *nums; i++) {
+        if (!nums[i].arg)
+            continue;
+        if (et_cli_parse_number(nums[i].arg, -1e300, 1e300, nums[i].field)) {
             fprintf(stderr, "emotune profile: %s wants a number\n", nums[i].what);
             return ET_EXIT_USAGE;
         }
-    double max;
-    if (o->max) {
-        if (et_cli_parse_number(o->max, 1, 1e6, &max) || max != floor(max)) {
-            fprintf(stderr, "emotune profile: --history-max wants a whole number from 1 to "
-                            "1000000\n");
+        ch->set |= nums[i].bit;
+    }
+    if (o->max && count_setting(o->max, "--history-max", &to->history_max))
+        return ET_EXIT_USAGE;
+    if (o->fb_max && count_setting(o->fb_max, "--feedback-max", &to->feedback_max))
+        return ET_EXIT_USAGE;
+    ch->set |= (o->max ? ET_LISTENER_SET_HISTORY_MAX : 0) |
+               (o->fb_max ? ET_LISTENER_SET_FEEDBACK_MAX : 0);
+    /* each field's range stands alone: checked over the defaults */
+    et_listener_profile p;
+    if (et_listener_profile_default("x", &p, err) == ET_OK) {
+        et_listener_profile_apply(ch, &p);
+        if (et_listener_profile_check(&p, err) != ET_OK) {
+            fprintf(stderr, "emotune profile: %s\n", err);
             return ET_EXIT_USAGE;
         }
-        p->history_max = (size_t)max;
     }
-    if (et_listener_profile_check(p, err) != ET_OK) {
-        fprintf(stderr, "emotune profile: %s\n", err);
-        return ET_EXIT_USAGE;
-    }
-    return o->policy || o->tau || o->hold || o->days || o->max;
+    return ch->set != 0;
 }
 
 static int list_listeners(et_store *s, int json)
@@ -501,13 +533,11 @@ int et_cli_profile(int argc, char **argv)
     }
     char err[ET_ERR_MAX];
     et_listener_profile p;
+    et_listener_profile_change ch;
     et_listener_calibration cal;
-    et_status st = et_listener_profile_load(s, listener, &p, err);
-    int changed = st == ET_OK ? apply_settings(&o, &p) : 0;
-    if (st == ET_OK && changed == 1) {
-        st = et_listener_profile_save(s, &p, err);
-        p.stored = st == ET_OK;
-    }
+    int changed = read_settings(&o, &ch);
+    et_status st = changed == 1 ? et_listener_profile_update(s, listener, &ch, &p, err)
+                                : et_listener_profile_load(s, listener, &p, err);
     if (st == ET_OK && changed != ET_EXIT_USAGE && o.forget &&
         (rc = forget_calibration(s, listener, o.forget_expr)) != 0) {
         et_store_close(s);
@@ -528,10 +558,11 @@ int et_cli_profile(int argc, char **argv)
         et_cli_print_json(doc);
     } else {
         printf("listener      %s%s\npolicy        %s\nmood          smoothing %.3g s, hold "
-               "%.3g s\nhistory       %.6g days, at most %zu moods\n",
+               "%.3g s\nhistory       %.6g days, at most %zu moods\nfeedback      %.6g "
+               "days, at most %zu entries\n",
                p.name, p.stored ? "" : " (defaults, nothing stored yet)",
                et_rec_policy_name(p.policy), p.tau_s, p.hold_s, p.history_days,
-               p.history_max);
+               p.history_max, p.feedback_days, p.feedback_max);
         print_calibration(&cal);
     }
     return ET_EXIT_OK;

@@ -27,6 +27,9 @@ et_status et_listener_check_name(const char *name, char *err)
                            "listener name '%.*s' has '%c': use letters, digits, '.', '_', '-'",
                            ET_LISTENER_MAX_NAME, name, c >= 0x20 && c < 0x7f ? c : '?');
     }
+    /* the store's id rule (store.h): its ids NAME/... must not hold ".." */
+    if (strstr(name, ".."))
+        return et_fail(err, ET_E_INVALID, "listener name '%s' has '..'", name);
     return ET_OK;
 }
 

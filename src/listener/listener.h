@@ -3,11 +3,13 @@
  * recommender built from the library and that state.
  *
  * Several listeners share one store; each has a name (1..ET_LISTENER_MAX_NAME
- * characters of [A-Za-z0-9._-], not starting with '.') and their own:
+ * characters of [A-Za-z0-9._-], not starting with '.' nor holding "..", so
+ * that every id NAME/... is one the store takes) and their own:
  *  - profile  (collection "profiles", id NAME/profile): policy, mood
  *    smoothing and history retention;
  *  - feedback (collection "feedback", id NAME/TIME-RAND): like, skip (with
- *    how far into the song) or complete, with the mood at that moment;
+ *    how far into the song) or complete, with the mood at that moment,
+ *    kept within the profile's retention (feedback_days, feedback_max);
  *  - history  (collection "history", id NAME/TIME-RAND): the mood over time,
  *    points and names with timestamps (never pictures), kept within the
  *    profile's retention; with its summary (collection "profiles", id
@@ -64,8 +66,29 @@ typedef struct et_listener_profile {
     double hold_s;        /* hysteresis of the named mood, [0, 600] (2) */
     double history_days;  /* moods older than this are deleted, (0, 36500] (90) */
     size_t history_max;   /* and the oldest beyond this many, [1, 1000000] (10000) */
+    double feedback_days; /* feedback older than this is deleted, (0, 36500] (365) */
+    size_t feedback_max;  /* and the oldest beyond this many, [1, 1000000] (10000) */
     bool stored;          /* false: defaults, nothing stored yet */
 } et_listener_profile;
+
+/* The fields of a profile a change sets (et_listener_profile_change). */
+enum {
+    ET_LISTENER_SET_POLICY = 1u << 0,
+    ET_LISTENER_SET_TAU = 1u << 1,
+    ET_LISTENER_SET_HOLD = 1u << 2,
+    ET_LISTENER_SET_HISTORY_DAYS = 1u << 3,
+    ET_LISTENER_SET_HISTORY_MAX = 1u << 4,
+    ET_LISTENER_SET_FEEDBACK_DAYS = 1u << 5,
+    ET_LISTENER_SET_FEEDBACK_MAX = 1u << 6,
+    ET_LISTENER_SET_ALL = (1u << 7) - 1
+};
+
+/* A change of some fields of a profile: those whose bit is in `set` take
+ * their value from `to` (its name and other fields are ignored). */
+typedef struct et_listener_profile_change {
+    unsigned set;
+    et_listener_profile to;
+} et_listener_profile_change;
 
 /* The defaults for a listener (name must be valid: ET_E_INVALID). */
 et_status et_listener_profile_default(const char *name, et_listener_profile *out, char *err);
@@ -78,8 +101,26 @@ et_status et_listener_profile_check(const et_listener_profile *p, char *err);
 et_status et_listener_profile_load(et_store *s, const char *name, et_listener_profile *out,
                                    char *err);
 
-/* Writes the profile (checked first), keeping any other field of the stored
- * document; atomic against other writers. */
+/* p with the fields of ch set over it (nothing checked). */
+void et_listener_profile_apply(const et_listener_profile_change *ch, et_listener_profile *p);
+
+/*
+ * Changes only the fields of ch->set in the listener's stored profile (the
+ * defaults when there is none), inside one atomic update of the stored
+ * document (et_store_update): the merge is made from the document as it is
+ * at that moment, so concurrent changes of different fields, by any process
+ * or server, all stay. The merged profile is checked inside the update:
+ * ET_E_INVALID names the first field out of range, and nothing is written.
+ * Other fields of the stored document are kept. *out (may be NULL) gets the
+ * profile as written (stored = true).
+ */
+et_status et_listener_profile_update(et_store *s, const char *name,
+                                     const et_listener_profile_change *ch,
+                                     et_listener_profile *out, char *err);
+
+/* Writes every field of the profile (checked first), keeping any other
+ * field of the stored document; atomic against other writers (a change of
+ * every field: to change some, use et_listener_profile_update). */
 et_status et_listener_profile_save(et_store *s, const et_listener_profile *p, char *err);
 
 /* The names of the listeners with a stored profile, sorted; free with
@@ -178,9 +219,22 @@ const char *et_listener_feedback_kind_name(et_rec_feedback_kind k);
  * of a track of known duration (by more than one second) is ET_E_INVALID,
  * as is a negative or non-finite one (other than -1), an unknown kind or a
  * mood out of range. The stored copy is written to *f.
+ * The listener's feedback is then kept within their stored profile's
+ * retention: entries older than feedback_days before f->time, then the
+ * oldest beyond feedback_max, are deleted (in pages: it costs what it
+ * deletes), and a count of the listener's feedback (collection "profiles",
+ * id NAME/feedback_count) kept exact by atomic updates.
  */
 et_status et_listener_feedback_add(et_store *s, const char *name, et_listener_feedback *f,
                                    char *err);
+
+/* The listener's newest feedback, at most limit (>= 1), newest first, into
+ * a new array (caller frees; NULL when *n is 0), and in *total how many the
+ * listener has. Reads the entries it returns and one small document (the
+ * count kept by et_listener_feedback_add), whatever the feedback's length. */
+et_status et_listener_feedback_newest(et_store *s, const char *name, size_t limit,
+                                      et_listener_feedback **out, size_t *n, size_t *total,
+                                      char *err);
 
 /* The listener's feedback, oldest first (caller frees; NULL when *n is 0). */
 et_status et_listener_feedbacks(et_store *s, const char *name, et_listener_feedback **out,

@@ -22,6 +22,8 @@ et_status et_listener_profile_default(const char *name, et_listener_profile *out
     out->hold_s = 2.0;
     out->history_days = 90.0;
     out->history_max = 10000;
+    out->feedback_days = 365.0;
+    out->feedback_max = 10000;
     return ET_OK;
 }
 
@@ -47,6 +49,12 @@ et_status et_listener_profile_check(const et_listener_profile *p, char *err)
     if (p->history_max < 1 || p->history_max > 1000000)
         return et_fail(err, ET_E_INVALID, "history limit %zu is not in [1, 1000000]",
                        p->history_max);
+    if (!within(p->feedback_days, 0, 36500) || p->feedback_days == 0)
+        return et_fail(err, ET_E_INVALID, "feedback retention %g days is not in (0, 36500]",
+                       p->feedback_days);
+    if (p->feedback_max < 1 || p->feedback_max > 1000000)
+        return et_fail(err, ET_E_INVALID, "feedback limit %zu is not in [1, 1000000]",
+                       p->feedback_max);
     return ET_OK;
 }
 
@@ -76,9 +84,13 @@ void et__listener_read_profile(const json_t *doc, et_listener_profile *p)
     take_number(doc, "tau_s", &p->tau_s, p);
     take_number(doc, "hold_s", &p->hold_s, p);
     take_number(doc, "history_days", &p->history_days, p);
+    take_number(doc, "feedback_days", &p->feedback_days, p);
     double max = et__json_number(doc, "history_max", (double)p->history_max);
     if (within(max, 1, 1000000))
         p->history_max = (size_t)max;
+    max = et__json_number(doc, "feedback_max", (double)p->feedback_max);
+    if (within(max, 1, 1000000))
+        p->feedback_max = (size_t)max;
 }
 
 et_status et_listener_profile_load(et_store *s, const char *name, et_listener_profile *out,
@@ -112,26 +124,88 @@ et_status et_listener_profile_load(et_store *s, const char *name, et_listener_pr
     return ET_OK;
 }
 
+void et_listener_profile_apply(const et_listener_profile_change *ch, et_listener_profile *p)
+{
+    unsigned set = ch->set;
+    const et_listener_profile *to = &ch->to;
+    if (set & ET_LISTENER_SET_POLICY)
+        p->policy = to->policy;
+    if (set & ET_LISTENER_SET_TAU)
+        p->tau_s = to->tau_s;
+    if (set & ET_LISTENER_SET_HOLD)
+        p->hold_s = to->hold_s;
+    if (set & ET_LISTENER_SET_HISTORY_DAYS)
+        p->history_days = to->history_days;
+    if (set & ET_LISTENER_SET_HISTORY_MAX)
+        p->history_max = to->history_max;
+    if (set & ET_LISTENER_SET_FEEDBACK_DAYS)
+        p->feedback_days = to->feedback_days;
+    if (set & ET_LISTENER_SET_FEEDBACK_MAX)
+        p->feedback_max = to->feedback_max;
+}
+
+typedef struct change_ctx {
+    const char *name;
+    const et_listener_profile_change *ch;
+    et_listener_profile merged; /* of the last call (the one written) */
+} change_ctx;
+
+/* et_store_update_fn: the stored profile as it is now (defaults for what it
+ * lacks), the change's fields set over it, checked; the stored document's
+ * other fields kept. */
 static et_status merge_profile(void *user, const char *old, size_t old_len, char **out,
                                size_t *out_len, char *err)
 {
-    const et_listener_profile *p = user;
+    change_ctx *c = user;
+    et_listener_profile p;
+    et_status st = et_listener_profile_default(c->name, &p, err);
+    if (st != ET_OK)
+        return st;
     json_t *doc = old ? json_loadb(old, old_len, 0, NULL) : NULL;
-    if (!json_is_object(doc)) {
+    if (json_is_object(doc)) {
+        et__listener_read_profile(doc, &p);
+    } else {
         json_decref(doc);
         doc = json_object();
     }
     if (!doc)
         return et_fail(err, ET_E_NOMEM, "out of memory");
-    json_object_set_new(doc, "listener", json_string(p->name));
-    json_object_set_new(doc, "policy", json_string(et_rec_policy_name(p->policy)));
-    json_object_set_new(doc, "tau_s", json_real(p->tau_s));
-    json_object_set_new(doc, "hold_s", json_real(p->hold_s));
-    json_object_set_new(doc, "history_days", json_real(p->history_days));
-    json_object_set_new(doc, "history_max", json_integer((json_int_t)p->history_max));
+    et_listener_profile_apply(c->ch, &p);
+    if ((st = et_listener_profile_check(&p, err)) != ET_OK) {
+        json_decref(doc);
+        return st; /* aborts the update: nothing is written */
+    }
+    json_object_set_new(doc, "listener", json_string(p.name));
+    json_object_set_new(doc, "policy", json_string(et_rec_policy_name(p.policy)));
+    json_object_set_new(doc, "tau_s", json_real(p.tau_s));
+    json_object_set_new(doc, "hold_s", json_real(p.hold_s));
+    json_object_set_new(doc, "history_days", json_real(p.history_days));
+    json_object_set_new(doc, "history_max", json_integer((json_int_t)p.history_max));
+    json_object_set_new(doc, "feedback_days", json_real(p.feedback_days));
+    json_object_set_new(doc, "feedback_max", json_integer((json_int_t)p.feedback_max));
     *out = et__json_dump(doc, out_len);
     json_decref(doc);
+    p.stored = true;
+    c->merged = p;
     return *out ? ET_OK : et_fail(err, ET_E_NOMEM, "out of memory");
+}
+
+et_status et_listener_profile_update(et_store *s, const char *name,
+                                     const et_listener_profile_change *ch,
+                                     et_listener_profile *out, char *err)
+{
+    if (!s || !ch)
+        return et_fail(err, ET_E_INVALID, "et_listener_profile_update: NULL argument");
+    et_status st = et_listener_check_name(name, err);
+    if (st != ET_OK)
+        return st;
+    char id[ET_LISTENER_MAX_NAME + sizeof PROFILE_SUFFIX];
+    profile_id(id, sizeof id, name);
+    change_ctx c = {.name = name, .ch = ch};
+    st = et_store_update(s, ET_LISTENER_PROFILES, id, merge_profile, &c, err);
+    if (st == ET_OK && out)
+        *out = c.merged;
+    return st;
 }
 
 et_status et_listener_profile_save(et_store *s, const et_listener_profile *p, char *err)
@@ -139,9 +213,8 @@ et_status et_listener_profile_save(et_store *s, const et_listener_profile *p, ch
     et_status st = et_listener_profile_check(p, err);
     if (st != ET_OK)
         return st;
-    char id[ET_LISTENER_MAX_NAME + sizeof PROFILE_SUFFIX];
-    profile_id(id, sizeof id, p->name);
-    return et_store_update(s, ET_LISTENER_PROFILES, id, merge_profile, (void *)p, err);
+    et_listener_profile_change ch = {.set = ET_LISTENER_SET_ALL, .to = *p};
+    return et_listener_profile_update(s, p->name, &ch, NULL, err);
 }
 
 typedef struct names_ctx {

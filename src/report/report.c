@@ -109,10 +109,11 @@ json_t *et_report_feedback(const char *listener, const et_listener_feedback *f)
 
 json_t *et_report_profile(const et_listener_profile *p)
 {
-    return json_pack("{s:s, s:s, s:f, s:f, s:f, s:I, s:b}", "listener", p->name, "policy",
-                     et_rec_policy_name(p->policy), "tau_s", p->tau_s, "hold_s", p->hold_s,
-                     "history_days", p->history_days, "history_max",
-                     (json_int_t)p->history_max, "stored", p->stored);
+    return json_pack("{s:s, s:s, s:f, s:f, s:f, s:I, s:f, s:I, s:b}", "listener", p->name,
+                     "policy", et_rec_policy_name(p->policy), "tau_s", p->tau_s, "hold_s",
+                     p->hold_s, "history_days", p->history_days, "history_max",
+                     (json_int_t)p->history_max, "feedback_days", p->feedback_days,
+                     "feedback_max", (json_int_t)p->feedback_max, "stored", p->stored);
 }
 
 json_t *et_report_mood(const et_listener_mood *m)

@@ -48,7 +48,7 @@ json_t *et_report_pick(const et_listener_track *t, const et_rec_pick *p, bool wi
 json_t *et_report_feedback(const char *listener, const et_listener_feedback *f);
 
 /* A listener's profile: {"listener", "policy", "tau_s", "hold_s",
- * "history_days", "history_max", "stored"}. */
+ * "history_days", "history_max", "feedback_days", "feedback_max", "stored"}. */
 json_t *et_report_profile(const et_listener_profile *p);
 
 /* A mood of the history: {"time", "mood", "valence", "arousal",

@@ -53,19 +53,18 @@ et__reply et__feedback_list(et_server *s, const et__call *c)
         !(st = et__store(s, &fail)))
         return fail;
     et_listener_feedback *fb = NULL;
-    size_t n = 0;
+    size_t n = 0, total = 0;
     char err[ET_ERR_MAX];
-    if (et_listener_feedbacks(st, c->name, &fb, &n, err) != ET_OK)
+    /* newest first, reading only those (and the count), not all of them */
+    if (et_listener_feedback_newest(st, c->name, limit, &fb, &n, &total, err) != ET_OK)
         return et__error(503, ET_E_UNAVAILABLE, "%s", err);
-    /* the store gives them oldest first, by the millisecond each was given
-     * (their ids: listener.h) */
     json_t *list = json_array();
-    for (size_t k = 0; list && k < n && k < limit; k++)
-        if (json_array_append_new(list, et_report_feedback(c->name, &fb[n - 1 - k])))
+    for (size_t k = 0; list && k < n; k++)
+        if (json_array_append_new(list, et_report_feedback(c->name, &fb[k])))
             json_decref(list), list = NULL;
     free(fb);
     json_t *doc = list ? json_pack("{s:s,s:o,s:I}", "listener", c->name, "feedback", list,
-                                   "total", (json_int_t)n)
+                                   "total", (json_int_t)total)
                        : NULL;
     return doc ? (et__reply){.status = 200, .json = doc}
                : et__error(500, ET_E_NOMEM, "out of memory");

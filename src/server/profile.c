@@ -32,9 +32,10 @@ et__reply et__profile_get(et_server *s, const et__call *c)
     return (et__reply){.status = 200, .json = et_report_profile(&p)};
 }
 
-/* One number field of the body into *out when present; false (err set)
- * when present but not a number. */
-static bool number_field(json_t *doc, const char *key, double *out, char *err)
+/* One number field of the body into *out, its bit into *set, when present;
+ * false (err set) when present but not a number. */
+static bool number_field(json_t *doc, const char *key, unsigned bit, double *out, unsigned *set,
+                         char *err)
 {
     json_t *v = json_object_get(doc, key);
     if (!v)
@@ -44,55 +45,92 @@ static bool number_field(json_t *doc, const char *key, double *out, char *err)
         return false;
     }
     *out = json_number_value(v);
+    *set |= bit;
     return true;
 }
 
-et_status et__parse_profile(const char *body, size_t len, et_listener_profile *p, char *err)
+/* A count field (history_max, feedback_max) into *out when present. */
+static bool count_field(json_t *doc, const char *key, unsigned bit, size_t *out, unsigned *set,
+                        char *err)
 {
-    static const char *const known[] = {"policy", "tau_s", "hold_s", "history_days",
-                                        "history_max"};
+    double max = 0;
+    unsigned had = *set;
+    if (!number_field(doc, key, bit, &max, set, err))
+        return false;
+    if (*set == had)
+        return true;
+    if (max != floor(max) || max < 1 || max > 1e9) {
+        snprintf(err, ET_ERR_MAX, "\"%s\" must be a whole number from 1", key);
+        return false;
+    }
+    *out = (size_t)max;
+    return true;
+}
+
+et_status et__parse_profile(const char *body, size_t len, et_listener_profile_change *ch,
+                            char *err)
+{
+    static const char *const known[] = {"policy",      "tau_s",         "hold_s",
+                                        "history_days", "history_max", "feedback_days",
+                                        "feedback_max"};
     et_status rc = ET_E_INVALID;
+    *ch = (et_listener_profile_change){0};
     json_t *doc = et__json_body(body, len, "the settings (policy, tau_s, hold_s, "
-                                           "history_days, history_max) to change", &rc, err);
+                                           "history_days, history_max, feedback_days, "
+                                           "feedback_max) to change", &rc, err);
     if (!doc)
         return rc;
+    et_listener_profile *to = &ch->to;
     bool ok = et__json_known_keys(doc, known, sizeof known / sizeof *known, err);
     json_t *pol = json_object_get(doc, "policy");
     if (ok && pol && (!json_is_string(pol) ||
-                      et_rec_policy_parse(json_string_value(pol), &p->policy, NULL) != ET_OK)) {
+                      et_rec_policy_parse(json_string_value(pol), &to->policy, NULL) != ET_OK)) {
         snprintf(err, ET_ERR_MAX, "\"policy\" must be match, lift or calm");
         ok = false;
     }
-    double max = (double)p->history_max;
-    ok = ok && number_field(doc, "tau_s", &p->tau_s, err) &&
-         number_field(doc, "hold_s", &p->hold_s, err) &&
-         number_field(doc, "history_days", &p->history_days, err) &&
-         number_field(doc, "history_max", &max, err);
-    if (ok && (max != floor(max) || max < 1 || max > 1e9)) {
-        snprintf(err, ET_ERR_MAX, "\"history_max\" must be a whole number from 1");
-        ok = false;
-    }
-    if (ok)
-        p->history_max = (size_t)max;
+    if (ok && pol)
+        ch->set |= ET_LISTENER_SET_POLICY;
+    ok = ok && number_field(doc, "tau_s", ET_LISTENER_SET_TAU, &to->tau_s, &ch->set, err) &&
+         number_field(doc, "hold_s", ET_LISTENER_SET_HOLD, &to->hold_s, &ch->set, err) &&
+         number_field(doc, "history_days", ET_LISTENER_SET_HISTORY_DAYS, &to->history_days,
+                      &ch->set, err) &&
+         count_field(doc, "history_max", ET_LISTENER_SET_HISTORY_MAX, &to->history_max,
+                     &ch->set, err) &&
+         number_field(doc, "feedback_days", ET_LISTENER_SET_FEEDBACK_DAYS, &to->feedback_days,
+                      &ch->set, err) &&
+         count_field(doc, "feedback_max", ET_LISTENER_SET_FEEDBACK_MAX, &to->feedback_max,
+                     &ch->set, err);
     json_decref(doc);
-    return ok && et_listener_profile_check(p, err) == ET_OK ? ET_OK : ET_E_INVALID;
+    if (!ok)
+        return ET_E_INVALID;
+    /* each field's range stands alone: checked over the defaults here, and
+     * again on the merged profile inside the store's update */
+    et_listener_profile p;
+    if (et_listener_profile_default("x", &p, err) != ET_OK)
+        return ET_E_INVALID;
+    et_listener_profile_apply(ch, &p);
+    return et_listener_profile_check(&p, err);
 }
 
 et__reply et__profile_put(et_server *s, const et__call *c)
 {
     et__reply fail;
     et_store *st;
+    et_listener_profile_change ch;
     et_listener_profile p;
     char err[ET_ERR_MAX];
-    if (!load_profile(s, c, &st, &p, &fail))
+    if (!et__check_name(c->name, &fail))
         return fail;
-    et_status rc = et__parse_profile(c->req->body, c->req->len, &p, err);
+    et_status rc = et__parse_profile(c->req->body, c->req->len, &ch, err);
     if (rc != ET_OK)
         return et__error(400, rc, "%s", err);
-    if (et_listener_profile_save(st, &p, err) != ET_OK)
-        return et__error(503, ET_E_UNAVAILABLE, "%s", err);
+    if (!(st = et__store(s, &fail)))
+        return fail;
+    rc = et_listener_profile_update(st, c->name, &ch, &p, err);
+    if (rc != ET_OK)
+        return et__error(rc == ET_E_INVALID ? 400 : 503, rc == ET_E_INVALID ? rc : ET_E_UNAVAILABLE,
+                         "%s", err);
     et__listener_profile_changed(s, &p);
-    p.stored = true;
     return (et__reply){.status = 200, .json = et_report_profile(&p)};
 }
 

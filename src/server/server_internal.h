@@ -412,9 +412,11 @@ typedef struct et__feedback_body {
 et_status et__parse_feedback(const char *body, size_t len, et__feedback_body *out, char *err);
 
 /* PUT .../profile: the settings given (policy, tau_s, hold_s, history_days,
- * history_max) over *p; unknown keys are refused; an accepted *p passes
- * et_listener_profile_check (profile.c). */
-et_status et__parse_profile(const char *body, size_t len, et_listener_profile *p, char *err);
+ * history_max, feedback_days, feedback_max) into *ch, only those (set's
+ * bits); unknown keys and values out of their field's range are refused
+ * (ET_E_INVALID, err names the field) (profile.c). */
+et_status et__parse_profile(const char *body, size_t len, et_listener_profile_change *ch,
+                            char *err);
 
 /* PUT .../mood: {"mood": NAME} or {"valence": V, "arousal": A}, and
  * "for_s" (absent or null: until cleared); nothing else (mood_override.c). */

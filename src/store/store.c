@@ -298,15 +298,38 @@ et_status et_store_put(et_store *s, const char *coll, const char *id, const char
                  st == ET_OK ? s->ops->put(s->impl, coll, id, json, len, err) : st);
 }
 
+/* Counts documents read in the handle's stats (when it has some). */
+static void tally_docs(const et_store *s, unsigned long n)
+{
+    if (s->opts.stats && n)
+        atomic_fetch_add_explicit(&s->opts.stats->docs_read, n, memory_order_relaxed);
+}
+
 et_status et_store_get(et_store *s, const char *coll, const char *id, char **json, size_t *len,
                        char *err)
 {
     *json = NULL;
     size_t dummy;
     et_status st = check_key(coll, id, err);
-    return tally(s, ET_STORE_STAT_GET,
-                 st == ET_OK ? s->ops->get(s->impl, coll, id, json, len ? len : &dummy, err)
-                             : st);
+    if (st == ET_OK)
+        st = s->ops->get(s->impl, coll, id, json, len ? len : &dummy, err);
+    if (st == ET_OK)
+        tally_docs(s, 1);
+    return tally(s, ET_STORE_STAT_GET, st);
+}
+
+/* The caller's visit function, counting the documents it is given. */
+typedef struct counted_visit {
+    et_store_visit_fn fn;
+    void *user;
+    unsigned long n;
+} counted_visit;
+
+static int visit_counted(void *user, const char *id, const char *json, size_t len)
+{
+    counted_visit *c = user;
+    c->n++;
+    return c->fn ? c->fn(c->user, id, json, len) : 0;
 }
 
 et_status et_store_del(et_store *s, const char *coll, const char *id, char *err)
@@ -321,8 +344,25 @@ et_status et_store_iterate(et_store *s, const char *coll, const char *from, size
     et_status st = et_store_check_collection(coll, err);
     if (st == ET_OK && from && *from)
         st = et_store_check_id(from, err);
+    counted_visit c = {fn, user, 0};
     if (st == ET_OK)
-        st = s->ops->iterate(s->impl, coll, from && *from ? from : NULL, limit, fn, user, err);
+        st = s->ops->iterate(s->impl, coll, from && *from ? from : NULL, limit, visit_counted,
+                             &c, err);
+    tally_docs(s, c.n);
+    return tally(s, ET_STORE_STAT_ITERATE, st);
+}
+
+et_status et_store_iterate_back(et_store *s, const char *coll, const char *before, size_t limit,
+                                et_store_visit_fn fn, void *user, char *err)
+{
+    et_status st = et_store_check_collection(coll, err);
+    if (st == ET_OK && before && *before)
+        st = et_store_check_id(before, err);
+    counted_visit c = {fn, user, 0};
+    if (st == ET_OK)
+        st = s->ops->iterate_back(s->impl, coll, before && *before ? before : NULL, limit,
+                                  visit_counted, &c, err);
+    tally_docs(s, c.n);
     return tally(s, ET_STORE_STAT_ITERATE, st);
 }
 

@@ -77,6 +77,7 @@ const char *et_store_stat_name(et_store_stat_op op);
 typedef struct et_store_stats {
     atomic_ulong calls[ET_STORE_STAT__COUNT];
     atomic_ulong errors[ET_STORE_STAT__COUNT];
+    atomic_ulong docs_read; /* documents got (et_store_get) and visited (iterations) */
 } et_store_stats;
 
 typedef struct et_store_opts {
@@ -146,6 +147,13 @@ typedef int (*et_store_visit_fn)(void *user, const char *id, const char *json, s
  * skipped. */
 et_status et_store_iterate(et_store *s, const char *collection, const char *from, size_t limit,
                            et_store_visit_fn fn, void *user, char *err);
+
+/* The same, backwards: the documents whose id is < before (NULL: all),
+ * the last id first, at most limit (0: all). To page, start the next page
+ * from the last id seen (it is not visited again). A reverse walk costs
+ * what it visits, not the collection's size, on both backends. */
+et_status et_store_iterate_back(et_store *s, const char *collection, const char *before,
+                                size_t limit, et_store_visit_fn fn, void *user, char *err);
 
 /* Number of documents in a collection. */
 et_status et_store_count(et_store *s, const char *collection, size_t *n, char *err);

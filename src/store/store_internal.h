@@ -19,6 +19,9 @@ typedef struct et__store_ops {
     et_status (*del)(void *impl, const char *coll, const char *id, char *err);
     et_status (*iterate)(void *impl, const char *coll, const char *from, size_t limit,
                          et_store_visit_fn fn, void *user, char *err);
+    /* Ids < before (NULL: all), the last first (et_store_iterate_back). */
+    et_status (*iterate_back)(void *impl, const char *coll, const char *before, size_t limit,
+                              et_store_visit_fn fn, void *user, char *err);
     et_status (*count)(void *impl, const char *coll, size_t *n, char *err);
     et_status (*collections)(void *impl, char ***names, size_t *n, char *err);
     et_status (*batch)(void *impl, const et_store_op *ops, size_t n, char *err);

@@ -438,6 +438,48 @@ static et_status lmdb_iterate(void *impl, const char *coll, const char *from, si
     return st;
 }
 
+/* Walks the keys of one collection before `before` (NULL: from its last),
+ * the last first. */
+static et_status lmdb_iterate_back(void *impl, const char *coll, const char *before,
+                                   size_t limit, et_store_visit_fn fn, void *user, char *err)
+{
+    lmdb_store *l = impl;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    et_status st = read_cursor(l, &txn, &cur, err);
+    if (st != ET_OK)
+        return st;
+    char kb[KEY_MAX], id[ET_STORE_MAX_ID + 1];
+    size_t clen = strlen(coll) + 1, seen = 0;
+    MDB_val k = make_key(kb, coll, before), v;
+    if (!before) /* just past the collection: its name, then a byte above '\0' */
+        kb[clen - 1] = '\1';
+    /* the first key at or after the bound, then one back; none after it:
+     * the last key of all */
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    rc = rc == MDB_NOTFOUND ? mdb_cursor_get(cur, &k, &v, MDB_LAST)
+         : rc == 0          ? mdb_cursor_get(cur, &k, &v, MDB_PREV)
+                            : rc;
+    /* the bound's prefix, for comparing: make_key wrote it at kb */
+    kb[clen - 1] = '\0';
+    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+        if (k.mv_size < clen || memcmp(k.mv_data, kb, clen) != 0)
+            break; /* before the collection */
+        size_t ilen = k.mv_size - clen;
+        memcpy(id, (char *)k.mv_data + clen, ilen);
+        id[ilen] = '\0';
+        if (fn && fn(user, id, v.mv_data, v.mv_size))
+            break;
+        if (limit && ++seen == limit)
+            break;
+    }
+    if (rc && rc != MDB_NOTFOUND)
+        st = lmdb_fail(l, rc, "iterate", err);
+    mdb_cursor_close(cur);
+    end(l, txn, 0);
+    return st;
+}
+
 static int count_one(void *user, const char *id, const char *json, size_t len)
 {
     (void)id, (void)json, (void)len;
@@ -563,6 +605,7 @@ const et__store_ops et__store_lmdb = {
     .put = lmdb_put,
     .del = lmdb_del,
     .iterate = lmdb_iterate,
+    .iterate_back = lmdb_iterate_back,
     .count = lmdb_count,
     .collections = lmdb_collections,
     .batch = lmdb_batch,

@@ -605,6 +605,7 @@ typedef struct iter_ctx {
     size_t done;   /* documents visited */
     int stopped;   /* fn asked to stop */
     int resume;    /* start after `last` (a rerun must not visit twice) */
+    int back;      /* the last first: from below `from` (NULL: the end) down */
     char last[ET_STORE_MAX_ID + 2]; /* "(" + the last id visited */
     char *keys;    /* RS_PAGE keys of RS_KEY_MAX bytes */
 } iter_ctx;
@@ -660,14 +661,17 @@ static et_status iterate_op(redis_store *r, void *ctx, int rerun, char *err)
         if (it->resume)
             snprintf(start, sizeof start, "%s", it->last);
         else if (it->from)
-            snprintf(start, sizeof start, "[%s", it->from);
+            snprintf(start, sizeof start, "%c%s", it->back ? '(' : '[', it->from);
         else
-            snprintf(start, sizeof start, "-");
+            snprintf(start, sizeof start, "%s", it->back ? "+" : "-");
         size_t want = RS_PAGE;
         if (it->limit && it->limit - it->done < want)
             want = it->limit - it->done;
         redisReply *ids;
-        et_status st = cmd(r, err, "ZRANGEBYLEX %s %s + LIMIT 0 %d", idx, start, (int)want);
+        et_status st = it->back ? cmd(r, err, "ZREVRANGEBYLEX %s %s - LIMIT 0 %d", idx, start,
+                                      (int)want)
+                                : cmd(r, err, "ZRANGEBYLEX %s %s + LIMIT 0 %d", idx, start,
+                                      (int)want);
         if (st == ET_OK)
             st = get_reply(r, &ids, err);
         if (st != ET_OK)
@@ -1167,6 +1171,19 @@ static et_status redis_iterate(void *impl, const char *coll, const char *from, s
     return st;
 }
 
+static et_status redis_iterate_back(void *impl, const char *coll, const char *before,
+                                    size_t limit, et_store_visit_fn fn, void *user, char *err)
+{
+    iter_ctx it = {.coll = coll, .from = before, .limit = limit, .fn = fn, .user = user,
+                   .back = 1};
+    it.keys = malloc((size_t)RS_PAGE * RS_KEY_MAX);
+    if (!it.keys)
+        return et_fail(err, ET_E_NOMEM, "out of memory iterating '%s'", coll);
+    et_status st = run(impl, iterate_op, &it, err);
+    free(it.keys);
+    return st;
+}
+
 static et_status redis_count(void *impl, const char *coll, size_t *n, char *err)
 {
     *n = 0;
@@ -1220,6 +1237,7 @@ const et__store_ops et__store_redis = {
     .put = redis_put,
     .del = redis_del,
     .iterate = redis_iterate,
+    .iterate_back = redis_iterate_back,
     .count = redis_count,
     .collections = redis_collections,
     .batch = redis_batch,
