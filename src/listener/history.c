@@ -100,14 +100,17 @@ static et_status list_ids(et_store *s, const char *name, char prefix[ET_LISTENER
  * the history's length: on Redis, a camera's moods cost a constant number of
  * store operations each (issue 11), not a walk over the whole history.
  *
- * The summary is written in the same atomic batch as the entry it counts.
- * Two servers appending for one listener at the same moment may each write
- * their own count (one is lost); so every ET__HISTORY_RECOUNT-th append, and
- * whenever the summary is missing or unreadable (a store from before it, or
- * edited by hand), it is rebuilt from the ids themselves.
+ * The summary changes only inside the store's atomic update (et_store_update),
+ * from what it holds at that moment: an append adds one to the count (and
+ * takes the newest id when it is newer, the oldest time when it is older),
+ * and a prune takes off the entries its deletes removed (a delete that found
+ * nothing, another server having deleted it first, takes off nothing). So
+ * servers appending for one listener at once lose no count, and the
+ * retention holds. When the summary is missing or unreadable (a store from
+ * before it, or edited by hand) it is rebuilt from the ids before the new
+ * entry is written, by an update that keeps a summary made meanwhile.
  */
 #define SUMMARY_SUFFIX "/history"
-#define ET__HISTORY_RECOUNT 256
 /* The oldest ids are read in pages of at least this many. */
 #define OLDEST_PAGE 16
 
@@ -144,32 +147,23 @@ static et_status summary_rebuild(et_store *s, const char *name, summary *out, ch
     return st;
 }
 
+static bool summary_parse(const char *name, const char *json, size_t len, summary *out);
+
 /* Reads the stored summary; *have is false when there is none or it is not
  * one (then the caller rebuilds it). */
 static et_status summary_load(et_store *s, const char *name, summary *out, bool *have, char *err)
 {
-    char id[ET__LISTENER_ID_MAX];
+    char id[ET__LISTENER_ID_MAX], *json = NULL;
+    size_t len = 0;
     summary_id(id, name);
-    json_t *doc;
     *have = false;
-    et_status st = et__listener_get_json(s, ET_LISTENER_PROFILES, id, &doc, err);
-    if (st != ET_OK || !doc)
+    et_status st = et_store_get(s, ET_LISTENER_PROFILES, id, &json, &len, err);
+    if (st == ET_E_NOT_FOUND)
+        return ET_OK;
+    if (st != ET_OK)
         return st;
-    double count = et__json_number(doc, "count", -1);
-    double appends = et__json_number(doc, "appends", -1);
-    *out = (summary){.oldest = INFINITY, .newest = -INFINITY};
-    et__json_copy_string(doc, "newest_id", out->newest_id, sizeof out->newest_id);
-    size_t prefix_len = strlen(name) + 1;
-    bool named = strncmp(out->newest_id, name, prefix_len - 1) == 0 &&
-                 out->newest_id[prefix_len - 1] == '/';
-    if (count >= 1 && count <= 1e12 && appends >= 0 && named) {
-        out->count = (size_t)count;
-        out->appends = (unsigned long)appends;
-        out->oldest = et__json_number(doc, "oldest", NAN);
-        out->newest = id_time_of(out->newest_id, prefix_len);
-        *have = isfinite(out->oldest);
-    }
-    json_decref(doc);
+    *have = summary_parse(name, json, len, out);
+    free(json);
     if (!*have)
         et_log(ET_LOG_WARN, "profiles/%s is not a history summary: rebuilding it", id);
     return ET_OK;
@@ -235,6 +229,140 @@ static et_status oldest_ids(et_store *s, const char *name, char prefix[ET_LISTEN
     }
 }
 
+/* ---- the summary's atomic changes ---- */
+
+typedef enum summary_op { SUMMARY_MAKE, SUMMARY_APPEND, SUMMARY_PRUNE } summary_op;
+
+typedef struct summary_change {
+    summary_op op;
+    const char *name;
+    summary made;        /* MAKE: the rebuilt summary, unless one is stored */
+    const char *id;      /* APPEND: the new entry's id and time */
+    double time;
+    size_t removed;      /* PRUNE: entries deleted */
+    double oldest;       /* and the oldest time left (INFINITY: not known) */
+    summary after;       /* the summary written (of the last call) */
+} summary_change;
+
+/* The stored summary from its text; false when it is not one. */
+static bool summary_parse(const char *name, const char *json, size_t len, summary *out)
+{
+    json_t *doc = json ? json_loadb(json, len, 0, NULL) : NULL;
+    double count = et__json_number(doc, "count", -1);
+    double appends = et__json_number(doc, "appends", -1);
+    *out = (summary){.oldest = INFINITY, .newest = -INFINITY};
+    et__json_copy_string(doc, "newest_id", out->newest_id, sizeof out->newest_id);
+    size_t prefix_len = strlen(name) + 1;
+    bool named = strncmp(out->newest_id, name, prefix_len - 1) == 0 &&
+                 out->newest_id[prefix_len - 1] == '/';
+    bool ok = false;
+    if (count >= 0 && count <= 1e12 && appends >= 0 && (named || count == 0)) {
+        out->count = (size_t)count;
+        out->appends = (unsigned long)appends;
+        out->oldest = count ? et__json_number(doc, "oldest", NAN) : INFINITY;
+        out->newest = count ? id_time_of(out->newest_id, prefix_len) : -INFINITY;
+        if (!count)
+            out->newest_id[0] = '\0';
+        ok = count == 0 || isfinite(out->oldest);
+    }
+    json_decref(doc);
+    return ok;
+}
+
+static et_status change_summary(void *user, const char *old, size_t old_len, char **out,
+                                size_t *out_len, char *err)
+{
+    summary_change *c = user;
+    summary sm;
+    bool have = summary_parse(c->name, old, old_len, &sm);
+    if (!have) /* none: the rebuilt one, or an empty one (deleted meanwhile) */
+        sm = c->op == SUMMARY_MAKE ? c->made
+                                   : (summary){.oldest = INFINITY, .newest = -INFINITY};
+    if (c->op == SUMMARY_APPEND) {
+        sm.count++;
+        sm.appends++;
+        sm.oldest = fmin(sm.oldest, c->time);
+        if (c->time >= sm.newest) {
+            snprintf(sm.newest_id, sizeof sm.newest_id, "%s", c->id);
+            sm.newest = c->time;
+        }
+    } else if (c->op == SUMMARY_PRUNE) {
+        sm.count = c->removed < sm.count ? sm.count - c->removed : 0;
+        /* the oldest only moves up by deleting (a stale low one costs one
+         * page read at the next append, which corrects it) */
+        if (isfinite(c->oldest) && c->oldest > sm.oldest)
+            sm.oldest = c->oldest;
+        if (sm.count == 0)
+            sm.oldest = INFINITY, sm.newest = -INFINITY, sm.newest_id[0] = '\0';
+    }
+    c->after = sm;
+    /* an empty history: 0 for the oldest (JSON has no infinity) */
+    summary shown = sm;
+    if (!isfinite(shown.oldest))
+        shown.oldest = 0;
+    *out = summary_json(&shown, out_len);
+    return *out ? ET_OK : et_fail(err, ET_E_NOMEM, "out of memory");
+}
+
+static et_status summary_update(et_store *s, summary_change *c, char *err)
+{
+    char sid[ET__LISTENER_ID_MAX];
+    summary_id(sid, c->name);
+    return et_store_update(s, ET_LISTENER_PROFILES, sid, change_summary, c, err);
+}
+
+/* Makes the summary from the ids when there is none that reads (before a
+ * new entry is written, so that every entry written after it is counted by
+ * its own append only). */
+static et_status summary_ensure(et_store *s, const char *name, char *err)
+{
+    summary sm = {0};
+    bool have = false;
+    et_status st = summary_load(s, name, &sm, &have, err);
+    if (st != ET_OK || have)
+        return st;
+    if ((st = summary_rebuild(s, name, &sm, err)) != ET_OK)
+        return st;
+    summary_change c = {.op = SUMMARY_MAKE, .name = name, .made = sm};
+    return summary_update(s, &c, err);
+}
+
+/* Deletes the entries out of p's retention after an append left the
+ * summary at *sm: the oldest beyond history_max, and those older than
+ * history_days before `now`. *pruned gets how many this call removed. */
+static et_status prune(et_store *s, const et_listener_profile *p, const summary *sm, double now,
+                       size_t *pruned, char *err)
+{
+    *pruned = 0;
+    double cutoff = now - p->history_days * 86400.0;
+    size_t over = sm->count > p->history_max ? sm->count - p->history_max : 0;
+    if (!over && !(sm->oldest < cutoff))
+        return ET_OK;
+    char prefix[ET_LISTENER_MAX_NAME + 2];
+    id_list l = {0};
+    et_status st = oldest_ids(s, p->name, prefix, over, cutoff, &l, err);
+    size_t expired = 0;
+    while (st == ET_OK && expired < l.n && expires(&l, expired, over, cutoff))
+        expired++;
+    size_t removed = 0;
+    for (size_t i = 0; st == ET_OK && i < expired; i++) {
+        et_status d = et_store_del(s, ET_LISTENER_HISTORY, l.items[i].id, err);
+        if (d == ET_OK)
+            removed++;
+        else if (d != ET_E_NOT_FOUND) /* not found: another server deleted it first */
+            st = d;
+    }
+    if (removed || (st == ET_OK && expired == 0 && l.n)) {
+        summary_change c = {.op = SUMMARY_PRUNE, .name = p->name, .removed = removed,
+                            .oldest = expired < l.n ? l.items[expired].time : INFINITY};
+        et_status u = summary_update(s, &c, err);
+        st = st == ET_OK ? u : st;
+    }
+    id_list_free(&l);
+    *pruned = removed;
+    return st;
+}
+
 et_status et__listener_mood_add_with(et_store *s, const et_listener_profile *p,
                                      const et_listener_mood *m, const et_store_op *extra,
                                      size_t n_extra, size_t *pruned, char *err)
@@ -244,62 +372,36 @@ et_status et__listener_mood_add_with(et_store *s, const et_listener_profile *p,
     et_status st = et_listener_profile_check(p, err);
     if (st == ET_OK)
         st = check_mood(m, err);
+    if (st == ET_OK)
+        st = summary_ensure(s, p->name, err);
     if (st != ET_OK)
         return st;
-    summary sm = {0};
-    bool have = false;
-    st = summary_load(s, p->name, &sm, &have, err);
-    if (st == ET_OK && (!have || sm.appends % ET__HISTORY_RECOUNT == ET__HISTORY_RECOUNT - 1))
-        st = summary_rebuild(s, p->name, &sm, err);
-    if (st != ET_OK)
-        return st;
-    double cutoff = m->time - p->history_days * 86400.0;
-    size_t over = sm.count + 1 > p->history_max ? sm.count + 1 - p->history_max : 0;
-    char prefix[ET_LISTENER_MAX_NAME + 2];
-    id_list l = {0};
-    if (over || sm.oldest < cutoff)
-        st = oldest_ids(s, p->name, prefix, over, cutoff, &l, err);
-    size_t expired = 0;
-    while (expired < l.n && expires(&l, expired, over, cutoff))
-        expired++;
-
-    char id[ET__LISTENER_ID_MAX], sid[ET__LISTENER_ID_MAX];
+    char id[ET__LISTENER_ID_MAX];
     et__listener_event_id(id, p->name, m->time);
-    summary_id(sid, p->name);
-    /* The summary after: the ids read tell the new oldest when some went. */
-    summary after = sm;
-    after.count = sm.count - (expired < sm.count ? expired : sm.count) + 1;
-    after.oldest = expired < l.n ? l.items[expired].time : expired ? INFINITY : sm.oldest;
-    after.oldest = fmin(after.oldest, m->time);
-    if (m->time >= sm.newest) {
-        snprintf(after.newest_id, sizeof after.newest_id, "%s", id);
-        after.newest = m->time;
-    }
-    after.appends = sm.appends + 1;
-
-    json_t *doc = st == ET_OK ? mood_doc(m) : NULL;
-    size_t len = 0, slen = 0;
+    json_t *doc = mood_doc(m);
+    size_t len = 0;
     char *json = doc ? et__json_dump(doc, &len) : NULL;
     json_decref(doc);
-    char *sjson = json ? summary_json(&after, &slen) : NULL;
-    et_store_op *ops = st == ET_OK ? calloc(expired + 2 + n_extra, sizeof *ops) : NULL;
-    if (st == ET_OK && (!json || !sjson || !ops))
-        st = et_fail(err, ET_E_NOMEM, "out of memory");
-    if (st == ET_OK) {
-        for (size_t i = 0; i < expired; i++)
-            ops[i] = (et_store_op){ET_STORE_OP_DEL, ET_LISTENER_HISTORY, l.items[i].id, NULL, 0};
-        ops[expired] = (et_store_op){ET_STORE_OP_PUT, ET_LISTENER_HISTORY, id, json, len};
-        ops[expired + 1] = (et_store_op){ET_STORE_OP_PUT, ET_LISTENER_PROFILES, sid, sjson, slen};
-        for (size_t i = 0; i < n_extra; i++)
-            ops[expired + 2 + i] = extra[i];
-        st = et_store_batch(s, ops, expired + 2 + n_extra, err);
+    et_store_op *ops = json ? calloc(1 + n_extra, sizeof *ops) : NULL;
+    if (!json || !ops) {
+        free(json);
+        free(ops);
+        return et_fail(err, ET_E_NOMEM, "out of memory");
     }
-    if (st == ET_OK && pruned)
-        *pruned = expired;
+    ops[0] = (et_store_op){ET_STORE_OP_PUT, ET_LISTENER_HISTORY, id, json, len};
+    for (size_t i = 0; i < n_extra; i++)
+        ops[1 + i] = extra[i];
+    st = et_store_batch(s, ops, 1 + n_extra, err);
     free(ops);
     free(json);
-    free(sjson);
-    id_list_free(&l);
+    summary_change c = {.op = SUMMARY_APPEND, .name = p->name, .id = id, .time = m->time};
+    if (st == ET_OK)
+        st = summary_update(s, &c, err);
+    size_t removed = 0;
+    if (st == ET_OK)
+        st = prune(s, p, &c.after, m->time, &removed, err);
+    if (st == ET_OK && pruned)
+        *pruned = removed;
     return st;
 }
 
