@@ -223,6 +223,10 @@ static void bad_input_is_refused_and_changes_nothing(void **state)
         {"profile --policy up", 2, "unknown policy"},
         {"profile --tau 0", 2, "smoothing"},
         {"profile --history-max 1.5", 2, "whole number"},
+        {"profile --feedback-max 0", 2, "--feedback-max wants a whole number"},
+        {"profile --feedback-days 0", 2, "feedback retention"},
+        {"profile --tau 2 --feedback-days 40000", 2, "feedback retention"},
+        {"profile --listener a..b", 2, "'..'"},
         {"history extra", 2, "no operand"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -245,6 +249,13 @@ static void profiles_are_per_listener_and_set_the_policy(void **state)
     json_t *p = emotune_json(f, "profile --listener ann --policy calm --history-max 3");
     assert_string_equal(str(p, "policy"), "calm");
     assert_int_equal(json_integer_value(json_object_get(p, "history_max")), 3);
+    json_decref(p);
+    /* a change sets only what it names: the policy and history limit stay */
+    p = emotune_json(f, "profile --listener ann --feedback-max 40 --feedback-days 7");
+    assert_string_equal(str(p, "policy"), "calm");
+    assert_int_equal(json_integer_value(json_object_get(p, "history_max")), 3);
+    assert_int_equal(json_integer_value(json_object_get(p, "feedback_max")), 40);
+    assert_true(json_number_value(json_object_get(p, "feedback_days")) == 7);
     json_decref(p);
     json_t *q = emotune_json(f, "recommend --listener ann --mood happy --count 4 --seed 1");
     assert_string_equal(str(q, "policy"), "calm");
