@@ -139,10 +139,13 @@ typedef struct et_listener_mood {
 } et_listener_mood;
 
 /*
- * Appends a mood to p's listener's history, and in the same atomic batch
- * deletes what falls out of p's retention (entries older than history_days
- * before m->time, then the oldest beyond history_max). *pruned (may be NULL)
- * gets the number deleted. ET_E_INVALID for a field out of range (named).
+ * Appends a mood to p's listener's history, then deletes what falls out of
+ * p's retention (entries older than history_days before m->time, then the
+ * oldest beyond history_max). The history's summary (its count, oldest
+ * time, newest id) changes only inside atomic updates of the store, so
+ * appends at once, from any process or server, are all counted and the
+ * retention holds. *pruned (may be NULL) gets the number this call deleted.
+ * ET_E_INVALID for a field out of range (named).
  */
 et_status et_listener_mood_add(et_store *s, const et_listener_profile *p,
                                const et_listener_mood *m, size_t *pruned, char *err);
