@@ -9,7 +9,7 @@
 # expr_cv.json, confusion-{face-api,emotune-1,emotune-2}.svg and
 # emotune-expressions-2.json (emotune-2 fitted on every face, with .sha256:
 # `make EXPR_HEAD=build/bench/emotune-expressions-2.json build/emotune`
-# builds emotune with it). About 4 minutes on one core.
+# builds emotune with it). About 5 minutes on one core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 faces=${EMOTUNE_FACES_DIR:-../shared/data/faces}
@@ -51,3 +51,6 @@ py tools/expr_cv.py --json "$out/expr_cv.json" --svg-dir "$out" \
   echo "face-api.js's seven expression pictures: not shipped by @vladmandic/face-api" \
        "($(jq -r .version "$pkg/package.json" 2>/dev/null || echo '?')): $others other pictures in the package"
 } | tee -a "$out/expr_cv.txt"
+
+echo "bench: leave-one-person-out calibration (tools/expr_calib.py)" >&2
+py tools/expr_calib.py --json "$out/expr_cv.json" "$out/expr_features.tsv" | tee -a "$out/expr_cv.txt"

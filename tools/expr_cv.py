@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
@@ -27,6 +28,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import expr_head as H  # noqa: E402
 import expr_head2 as H2  # noqa: E402
 from expr_data import CLASSES, NCLS, SOURCES, Faces  # noqa: E402
+
+# an inner fold without a class's faces (fearful) makes balanced accuracy say so
+warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
 
 READERS = ["face-api", "emotune-1", "emotune-2"]
 SOURCE_NAMES = {"grey350": "350x350 greyscale crops", "other": "colour and other pictures"}
