@@ -291,7 +291,7 @@ def decide(res, demo, reader="emotune-2"):
                          f"proxy)", new["proxy"]["recall"][c], fa["proxy"]["recall"][c]))
         else:
             crit.append((f"colour source: {c} recall >= face-api's", a, b))
-    if demo:
+    if demo and reader in demo["readers"]:
         kept = demo["readers"][reader]["kept"]
         crit.append((f"demo photographs: faces kept (of {demo['faces']}) >= {DEMO_NEED}",
                      kept, DEMO_NEED))
@@ -351,13 +351,17 @@ def main():
             print(f"  (the features give emotune's own readings of these faces, "
                   f"{', '.join(v.split('=')[0] for v in a.demo_jsonl)}: same top expressions, "
                   f"probabilities within {demo['emotune_max_difference']:.1e})")
-    crit = decide(res, demo if a.head2 else None)
-    ok = print_decision(crit)
+    decisions = {}
+    for reader in ("emotune-1", "emotune-2"):  # emotune-1's for comparison
+        if reader == "emotune-2" and not a.head2:
+            continue
+        crit = decide(res, demo, reader)
+        decisions[reader] = {"default": print_decision(crit, reader),
+                             "criteria": [{"criterion": n, "reader": x, "against": y, "pass": p}
+                                          for n, x, y, p in crit]}
     if a.json:
         doc = {"seed": a.seed, "folds": chosen, "results": res, "demo": demo,
-               "decision": {"reader": "emotune-2", "default": ok,
-                            "criteria": [{"criterion": n, "reader": x, "against": y, "pass": p}
-                                         for n, x, y, p in crit]}}
+               "decision": decisions}
         with open(a.json, "w") as f:
             json.dump(doc, f, indent=1)
 
