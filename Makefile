@@ -82,7 +82,12 @@ $(OPENAPI_OBJ): FUZZ_CFLAGS += -Ibuild/gen
 # not match its .sha256 (sha256sum's format, the path relative to here) stops
 # the build. EXPR_HEAD=FILE builds with another file (and FILE.sha256).
 EXPR_HEAD ?= models/emotune-expressions-1.json
-build/gen/expr_head_json.inc: $(EXPR_HEAD) $(EXPR_HEAD).sha256
+# build/gen/expr_head.name holds the file last embedded; it changes (and the
+# copy is made again) whenever EXPR_HEAD names another file, newer or not.
+EXPR_HEAD_NAME := build/gen/expr_head.name
+$(shell mkdir -p build/gen && { [ "$$(cat $(EXPR_HEAD_NAME) 2>/dev/null)" = "$(EXPR_HEAD)" ] || \
+          echo "$(EXPR_HEAD)" > $(EXPR_HEAD_NAME); })
+build/gen/expr_head_json.inc: $(EXPR_HEAD) $(EXPR_HEAD).sha256 $(EXPR_HEAD_NAME)
 	@mkdir -p $(dir $@)
 	@grep -q '  $(EXPR_HEAD)$$' $(EXPR_HEAD).sha256 && \
 	  sha256sum --quiet --strict -c $(EXPR_HEAD).sha256 || \

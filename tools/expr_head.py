@@ -35,7 +35,8 @@ Fitting, on the training faces only:
 import numpy as np
 from scipy.optimize import minimize_scalar
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
+from sklearn.model_selection import (GridSearchCV, StratifiedGroupKFold, StratifiedKFold,
+                                     cross_val_predict)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -75,14 +76,18 @@ def logreg(c):
                          LogisticRegression(C=c, class_weight="balanced", max_iter=5000))
 
 
-def inner_cv(seed):
+def inner_cv(seed, grouped):
+    """The inner folds: by picture as shipped (issue 13), or by person
+    (grouped, issue 19: a person's other pictures cannot help choose C)."""
+    if grouped:
+        return StratifiedGroupKFold(4, shuffle=True, random_state=seed + 1)
     return StratifiedKFold(4, shuffle=True, random_state=seed + 1)
 
 
-def choose_c(x, y, seed):
+def choose_c(x, y, seed, groups=None):
     grid = GridSearchCV(logreg(1.0), {"logisticregression__C": C_GRID},
-                        scoring="balanced_accuracy", cv=inner_cv(seed))
-    grid.fit(x, y)
+                        scoring="balanced_accuracy", cv=inner_cv(seed, groups is not None))
+    grid.fit(x, y, groups=groups)
     return grid.best_params_["logisticregression__C"]
 
 
@@ -101,12 +106,14 @@ def fold_kind(scaler, reg):
             "weights": reg.coef_[:, :-1], "bias": reg.intercept_ + w * (0 - m) / sd}
 
 
-def fit(x, kind, y, seed):
+def fit(x, kind, y, seed, groups=None):
     """The model fitted on inputs x, the pictures' kind (picture_kind) and
-    labels y: a dict of numpy arrays and numbers, to read with kind 0."""
+    labels y: a dict of numpy arrays and numbers, to read with kind 0. With
+    groups (each face's person), the inner folds are grouped by person."""
     xk = np.hstack([x, kind[:, None].astype(float)])
-    c = choose_c(xk, y, seed)
-    oof = cross_val_predict(logreg(c), xk, y, cv=inner_cv(seed), method="decision_function")
+    c = choose_c(xk, y, seed, groups)
+    oof = cross_val_predict(logreg(c), xk, y, cv=inner_cv(seed, groups is not None),
+                            groups=groups, method="decision_function")
     bias = choose_happy_bias(oof, y)
     shift = bias * np.eye(NCLS)[HAPPY]
     t = fit_temperature(oof + shift, y)
@@ -129,20 +136,3 @@ def inputs(views):
     (p0, f0), (p1, f1) = views
     logp = (np.log(np.maximum(p0, LOG_FLOOR)) + np.log(np.maximum(p1, LOG_FLOOR))) / 2
     return np.hstack([(f0 + f1) / 2, logp])
-
-
-def picture_kind(faces_dir, files):
-    """1 for each picture that is not a 350x350 greyscale crop (no channel
-    differing from another by more than 8 levels), else 0."""
-    from PIL import Image  # only the fitting tools need it
-    kinds = []
-    for name in files:
-        with Image.open(f"{faces_dir}/images/{name}") as im:
-            if im.size != (350, 350):
-                kinds.append(1)
-                continue
-            a = np.asarray(im.convert("RGB")).astype(int)
-            grey = (np.abs(a[..., 0] - a[..., 1]).max() <= 8 and
-                    np.abs(a[..., 1] - a[..., 2]).max() <= 8)
-            kinds.append(0 if grey else 1)
-    return np.array(kinds)

@@ -6,7 +6,7 @@
 # weights after checking the checksum.
 # expr_features loads emotune's models, the built-in head among them: after a
 # change to the head's format, fit once from the features the previous build
-# wrote (tools/train_expr.py --faces DIR build/train/features.tsv OUT.json).
+# wrote (tools/train_expr.py --reader emotune-1 build/train/features.tsv OUT.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 faces=${EMOTUNE_FACES_DIR:-../shared/data/faces}
@@ -18,5 +18,5 @@ mkdir -p build/train
 echo "train: expression net features of every labelled face ($faces)" >&2
 build/bench/expr_features "$faces" build/train/features.tsv
 echo "train: fitting (tools/expr_head.py)" >&2
-OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 tools/train_expr.py --faces "$faces" \
+OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 tools/train_expr.py --reader emotune-1 \
   build/train/features.tsv models/emotune-expressions-1.json
