@@ -12,7 +12,7 @@
 # expr_cv.json, confusion-READER.svg for each reader and
 # emotune-expressions-2.json (emotune-2 fitted on every face, with .sha256:
 # `make EXPR_HEAD=build/bench/emotune-expressions-2.json build/emotune`
-# builds emotune with it). About 6 minutes on one core.
+# builds emotune with it). About 7 minutes on one core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 faces=${EMOTUNE_FACES_DIR:-../shared/data/faces}

@@ -3,16 +3,18 @@
 by person (issue 19): face-api 1.7.15, emotune-1 and emotune-2 and, when
 the TSV has Human's emotion net's columns, that net alone (its own
 probabilities, nothing fitted: "human-emotion") and emotune-3 and
-emotune-3f (tools/expr_head3.py), every labelled face read once, on the fold it was held out of, by readers fitted
-on the other four folds only (scaler, C by inner cross-validation grouped by
-person, happy bias, temperature). No person is in two folds (checked).
+emotune-3f (tools/expr_head3.py), every labelled face read once, on the
+fold it was held out of, by readers fitted on the other four folds only
+(scaler, C by inner cross-validation grouped by person, happy bias,
+temperature). No person is in two folds (checked).
 Figures overall and within each picture source (350x350 greyscale crops,
 everything else), face-api's beside; a confusion picture per reader; the
 demo photographs check; and the default decision (issue 19's criteria).
 
 Input: the TSV of build/bench/expr_features --augment N (tools/expr_data.py
 reads it); the held-out folds read only the original pictures, the training
-folds of emotune-2 also the augmented variants of their pictures.
+folds of emotune-2 and emotune-3 also the augmented variants of their
+pictures.
 
 usage: tools/expr_cv.py [--seed N] [--json OUT] [--svg-dir DIR]
        [--demo DEMO.tsv --head1 JSON --head2 JSON] FEATURES.tsv
