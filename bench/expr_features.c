@@ -21,6 +21,13 @@
  * Deterministic: each variant's draws come from --seed, the file name and the
  * variant number only.
  *
+ * Then Human's emotion net's reading of the same region (issue 19; vision.h
+ * et_vision_emotion_input and et_vision_emotion_run): its seven
+ * probabilities in emotune's order (e_p_*) and its 256 features (e_f0..
+ * e_f255), and the same for the face mirrored (m_e_p_*, m_e_f*): the net's
+ * 64x64 input flipped left-right, as face-api's mirror flips its input
+ * tensor. The models folder must hold the emotion net (emotion.json).
+ *
  * --detect reads the faces that face-api's detector finds in each IMAGE
  * (et_vision_detect, face-api mode: the faces `emotune detect` reports, in
  * its order), one line each, label "-", file "IMAGE#k".
@@ -258,6 +265,35 @@ static void write_view(const float probs[ET_EXPR_COUNT],
         fprintf(out, "\t%.9g", feats[i]);
 }
 
+/* Human's emotion net's probabilities and features of one view. */
+static void write_emotion_view(const float probs[ET_EXPR_COUNT],
+                               const float feats[ET_EMOTION_FEATURES], FILE *out)
+{
+    for (int i = 0; i < ET_EXPR_COUNT; i++)
+        fprintf(out, "\t%.9g", probs[i]);
+    for (int i = 0; i < ET_EMOTION_FEATURES; i++)
+        fprintf(out, "\t%.9g", feats[i]);
+}
+
+/* The emotion net on region of img and on its input mirrored left-right. */
+static et_status emotion_views(et_vision_ctx *ctx, const et_image *img, et_image_rect region,
+                               float feats[2][ET_EMOTION_FEATURES],
+                               float probs[2][ET_EXPR_COUNT], char *err)
+{
+    enum { side = ET_EMOTION_INPUT };
+    float in[side * side], flipped[side * side];
+    et_status s = et_vision_emotion_input(img, region, in, err);
+    if (s != ET_OK)
+        return s;
+    for (int y = 0; y < side; y++)
+        for (int x = 0; x < side; x++)
+            flipped[y * side + x] = in[y * side + side - 1 - x];
+    s = et_vision_emotion_run(ctx, in, probs[0], feats[0], err);
+    if (s == ET_OK)
+        s = et_vision_emotion_run(ctx, flipped, probs[1], feats[1], err);
+    return s;
+}
+
 static void write_header(FILE *out)
 {
     fputs("label\tfile\tvariant\tsource", out);
@@ -268,6 +304,12 @@ static void write_header(FILE *out)
         for (int i = 0; i < ET_VISION_EXPR_FEATURES; i++)
             fprintf(out, "\t%sf%d", views[v], i);
     }
+    for (int v = 0; v < 2; v++) {
+        for (int i = 0; i < ET_EXPR_COUNT; i++)
+            fprintf(out, "\t%se_p_%s", views[v], et_vision_expression_name((et_expression)i));
+        for (int i = 0; i < ET_EMOTION_FEATURES; i++)
+            fprintf(out, "\t%se_f%d", views[v], i);
+    }
     fputc('\n', out);
 }
 
@@ -277,12 +319,17 @@ static et_status write_row(et_vision_ctx *ctx, const et_image *img, et_image_rec
                            const char *source, FILE *out, char *err)
 {
     float feats[2][ET_VISION_EXPR_FEATURES], probs[2][ET_EXPR_COUNT];
+    float efeats[2][ET_EMOTION_FEATURES], eprobs[2][ET_EXPR_COUNT];
     et_status s = et_vision_expression_views(ctx, img, region, feats, probs, err);
+    if (s == ET_OK)
+        s = emotion_views(ctx, img, region, efeats, eprobs, err);
     if (s != ET_OK)
         return s;
     fprintf(out, "%s\t%s\t%s\t%s", label, file, variant, source);
     for (int v = 0; v < 2; v++)
         write_view(probs[v], feats[v], out);
+    for (int v = 0; v < 2; v++)
+        write_emotion_view(eprobs[v], efeats[v], out);
     fputc('\n', out);
     return ET_OK;
 }
@@ -426,6 +473,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "expr_features: cannot write %s\n", out_path);
     else if (et_vision_models_load(models, &m, err) || et_vision_ctx_new(m, &ctx, err))
         fprintf(stderr, "expr_features: %s\n", err);
+    else if (!et_vision_models_have_emotion(m))
+        fprintf(stderr,
+                "expr_features: %s has no emotion net (%s and emotion.bin, Human's; the "
+                "Makefile copies them into build/models)\n",
+                models, ET_VISION_EMOTION_MODEL);
     else if (detect)
         rc = run_detect(ctx, argv + i + 1, argc - i - 1, out);
     else

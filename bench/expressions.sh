@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The expression readers measured honestly (issue 19; part of `make bench`):
 # stratified 5-fold cross-validation grouped by person on the labelled faces,
-# face-api 1.7.15 against emotune-1 and emotune-2, each reader fitted on the
-# training folds only and read on the held-out persons' original pictures
+# face-api 1.7.15 against emotune-1, emotune-2, Human's emotion net alone
+# (human-emotion) and emotune-3 and emotune-3f (emotune-2's recipe with the
+# emotion net's outputs as more inputs), each reader fitted on the training
+# folds only and read on the held-out persons' original pictures
 # (tools/expr_cv.py); face-api's six demo photographs; the default decision;
 # and the leave-one-person-out calibration measurement (tools/expr_calib.py).
+# The models folder must hold Human's emotion net (the Makefile copies it).
 # Writes build/bench/expr_cv.txt (tables, confusion matrices, decision),
-# expr_cv.json, confusion-{face-api,emotune-1,emotune-2}.svg and
+# expr_cv.json, confusion-READER.svg for each reader and
 # emotune-expressions-2.json (emotune-2 fitted on every face, with .sha256:
 # `make EXPR_HEAD=build/bench/emotune-expressions-2.json build/emotune`
-# builds emotune with it). About 5 minutes on one core.
+# builds emotune with it). About 7 minutes on one core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 faces=${EMOTUNE_FACES_DIR:-../shared/data/faces}

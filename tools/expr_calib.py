@@ -6,7 +6,9 @@ For every person of the labelled faces with at least MIN_EXPRESSIONS
 expressions and MIN_PICTURES pictures: the population reader is fitted
 without that person (face-api: nothing to fit; emotune-2: tools/expr_head2.py
 on every other person's pictures and their augmented variants, C chosen by
-its inner cross-validation grouped by person); then k = 1, 3, 5 of the
+its inner cross-validation grouped by person; emotune-3, when the TSV has
+Human's emotion net's columns: tools/expr_head3.py, the same recipe with the
+emotion net's 7 log-probabilities as 7 more inputs); then k = 1, 3, 5 of the
 person's pictures per expression (seeded draws, DRAWS of them; only
 expressions with more than k pictures) calibrate it, and the rest of the
 person's pictures are read, calibrated and not. A person's figures are the
@@ -33,6 +35,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import expr_head as H  # noqa: E402
 import expr_head2 as H2  # noqa: E402
+import expr_head3 as H3  # noqa: E402
 from expr_data import CLASSES, NCLS, Faces  # noqa: E402
 
 MIN_EXPRESSIONS = 3
@@ -142,26 +145,33 @@ def main():
     a = ap.parse_args()
     d = Faces(a.features)
     x = H.inputs(d.views)
+    fitted = {"emotune-2": (x, lambda p: population_emotune2(d, p, a.seed))}
+    if d.emotion_views is not None:
+        x3 = H3.inputs(d)
+        fitted["emotune-3"] = (x3, lambda p: H3.fit(d, np.flatnonzero(d.person != p), a.seed,
+                                                    x=x3))
     persons = eligible(d)
     print(f"\nleave-one-person-out calibration: {len(persons)} persons with >= {MIN_EXPRESSIONS} "
           f"expressions and >= {MIN_PICTURES} pictures; k pictures per expression calibrate "
           f"(only expressions with more than k), the rest are read; {DRAWS} seeded draws each; "
           f"lambda = {LAMBDA}", flush=True)
-    per = {"face-api": {}, "emotune-2": {}}
+    per = {"face-api": {}, **{r: {} for r in fitted}}
     detail = []
     for p, mine in persons:
         y = d.y[mine]
         z_fa = log_probs(d.views[0][0][mine])
-        m = population_emotune2(d, p, a.seed)
-        z_e2 = log_probs(H.probabilities(m, x[mine]))
         per["face-api"][p] = measure_person(z_fa, y, p, a.seed, LAMBDAS_TRIED)
-        per["emotune-2"][p] = measure_person(z_e2, y, p, a.seed, LAMBDAS_TRIED)
+        cs = {}
+        for r, (xr, fit_without) in fitted.items():
+            m = fit_without(p)
+            cs[f"{r}_C"] = m["C"]
+            z = log_probs(H.probabilities(m, xr[mine]))
+            per[r][p] = measure_person(z, y, p, a.seed, LAMBDAS_TRIED)
         counts = {CLASSES[c]: int((y == c).sum()) for c in np.unique(y)}
-        detail.append({"person": p, "pictures": int(len(mine)), "counts": counts,
-                       "emotune-2_C": m["C"],
+        detail.append({"person": p, "pictures": int(len(mine)), "counts": counts, **cs,
                        **{r: {str(k): [round(v, 4) for v in per[r][p][k][LAMBDA]]
                               for k in per[r][p]} for r in per}})
-        print(f"  {p}: {len(mine)} pictures {counts}; emotune-2 fitted without them (C={m['C']})",
+        print(f"  {p}: {len(mine)} pictures {counts}; fitted without them ({cs})",
               file=sys.stderr, flush=True)
     table = {r: summarise(per[r]) for r in per}
     print(f"\n{'reader':10s} {'k':>2s} {'persons':>7s}  {'accuracy before -> after':>25s}  "

@@ -1,16 +1,20 @@
 #!/usr/bin/python3
 """Expression readers measured by stratified 5-fold cross-validation grouped
-by person (issue 19): face-api 1.7.15, emotune-1 and emotune-2, every
-labelled face read once, on the fold it was held out of, by readers fitted
-on the other four folds only (scaler, C by inner cross-validation grouped by
-person, happy bias, temperature). No person is in two folds (checked).
+by person (issue 19): face-api 1.7.15, emotune-1 and emotune-2 and, when
+the TSV has Human's emotion net's columns, that net alone (its own
+probabilities, nothing fitted: "human-emotion") and emotune-3 and
+emotune-3f (tools/expr_head3.py), every labelled face read once, on the
+fold it was held out of, by readers fitted on the other four folds only
+(scaler, C by inner cross-validation grouped by person, happy bias,
+temperature). No person is in two folds (checked).
 Figures overall and within each picture source (350x350 greyscale crops,
 everything else), face-api's beside; a confusion picture per reader; the
 demo photographs check; and the default decision (issue 19's criteria).
 
 Input: the TSV of build/bench/expr_features --augment N (tools/expr_data.py
 reads it); the held-out folds read only the original pictures, the training
-folds of emotune-2 also the augmented variants of their pictures.
+folds of emotune-2 and emotune-3 also the augmented variants of their
+pictures.
 
 usage: tools/expr_cv.py [--seed N] [--json OUT] [--svg-dir DIR]
        [--demo DEMO.tsv --head1 JSON --head2 JSON] FEATURES.tsv
@@ -27,12 +31,17 @@ from sklearn.model_selection import StratifiedGroupKFold
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import expr_head as H  # noqa: E402
 import expr_head2 as H2  # noqa: E402
+import expr_head3 as H3  # noqa: E402
 from expr_data import CLASSES, NCLS, SOURCES, Faces  # noqa: E402
 
 # an inner fold without a class's faces (fearful) makes balanced accuracy say so
 warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
 
-READERS = ["face-api", "emotune-1", "emotune-2"]
+BASE_READERS = ["face-api", "emotune-1", "emotune-2"]
+# with the emotion net's columns (issue 19): Human's emotion net alone (its
+# own probabilities of the face, no fitting) and emotune-3 (expr_head3.py)
+HUMAN = "human-emotion"
+EMOTION_READERS = [HUMAN] + list(H3.VARIANTS)
 SOURCE_NAMES = {"grey350": "350x350 greyscale crops", "other": "colour and other pictures"}
 DEMO_SURE = 0.8
 DEMO_NEED = 17
@@ -91,13 +100,19 @@ def folds_by_person(d, seed):
     return folds
 
 
+def readers_of(d):
+    """The readers measured on d: the emotion net's too when d has its columns."""
+    return BASE_READERS + (EMOTION_READERS if d.emotion_views is not None else [])
+
+
 def run_cv(d, seed):
     """Each reader's held-out probabilities of every original picture, and of
     the augmented variants of every held-out picture (the proxy below)."""
     x = H.inputs(d.views)
+    x3 = {n: H3.inputs(d, f) for n, f in H3.VARIANTS.items()} if d.emotion_views else {}
     kind = d.kind()
     p0 = d.views[0][0]
-    out = {n: np.full((len(d), NCLS), np.nan) for n in READERS}
+    out = {n: np.full((len(d), NCLS), np.nan) for n in readers_of(d)}
     chosen = []
     for k, (tr, te) in enumerate(folds_by_person(d, seed)):
         train_files = set(d.file[tr])
@@ -110,15 +125,19 @@ def run_cv(d, seed):
         out["emotune-1"][rows_te] = H.probabilities(m1, x[rows_te])
         m2 = H2.fit(d, rows_tr, seed)
         out["emotune-2"][rows_te] = H.probabilities(m2, x[rows_te])
+        models = {"emotune-1": m1, "emotune-2": m2}
+        if x3:
+            out[HUMAN][rows_te] = d.emotion_views[0][0][rows_te]
+            for n, xn in x3.items():
+                models[n] = H2.fit(d, rows_tr, seed, x=xn)
+                out[n][rows_te] = H.probabilities(models[n], xn[rows_te])
         chosen.append({"fold": k, "test_faces": int(len(te)),
                        "test_persons": int(len(set(d.person[te]))),
-                       "emotune-1": {"C": m1["C"], "happy_bias": m1["happy_bias"],
-                                     "T": m1["temperature"]},
-                       "emotune-2": {"C": m2["C"], "happy_bias": m2["happy_bias"],
-                                     "T": m2["temperature"]}})
-        print(f"fold {k}: {len(te)} faces of {len(set(d.person[te]))} persons; emotune-1 "
-              f"C={m1['C']} bias {m1['happy_bias']} T={m1['temperature']:.3f}; emotune-2 "
-              f"C={m2['C']} bias {m2['happy_bias']} T={m2['temperature']:.3f}", file=sys.stderr)
+                       **{n: {"C": m["C"], "happy_bias": m["happy_bias"], "T": m["temperature"]}
+                          for n, m in models.items()}})
+        print(f"fold {k}: {len(te)} faces of {len(set(d.person[te]))} persons; " +
+              "; ".join(f"{n} C={m['C']} bias {m['happy_bias']} T={m['temperature']:.3f}"
+                        for n, m in models.items()), file=sys.stderr)
     return out, chosen
 
 
@@ -129,7 +148,7 @@ def evaluate(d, out):
     the only stand-in here for colour neutral and happy faces."""
     res = {}
     o = d.is_orig
-    for n in READERS:
+    for n in readers_of(d):
         r = {"all": metrics(out[n][o], d.y[o])}
         for s in SOURCES:
             m = o & (d.source == s)
@@ -157,12 +176,12 @@ def report(res, d):
             continue
         counts = ", ".join(f"{c} {n}" for c, n in base["counts"].items() if n)
         print(f"\n{title}: {base['faces']} faces ({counts})")
-        print(f"  {'reader':12s}" + "".join(f"{c:>7s}" for c in cols))
-        for n in READERS:
+        print(f"  {'reader':14s}" + "".join(f"{c:>7s}" for c in cols))
+        for n in res:
             r = res[n][part]
             vals = [r["accuracy"], r["mean_recall"], r["smiling"], r["ece"]]
             vals += [r["recall"][c] for c in CLASSES]
-            print(f"  {n:12s}" + "".join(" " + fmt(v) for v in vals))
+            print(f"  {n:14s}" + "".join(" " + fmt(v) for v in vals))
 
 
 def print_confusion(name, counts):
@@ -212,7 +231,21 @@ def head_from_file(path):
             "temperature": doc["temperature"]}
 
 
-def demo_check(demo_tsv, heads):
+def demo_readings(d, heads, fitted):
+    """Each reader's probabilities of the demo faces d: heads {name: weights
+    file} (emotune-2's inputs), fitted {name: model of expr_head3.py fitted on
+    every labelled face}, and Human's emotion net's own."""
+    x = H.inputs(d.views)
+    got = {name: (path, H.probabilities(head_from_file(path), x)) for name, path in heads.items()}
+    if d.emotion_views is not None:
+        got[HUMAN] = ("Human's emotion net, no fitting", d.emotion_views[0][0])
+        for name, m in fitted.items():
+            got[name] = (f"fitted on every labelled face here ({H3.__name__})",
+                         H.probabilities(m, H3.inputs(d, H3.VARIANTS[name])))
+    return got
+
+
+def demo_check(demo_tsv, heads, fitted=None):
     """face-api's demo photographs: each face's top expression under each
     head against face-api's. A face counts as kept unless face-api is at
     least DEMO_SURE sure of it and the head reads another expression."""
@@ -220,10 +253,8 @@ def demo_check(demo_tsv, heads):
     fa = d.views[0][0]
     top = fa.argmax(1)
     sure = fa.max(1) >= DEMO_SURE
-    x = H.inputs(d.views)
     out = {"faces": int(len(d)), "face_api_sure": int(sure.sum()), "readers": {}}
-    for name, path in heads.items():
-        p = H.probabilities(head_from_file(path), x)
+    for name, (path, p) in demo_readings(d, heads, fitted or {}).items():
         own = p.argmax(1)
         same = own == top
         out["readers"][name] = {
@@ -329,7 +360,7 @@ def main():
     out, chosen = run_cv(d, a.seed)
     res = evaluate(d, out)
     report(res, d)
-    for n in READERS:
+    for n in res:
         print_confusion(n, res[n]["all"]["confusion"])
         if a.svg_dir:
             r = res[n]["all"]
@@ -342,7 +373,11 @@ def main():
         heads = {"emotune-1": a.head1}
         if a.head2:
             heads["emotune-2"] = a.head2
-        demo = demo_check(a.demo, heads)
+        fitted = {}
+        if d.emotion_views is not None:  # emotune-3 fitted on every labelled face
+            every = np.arange(len(d))
+            fitted = {n: H3.fit(d, every, a.seed, f) for n, f in H3.VARIANTS.items()}
+        demo = demo_check(a.demo, heads, fitted)
         if a.demo_jsonl:
             demo["emotune_max_difference"] = check_demo_against_emotune(
                 a.demo, heads, dict(v.split("=", 1) for v in a.demo_jsonl))
@@ -352,7 +387,7 @@ def main():
                   f"{', '.join(v.split('=')[0] for v in a.demo_jsonl)}: same top expressions, "
                   f"probabilities within {demo['emotune_max_difference']:.1e})")
     decisions = {}
-    for reader in ("emotune-1", "emotune-2"):  # emotune-1's for comparison
+    for reader in [r for r in res if r != "face-api"]:  # all, for comparison
         if reader == "emotune-2" and not a.head2:
             continue
         crit = decide(res, demo, reader)

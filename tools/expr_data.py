@@ -8,6 +8,8 @@ an augmented variant of it), source ("grey350" for a 350x350 greyscale crop,
 "other"), then face-api's 7 probabilities p_* and the expression net's 256
 features f0..f255, then the same of the mirrored view (m_p_*, m_f*).
 Columns this reader does not know are kept in `extra` (name -> column).
+Human's emotion net's columns (e_p_*, e_f0..e_f255, m_e_p_*, m_e_f*; issue
+19) are also given as `emotion_views`, shaped as `views` (None without them).
 """
 import re
 
@@ -16,6 +18,7 @@ import numpy as np
 CLASSES = ["neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"]
 NCLS = len(CLASSES)
 NFEAT = 256
+EMOTION_NFEAT = 256
 SOURCES = ["grey350", "other"]
 KNOWN = {"label", "file", "variant", "source"}
 
@@ -62,6 +65,12 @@ class Faces:
         known = {f"{m}p_{c}" for m in ("", "m_") for c in CLASSES}
         known |= {f"{m}f{i}" for m in ("", "m_") for i in range(NFEAT)}
         self.extra = {n: num[:, ncol[n]] for n in numeric if n not in known}
+        self.emotion_views = None
+        if all(f"{m}e_p_{c}" in ncol for m in ("", "m_") for c in CLASSES):
+            self.emotion_views = [
+                (num[:, [ncol[f"{m}e_p_{c}"] for c in CLASSES]],
+                 num[:, [ncol[f"{m}e_f{i}"] for i in range(EMOTION_NFEAT)]])
+                for m in ("", "m_")]
 
     def __len__(self):
         return len(self.y)

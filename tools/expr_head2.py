@@ -93,12 +93,13 @@ def _person_recall(logits, y, person):
     return float(np.mean(rec))
 
 
-def fit(d, rows, seed, c=None, inner_folds=INNER_FOLDS):
+def fit(d, rows, seed, c=None, inner_folds=INNER_FOLDS, x=None):
     """emotune-2 fitted on d's rows `rows` (indices into an expr_data.Faces,
     originals and variants of the training pictures): a dict as
     expr_head.fit's. With c given, C is not chosen (the inner folds still
-    give the happy bias and the temperature)."""
-    x = H.inputs(d.views)[rows]
+    give the happy bias and the temperature). x: every row's inputs, when
+    not emotune-2's (tools/expr_head3.py)."""
+    x = (H.inputs(d.views) if x is None else x)[rows]
     kind = d.kind()[rows]
     y, person, source = d.y[rows], d.person[rows], d.source[rows]
     picture, orig = d.file[rows], d.is_orig[rows]
