@@ -62,6 +62,7 @@
 #ifndef ET_SERVER_H
 #define ET_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/core.h"
@@ -70,6 +71,9 @@
 #define ET_SERVER_DEFAULT_LISTEN "127.0.0.1:8080"
 #define ET_SERVER_DEFAULT_MAX_BODY ((size_t)10 << 20)
 #define ET_SERVER_DEFAULT_FRAMES_PER_S 15.0
+#define ET_SERVER_DEFAULT_HEADER_TIMEOUT_S 5
+#define ET_SERVER_DEFAULT_MAX_LISTENERS 4096
+#define ET_SERVER_DEFAULT_LISTENER_IDLE_S 600.0
 #define ET_SERVER_MAX_FRAMES_PER_S 1000.0
 
 typedef struct et_server_opts {
@@ -85,6 +89,18 @@ typedef struct et_server_opts {
                                * 429 with Retry-After, then it is closed */
     unsigned timeout_s;       /* an idle connection, or one sending too slowly,
                                * is closed after (default 30 s, at least 1) */
+    unsigned header_timeout_s; /* a request's headers must all have come this
+                                * long after its connection opened or its
+                                * previous request ended, however slowly they
+                                * trickle, else the connection is closed
+                                * (default 5 s, 1 to 3600; at most timeout_s
+                                * counts) */
+    bool metrics_public;      /* /metrics without the token when one is set
+                               * (default false: it wants the token too) */
+    unsigned max_listeners;   /* listeners' live state kept in memory (default
+                               * 4096); past it the least recently seen goes */
+    double listener_idle_s;   /* a listener's live state is dropped once no
+                               * frame came for this long (default 600 s) */
     double grace_s;           /* at stop, requests in flight may finish for this
                                * long, then are cut (default 10 s) */
     double history_every_s;   /* a listener's steady camera mood goes into the
