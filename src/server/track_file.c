@@ -13,7 +13,8 @@
  * check is refused, not followed (O_NOFOLLOW alone covers the last name
  * only). O_NONBLOCK keeps a FIFO put there from hanging the worker, and
  * fstat must show a regular file. A test hook, EMOTUNE_TEST_TRACK_OPEN_FIFO
- * (as the scan's, library.h), stops between the check and the open.
+ * (as the scan's, library.h), stops between the check and the open;
+ * EMOTUNE_TEST_NO_OPENAT2 takes the fallback as if openat2 were missing.
  * A refused file answers 404 not_found, as a file that is gone does: for
  * the API neither is a file of the library, and the answer tells a client
  * nothing of what lies outside it (whether the link's target exists); the
@@ -144,6 +145,8 @@ static int open_beneath(int dirfd, const char *rel)
     struct open_how how = {.flags = FILE_FLAGS,
                            .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
                                       RESOLVE_NO_MAGICLINKS};
+    if (getenv("EMOTUNE_TEST_NO_OPENAT2")) /* a test of the fallback */
+        return open_walking(dirfd, rel);
     long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
     if (fd < 0 && (errno == ENOSYS || errno == E2BIG))
         return open_walking(dirfd, rel);
