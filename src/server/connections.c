@@ -167,8 +167,13 @@ static void sweep_once(et_server *s)
     uint64_t now = et__now_ns();
     pthread_mutex_lock(&s->clients_lock);
     for (et__conn *k = s->conns; k; k = k->next) {
-        if (k->cut || k->fd < 0 || atomic_load(&k->in_request) ||
-            now - atomic_load(&k->since_ns) <= s->header_timeout_ns)
+        /* in_request first: a request that ends sets since_ns before it
+         * clears in_request, so an idle connection's since_ns read after is
+         * the new one (and maybe later than now) */
+        if (k->cut || k->fd < 0 || atomic_load(&k->in_request))
+            continue;
+        uint64_t since = atomic_load(&k->since_ns);
+        if (since >= now || now - since <= s->header_timeout_ns)
             continue;
         k->cut = true;
         shutdown(k->fd, SHUT_RDWR);

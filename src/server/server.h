@@ -21,8 +21,16 @@
  * token.
  *
  * Safety: binds 127.0.0.1:8080 by default; any address outside 127.0.0.0/8
- * needs a token, then required on every /api/ request as "Authorization:
- * Bearer TOKEN" and compared in constant time. Bodies over max_body are
+ * needs a token, then required on every /api/ request (and /metrics unless
+ * metrics_public) as "Authorization: Bearer TOKEN" and compared in constant
+ * time. Without a token only requests whose Host names the loopback
+ * (localhost, 127.x.y.z, [::1], with the server's port or none) are
+ * answered (403 otherwise: a DNS-rebinding page is refused); with or
+ * without one, a request carrying an Origin that is not its own Host's
+ * (another page's, from a browser) is refused (403), and a JSON body must
+ * be application/json, a picture image/... or untyped (415). Without a
+ * token the scan's progress shows the music folders by their last name
+ * only. Bodies over max_body are
  * refused with 413 from their Content-Length before any byte is read (and
  * when a chunked body passes it). Every response carries the security
  * headers (Content-Security-Policy, X-Content-Type-Options: nosniff,
@@ -31,10 +39,16 @@
  * decoded in memory and never written anywhere.
  *
  * Limits: at most max_connections at once (more wait to be accepted); a
- * client address with max_per_client open gets 429 (code
- * "too_many_requests", Retry-After) on the requests of one more, which is
- * then closed; a connection idle or sending too slowly for timeout_s is
- * closed. /metrics (Prometheus text) gives the requests by route and
+ * client address with max_per_client open has one more refused as it is
+ * accepted (two accepted at the same instant by two of MHD's threads: the
+ * later one's requests get 429, code "too_many_requests"); a request's
+ * headers must all come within header_timeout_s of its connection's start
+ * or its previous reply, else the connection is closed (a sweep thread
+ * shuts such sockets down, as libmicrohttpd's own timeout restarts on
+ * every byte); a connection idle or sending too slowly for timeout_s is
+ * closed. A listener's live state exists once a frame of theirs decoded;
+ * at most max_listeners are kept, the idle (listener_idle_s) and then the
+ * least recently seen giving way to a new one. /metrics (Prometheus text) gives the requests by route and
  * status, their duration histograms by route (buckets from 5 ms to 10 s),
  * the requests in flight, the connections, the 429s by limit, and the
  * store calls and failures by operation; counted with atomics, no lock.
