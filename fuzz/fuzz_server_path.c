@@ -9,6 +9,7 @@
  * loopback names this machine with the server's port or none, an Origin
  * taken as the page's own is the Host behind http:// or https://, and a
  * Content-Type taken as JSON or a picture says so before any parameter. */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,8 +67,14 @@ static void check_other(const char *host, const char *value)
             abort();
     }
     if (et__media_type_is(value, "image/")) {
-        size_t sub = strcspn(value + 6, "; \t/");
-        if (!starts(value, "image/") || sub == 0)
+        /* a subtype of token characters, then nothing but blanks before ';' */
+        const char *p = value + 6;
+        size_t sub = 0;
+        while (p[sub] && (((unsigned char)p[sub] < 0x7f && isalnum((unsigned char)p[sub])) ||
+                          strchr("!#$%&'*+-.^_`|~", p[sub])))
+            sub++;
+        size_t blanks = strspn(p + sub, " \t");
+        if (!starts(value, "image/") || sub == 0 || (p[sub + blanks] && p[sub + blanks] != ';'))
             abort();
     }
 }

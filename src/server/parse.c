@@ -1,5 +1,6 @@
 /* server: what the listener routes' bodies and queries share, as pure
  * functions (fuzzed by fuzz/fuzz_server_json.c and fuzz_server_query.c). */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,9 +211,15 @@ bool et__media_type_is(const char *content_type, const char *type)
     while (n && (content_type[n - 1] == ' ' || content_type[n - 1] == '\t'))
         n--;
     size_t t = strlen(type);
-    if (type[t - 1] == '/') /* "image/": any subtype, but one */
-        return n > t && strncasecmp(content_type, type, t) == 0 &&
-               !memchr(content_type + t, '/', n - t) &&
-               !memchr(content_type + t, ' ', n - t);
+    if (type[t - 1] == '/') { /* "image/": any one subtype, a token (RFC 9110 5.6.2) */
+        if (n <= t || strncasecmp(content_type, type, t) != 0)
+            return false;
+        for (size_t i = t; i < n; i++) {
+            unsigned char c = (unsigned char)content_type[i];
+            if (!(c < 0x7f && (isalnum(c) || strchr("!#$%&'*+-.^_`|~", c))) || !c)
+                return false;
+        }
+        return true;
+    }
     return n == t && strncasecmp(content_type, type, t) == 0;
 }
