@@ -69,11 +69,17 @@ ts_reply ts_http_raw(int port, const char *req, size_t len)
 ts_reply ts_http(int port, const char *method, const char *path, const char *headers,
                   const void *body, size_t body_len)
 {
+    return ts_http_host(port, "localhost", method, path, headers, body, body_len);
+}
+
+ts_reply ts_http_host(int port, const char *host, const char *method, const char *path,
+                      const char *headers, const void *body, size_t body_len)
+{
     char head[2048];
     int n = snprintf(head, sizeof head,
-                     "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s"
+                     "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n%s"
                      "Content-Length: %zu\r\n\r\n",
-                     method, path, headers, body_len);
+                     method, path, host, headers, body_len);
     char *req = malloc((size_t)n + body_len);
     memcpy(req, head, (size_t)n);
     if (body && body_len)

@@ -30,6 +30,10 @@ ts_reply ts_http_raw(int port, const char *req, size_t len);
 ts_reply ts_http(int port, const char *method, const char *path, const char *headers,
                  const void *body, size_t body_len);
 
+/* The same with its own Host header's value (ts_http's is "localhost"). */
+ts_reply ts_http_host(int port, const char *host, const char *method, const char *path,
+                      const char *headers, const void *body, size_t body_len);
+
 /* The reply's header `name` (case-insensitive), or NULL; a static copy,
  * valid until the next call. */
 const char *ts_header(const ts_reply *r, const char *name);

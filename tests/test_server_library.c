@@ -219,8 +219,9 @@ static void music_folders_are_scanned_in_the_background_and_on_request(void **st
     assert_int_equal(field(p, "files"), 3);
     assert_int_equal(field(p, "done"), 0);
     assert_int_equal(field(p, "scans"), 1);
+    /* without a token, the folder by its last name only (issue 23) */
     assert_string_equal(json_string_value(json_array_get(json_object_get(p, "folders"), 0)),
-                        f->music);
+                        "music");
     json_decref(p);
     ts_reply r = ts_http(port, "GET", "/healthz", "", NULL, 0); /* it answers meanwhile */
     ts_check_reply(&r, 200);

@@ -697,7 +697,8 @@ static void routes_answer(int port, bool redis_up, int round)
         bool put = !strcmp(routes[i].method, "PUT"), picture = !strcmp(routes[i].method, "POST");
         if (put && redis_up)
             continue; /* the test checks later that the refused one changed nothing */
-        ts_reply r = ts_http(port, routes[i].method, routes[i].path, "",
+        ts_reply r = ts_http(port, routes[i].method, routes[i].path,
+                             put ? "Content-Type: application/json\r\n" : "",
                              picture ? jpeg : routes[i].body,
                              picture ? len : routes[i].body ? strlen(routes[i].body) : 0);
         if (r.status != want)

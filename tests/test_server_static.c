@@ -289,7 +289,7 @@ static void paths_that_try_to_leave_the_folder_are_refused(void **state)
     }
     /* a NUL byte in the request line itself: the path ends there (libmicrohttpd
      * reads it as a C string), so what comes after it cannot reach a file */
-    const char nul[] = "GET /app.js\0../../etc/passwd HTTP/1.1\r\nHost: x\r\n"
+    const char nul[] = "GET /app.js\0../../etc/passwd HTTP/1.1\r\nHost: localhost\r\n"
                        "Connection: close\r\n\r\n";
     ts_reply r = ts_http_raw(port, nul, sizeof nul - 1);
     if (r.status == 200)
@@ -297,11 +297,11 @@ static void paths_that_try_to_leave_the_folder_are_refused(void **state)
     else
         refused(&r, "/app.js, a NUL, ../../etc/passwd", passwd);
     ts_reply_free(&r);
-    const char nul2[] = "GET /passwd.txt\0.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    const char nul2[] = "GET /passwd.txt\0.js HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
     r = ts_http_raw(port, nul2, sizeof nul2 - 1);
     refused(&r, "/passwd.txt, a NUL, .js", passwd);
     ts_reply_free(&r);
-    const char dots[] = "GET /../../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    const char dots[] = "GET /../../../etc/passwd HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
     r = ts_http_raw(port, dots, sizeof dots - 1);
     refused(&r, "a raw ../ in the request line", passwd);
     ts_reply_free(&r);

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -53,6 +54,7 @@ typedef struct fixture {
     char fifo[ET_STORE_MAX_ID + 1];      /* replaced by a FIFO after the scan */
     char alias[ET_STORE_MAX_ID + 1];     /* music/alias.ogg -> music/gamma.ogg */
     char gone[ET_STORE_MAX_ID + 1];      /* marked missing */
+    char deep[ET_STORE_MAX_ID + 1];      /* music/sub/deep.wav */
     char link[ET_STORE_MAX_ID + 1];      /* a catalogue's link */
     char passwd_line[256];               /* /etc/passwd's first line */
 } fixture;
@@ -137,6 +139,11 @@ static void make_library(fixture *f)
           "-c:a libmp3lame -c:v copy -disposition:v attached_pic '%s/alpha.mp3'",
           f->cover, f->music);
     make_song(f->dir, "outside/secret.flac", "-c:a flac", 900);
+    /* music/sub/deep.wav, and outside2/deep.wav: where a link put in place
+     * of sub would lead */
+    ts_sh("mkdir -p '%s/sub' '%s/outside2'", f->music, f->dir);
+    make_song(f->music, "sub/deep.wav", "-c:a pcm_s16le", 1500);
+    make_song(f->dir, "outside2/deep.wav", "-c:a pcm_s16le", 1700);
     const char *later[] = {"victim1.wav", "victim2.wav", "fifo.wav", "gone.wav"};
     for (size_t i = 0; i < 4; i++)
         make_song(f->music, later[i], "-c:a pcm_s16le", 1000.0 + 100.0 * (double)i);
@@ -152,6 +159,7 @@ static void make_library(fixture *f)
     id_of(f, "fifo.wav", f->fifo);
     id_of(f, "alias.ogg", f->alias);
     id_of(f, "gone.wav", f->gone);
+    id_of(f, "deep.wav", f->deep);
     id_of(f, NULL, f->link);
     /* gone.wav goes and a rescan marks it missing; then, with no scan after,
      * two files become links out of the folder and one a FIFO */
@@ -312,7 +320,7 @@ static void pages_give_every_track_exactly_once(void **state)
     char err[ET_ERR_MAX];
     assert_int_equal(et_store_iterate(f->st, ET_LIBRARY_TRACKS, NULL, 0, expect_one, &e, err),
                      ET_OK);
-    assert_int_equal(e.n, N_SONGS + 5 + N_LINKS); /* + out, alias, victims and fifo */
+    assert_int_equal(e.n, N_SONGS + 6 + N_LINKS); /* + out, alias, victims, fifo, deep */
     const int limits[] = {1, 2, 3, 7, 50, 500};
     for (size_t k = 0; k < sizeof limits / sizeof *limits; k++) {
         size_t pages;
@@ -799,6 +807,70 @@ static void files_outside_the_scanned_folders_are_refused(void **state)
     ts_reply_free(&r);
 }
 
+typedef struct fetch {
+    const fixture *f;
+    char path[400];
+    ts_reply r;
+} fetch;
+
+static void *fetch_thread(void *arg)
+{
+    fetch *q = arg;
+    q->r = get(q->f, q->path, "");
+    return NULL;
+}
+
+/* A folder on the way to a track's file swapped for a symbolic link out of
+ * the music folder after the server has checked the path, before it opens
+ * the file (the hook stops it there: the test's open of the FIFO returns
+ * once the server is at the hook, and it goes on when the test closes it):
+ * the file is refused, not followed to the other folder's file. */
+static void swap_while_opening(fixture *f);
+
+static void a_folder_swapped_for_a_link_after_the_check_is_refused(void **state)
+{
+    fixture *f = *state;
+    swap_while_opening(f);                     /* openat2 */
+    setenv("EMOTUNE_TEST_NO_OPENAT2", "1", 1); /* its fallback, one name at a time */
+    swap_while_opening(f);
+    unsetenv("EMOTUNE_TEST_NO_OPENAT2");
+}
+
+static void swap_while_opening(fixture *f)
+{
+    char fifo[800], path[400];
+    snprintf(path, sizeof path, "/api/v1/tracks/%s/audio", f->deep);
+    ts_reply r = get(f, path, "");
+    ts_check_reply(&r, 200); /* served while sub is a folder */
+    ts_reply_free(&r);
+    snprintf(fifo, sizeof fifo, "%s/open.fifo", f->dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    setenv("EMOTUNE_TEST_TRACK_OPEN_FIFO", fifo, 1);
+    fetch q = {.f = f};
+    snprintf(q.path, sizeof q.path, "%s", path);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, fetch_thread, &q), 0);
+    int w = open(fifo, O_WRONLY); /* returns once the server is at the hook */
+    assert_true(w >= 0);
+    ts_sh("cd '%s' && mv sub sub.real && ln -s '%s/outside2' sub", f->music, f->dir);
+    close(w);
+    pthread_join(th, NULL);
+    unsetenv("EMOTUNE_TEST_TRACK_OPEN_FIFO");
+    ts_sh("cd '%s' && rm sub && mv sub.real sub && rm '%s'", f->music, fifo);
+    size_t outside_len;
+    char outside[900], err[ET_ERR_MAX];
+    uint8_t *data;
+    snprintf(outside, sizeof outside, "%s/outside2/deep.wav", f->dir);
+    assert_int_equal(et_read_file(outside, 1 << 26, &data, &outside_len, err), ET_OK);
+    if (q.r.status == 200 && q.r.body_len == outside_len &&
+        memcmp(q.r.body, data, outside_len) == 0)
+        fail_msg("the file beyond the swapped folder's link was served");
+    free(data);
+    ts_check_reply(&q.r, 404);
+    assert_non_null(strstr(q.r.body, "symbolic link"));
+    ts_reply_free(&q.r);
+}
+
 /* ../, %2e%2e%2f, ..%2f and NUL bytes in the {id} of every track route:
  * 400 or 404 with a JSON error, and no reply holds /etc/passwd's first line
  * or a repository file. */
@@ -841,6 +913,7 @@ int main(void)
         cmocka_unit_test(ranges_are_served_as_rfc_9110_says),
         cmocka_unit_test(conditional_requests_answer_304_or_the_file),
         cmocka_unit_test(files_outside_the_scanned_folders_are_refused),
+        cmocka_unit_test(a_folder_swapped_for_a_link_after_the_check_is_refused),
         cmocka_unit_test(path_tricks_in_the_id_are_refused),
     };
     return cmocka_run_group_tests_name("server_tracks", tests, setup, teardown);

@@ -16,7 +16,7 @@ static const char serve_usage[] =
     "                     [--threads N]\n"
     "                     [--max-body BYTES]\n"
     "                     [--max-connections N] [--max-per-client N] [--timeout S]\n"
-    "                     [--grace S]\n"
+    "                     [--header-timeout S] [--grace S] [--metrics-public]\n"
     "                     [--music DIR]... [--scan-jobs N]\n"
     "                     [--max-fps N] [--history-every SECONDS] [--web DIR]\n"
     "\n"
@@ -34,9 +34,13 @@ static const char serve_usage[] =
     "options:\n"
     "  --listen ADDR:PORT  IPv4 address and port (default 127.0.0.1:8080; port 0:\n"
     "                      any free one, printed)\n"
-    "  --token TOKEN       required by every /api/ request (Authorization: Bearer\n"
-    "                      TOKEN), 16 characters or more; default $EMOTUNE_TOKEN.\n"
-    "                      An address outside 127.0.0.0/8 needs one.\n"
+    "  --token TOKEN       required by every /api/ request and /metrics\n"
+    "                      (Authorization: Bearer TOKEN), 16 characters or more;\n"
+    "                      default $EMOTUNE_TOKEN. An address outside 127.0.0.0/8\n"
+    "                      needs one. Without one, only requests naming this\n"
+    "                      machine (Host: localhost, 127.x.y.z or [::1]) are answered;\n"
+    "                      either way a browser's requests from another page's\n"
+    "                      origin are refused (403)\n"
     "  --store URI         the store (default $EMOTUNE_STORE, else the LMDB store in\n"
     "                      your data folder)\n"
     "  --models DIR        the face models (default $EMOTUNE_MODELS, else models/\n"
@@ -53,10 +57,15 @@ static const char serve_usage[] =
     "  --threads N         worker threads, 1 to 64 (default 2)\n"
     "  --max-body BYTES    the largest request body (default 10485760)\n"
     "  --max-connections N connections at once (default 64); more wait their turn\n"
-    "  --max-per-client N  connections at once from one address (default 16); the\n"
-    "                      requests of one more get 429 Too Many Requests\n"
+    "  --max-per-client N  connections at once from one address (default 16); one\n"
+    "                      more is refused as it is accepted\n"
     "  --timeout S         close a connection idle, or sending too slowly, for S\n"
     "                      seconds (default 30)\n"
+    "  --header-timeout S  close a connection whose request's headers have not all\n"
+    "                      come S seconds after it opened or its last reply, however\n"
+    "                      slowly they trickle (default 5, at most --timeout)\n"
+    "  --metrics-public    /metrics without the token when one is set (by default\n"
+    "                      it wants the token too)\n"
     "  --grace S           at a stop, let requests in flight finish for up to S\n"
     "                      seconds (default 10)\n"
     "  --music DIR         a music folder (repeat for more): scanned in the\n"
@@ -81,7 +90,8 @@ typedef struct serve_args {
     const char *listen, *store, *token, *models, *web;
     long threads, scan_jobs;
     double max_body;
-    long max_connections, max_per_client, timeout_s;
+    long max_connections, max_per_client, timeout_s, header_timeout_s;
+    bool metrics_public;
     double grace_s; /* -1: the default */
     const char *music[MAX_MUSIC_DIRS];
     size_t n_music;
@@ -100,6 +110,7 @@ static int parse_limit(int opt, const char *arg, serve_args *a)
     const char *name = opt == 'C'   ? "--max-connections"
                        : opt == 'P' ? "--max-per-client"
                        : opt == 'O' ? "--timeout"
+                       : opt == 'H' ? "--header-timeout"
                                     : "--grace";
     double lo = whole ? 1 : 0, hi = opt == 'C' ? 100000 : opt == 'P' ? 100000 : 3600;
     if (et_cli_parse_number(arg, lo, hi, &v) || (whole && v != (long)v)) {
@@ -113,6 +124,8 @@ static int parse_limit(int opt, const char *arg, serve_args *a)
         a->max_per_client = (long)v;
     else if (opt == 'O')
         a->timeout_s = (long)v;
+    else if (opt == 'H')
+        a->header_timeout_s = (long)v;
     else
         a->grace_s = v;
     return 0;
@@ -128,6 +141,8 @@ static int parse_args(int argc, char **argv, serve_args *a)
         {"max-connections", required_argument, NULL, 'C'},
         {"max-per-client", required_argument, NULL, 'P'},
         {"timeout", required_argument, NULL, 'O'}, {"grace", required_argument, NULL, 'G'},
+        {"header-timeout", required_argument, NULL, 'H'},
+        {"metrics-public", no_argument, NULL, 'U'},
         {"music", required_argument, NULL, 'm'},  {"scan-jobs", required_argument, NULL, 'J'},
         {"max-fps", required_argument, NULL, 'F'}, {"history-every", required_argument, NULL, 'E'},
         {"web", required_argument, NULL, 'W'},    {"expressions", required_argument, NULL, 'X'},
@@ -175,7 +190,8 @@ static int parse_args(int argc, char **argv, serve_args *a)
             }
             a->max_body = v;
             break;
-        case 'C': case 'P': case 'O': case 'G':
+        case 'U': a->metrics_public = true; break;
+        case 'C': case 'P': case 'O': case 'H': case 'G':
             if (parse_limit(c, optarg, a))
                 return ET_EXIT_USAGE;
             break;
@@ -290,6 +306,9 @@ int et_cli_serve(int argc, char **argv)
         o.max_per_client = (unsigned)a.max_per_client;
     if (a.timeout_s)
         o.timeout_s = (unsigned)a.timeout_s;
+    if (a.header_timeout_s)
+        o.header_timeout_s = (unsigned)a.header_timeout_s;
+    o.metrics_public = a.metrics_public;
     if (a.grace_s >= 0)
         o.grace_s = a.grace_s;
     sigset_t old;

@@ -2,6 +2,7 @@
  * requests in flight (which a stop waits for). */
 #include <arpa/inet.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -66,8 +67,17 @@ static et__client *client_entry(et_server *s, const et__conn *k, bool add)
     return e;
 }
 
-/* Counts a new connection against its client: over the limit, it is marked
- * (and not counted: it is answered 429 and closed). */
+/* The count of k's client's connections open (under clients_lock). */
+static unsigned client_open(et_server *s, const et__conn *k)
+{
+    et__client *e = client_entry(s, k, false);
+    return e ? e->open : 0;
+}
+
+/* Counts a new connection against its client: over the limit (two accepted
+ * at once by two of MHD's threads, both past the accept policy), it is
+ * marked (and not counted: it is answered 429 and closed). It joins the
+ * sweep's list. */
 static void client_opened(et_server *s, et__conn *k)
 {
     pthread_mutex_lock(&s->clients_lock);
@@ -76,16 +86,48 @@ static void client_opened(et_server *s, et__conn *k)
         k->over = true;
     else if (e)
         e->open++, k->counted = true;
+    k->next = s->conns;
+    if (s->conns)
+        s->conns->prev = k;
+    s->conns = k;
     pthread_mutex_unlock(&s->clients_lock);
 }
 
-static void client_closed(et_server *s, const et__conn *k)
+/* Leaves the list (before MHD closes its socket: the sweep never shuts
+ * down a descriptor another connection may have been given since) and its
+ * client's count. */
+static void client_closed(et_server *s, et__conn *k)
 {
     pthread_mutex_lock(&s->clients_lock);
-    et__client *e = client_entry(s, k, false);
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        s->conns = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    et__client *e = k->counted ? client_entry(s, k, false) : NULL;
     if (e && --e->open == 0)
         *e = s->clients[--s->n_clients];
     pthread_mutex_unlock(&s->clients_lock);
+}
+
+enum MHD_Result et__accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    et_server *s = cls;
+    et__conn k = {.addr_len = 0};
+    if (addr && addr->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+        memcpy(k.addr, &((const struct sockaddr_in *)(const void *)addr)->sin_addr, 4);
+        k.addr_len = 4;
+    } else if (addr && addr->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+        memcpy(k.addr, &((const struct sockaddr_in6 *)(const void *)addr)->sin6_addr, 16);
+        k.addr_len = 16;
+    }
+    pthread_mutex_lock(&s->clients_lock);
+    bool over = client_open(s, &k) >= s->max_per_client;
+    pthread_mutex_unlock(&s->clients_lock);
+    if (over)
+        atomic_fetch_add(&s->limited[ET__LIMIT_CONNECTIONS], 1);
+    return over ? MHD_NO : MHD_YES;
 }
 
 void et__on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -97,6 +139,10 @@ void et__on_connection(void *cls, struct MHD_Connection *c, void **socket_contex
         atomic_fetch_add(&s->connections_open, 1);
         atomic_fetch_add(&s->connections_total, 1);
         if ((k = calloc(1, sizeof *k))) { /* else: neither limited nor timed */
+            const union MHD_ConnectionInfo *i =
+                MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+            k->fd = i ? i->connect_fd : -1;
+            atomic_store(&k->since_ns, et__now_ns());
             client_address(c, k);
             client_opened(s, k);
         }
@@ -104,21 +150,111 @@ void et__on_connection(void *cls, struct MHD_Connection *c, void **socket_contex
         return;
     }
     atomic_fetch_sub(&s->connections_open, 1);
-    if (k && k->counted)
+    if (k)
         client_closed(s, k);
     free(k);
     *socket_context = NULL;
 }
 
-/* A request's first call: it is in flight (and timed) from now. False when
- * its connection is over its client's limit. */
-bool et__request_begins(et_server *s, struct MHD_Connection *c)
+/* ---- the sweep of late headers ------------------------------------------ */
+
+/* Shuts down every connection that has waited for a request's headers for
+ * longer than the deadline: MHD then reads its end and closes it, on its
+ * own thread. Under clients_lock, so that no record leaves (nor its socket
+ * closes) meanwhile. */
+static void sweep_once(et_server *s)
+{
+    uint64_t now = et__now_ns();
+    pthread_mutex_lock(&s->clients_lock);
+    for (et__conn *k = s->conns; k; k = k->next) {
+        /* in_request first: a request that ends sets since_ns before it
+         * clears in_request, so an idle connection's since_ns read after is
+         * the new one (and maybe later than now) */
+        if (k->cut || k->fd < 0 || atomic_load(&k->in_request))
+            continue;
+        uint64_t since = atomic_load(&k->since_ns);
+        if (since >= now || now - since <= s->header_timeout_ns)
+            continue;
+        k->cut = true;
+        shutdown(k->fd, SHUT_RDWR);
+        atomic_fetch_add(&s->headers_late, 1);
+    }
+    pthread_mutex_unlock(&s->clients_lock);
+}
+
+/* Sweeps four times per deadline (at least every 250 ms) until stopped. */
+static void *sweeper(void *arg)
+{
+    et_server *s = arg;
+    uint64_t step = s->header_timeout_ns / 4;
+    if (step > 250000000u)
+        step = 250000000u;
+    pthread_mutex_lock(&s->sweep_lock);
+    while (!s->sweep_stop) {
+        struct timespec at;
+        clock_gettime(CLOCK_MONOTONIC, &at);
+        uint64_t ns = (uint64_t)at.tv_nsec + step;
+        at.tv_sec += (time_t)(ns / 1000000000u);
+        at.tv_nsec = (long)(ns % 1000000000u);
+        if (pthread_cond_timedwait(&s->sweep_wake, &s->sweep_lock, &at) == ETIMEDOUT &&
+            !s->sweep_stop) {
+            pthread_mutex_unlock(&s->sweep_lock);
+            sweep_once(s);
+            pthread_mutex_lock(&s->sweep_lock);
+        }
+    }
+    pthread_mutex_unlock(&s->sweep_lock);
+    return NULL;
+}
+
+et_status et__sweep_start(et_server *s, char *err)
+{
+    s->sweep_stop = false;
+    if (pthread_create(&s->sweeper, NULL, sweeper, s) != 0)
+        return et_fail(err, ET_E_NOMEM, "cannot start the connection sweep's thread");
+    s->sweeping = true;
+    return ET_OK;
+}
+
+void et__sweep_stop(et_server *s)
+{
+    if (!s->sweeping)
+        return;
+    pthread_mutex_lock(&s->sweep_lock);
+    s->sweep_stop = true;
+    pthread_cond_broadcast(&s->sweep_wake);
+    pthread_mutex_unlock(&s->sweep_lock);
+    pthread_join(s->sweeper, NULL);
+    s->sweeping = false;
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+/* A request's first call (its headers are all in): it is in flight (and
+ * timed) from now. Over its client's limit, or past the headers' deadline
+ * (before the sweep came round), it is refused. */
+et__begin et__request_begins(et_server *s, struct MHD_Connection *c)
 {
     atomic_fetch_add(&s->in_flight, 1);
     et__conn *k = et__conn_of(c);
-    if (k)
-        k->started_ns = et__now_ns();
-    return !(k && k->over);
+    if (!k)
+        return ET__BEGIN_OK;
+    k->started_ns = et__now_ns();
+    atomic_store(&k->in_request, true);
+    if (k->started_ns - atomic_load(&k->since_ns) > s->header_timeout_ns) {
+        atomic_fetch_add(&s->headers_late, 1);
+        return ET__BEGIN_LATE;
+    }
+    return k->over ? ET__BEGIN_OVER : ET__BEGIN_OK;
+}
+
+void et__request_completed(struct MHD_Connection *c)
+{
+    et__conn *k = c ? et__conn_of(c) : NULL;
+    if (!k)
+        return;
+    atomic_store(&k->since_ns, et__now_ns());
+    atomic_store(&k->in_request, false);
 }
 
 /* A request is done (answered, or its connection closed); the last one

@@ -18,6 +18,7 @@
 
 struct et__library {
     char **dirs; /* the --music folders, as given */
+    char **real; /* the same resolved (NULL: could not be) */
     size_t ndirs;
     int jobs;    /* a scan's analysis threads */
     pthread_mutex_t lock; /* guards everything below */
@@ -144,13 +145,15 @@ et_status et__library_open(et_server *s, const et_server_opts *o, char *err)
                        o->scan_jobs);
     if (!l->jobs)
         l->jobs = 1; /* in the background: the requests keep the other cores */
-    if (o->n_music_dirs && !(l->dirs = calloc(o->n_music_dirs, sizeof *l->dirs)))
+    if (o->n_music_dirs && (!(l->dirs = calloc(o->n_music_dirs, sizeof *l->dirs)) ||
+                            !(l->real = calloc(o->n_music_dirs, sizeof *l->real))))
         return et_fail(err, ET_E_NOMEM, "out of memory");
     for (size_t i = 0; i < o->n_music_dirs; i++) {
         struct stat st;
         if (stat(o->music_dirs[i], &st) != 0 || !S_ISDIR(st.st_mode))
             return et_fail(err, ET_E_INVALID, "music folder %.200s: not a folder",
                            o->music_dirs[i]);
+        l->real[l->ndirs] = realpath(o->music_dirs[i], NULL);
         if (!(l->dirs[l->ndirs++] = strdup(o->music_dirs[i])))
             return et_fail(err, ET_E_NOMEM, "out of memory");
     }
@@ -191,8 +194,9 @@ void et__library_close(et_server *s)
         return;
     et__library_stop(s);
     for (size_t i = 0; i < l->ndirs; i++)
-        free(l->dirs[i]);
+        free(l->dirs[i]), free(l->real[i]);
     free(l->dirs);
+    free(l->real);
     json_decref(l->failures);
     pthread_mutex_destroy(&l->lock);
     free(l);
@@ -212,12 +216,90 @@ void et__scan_snapshot(et_server *s, et__scan_view *out)
 
 static json_t *time_or_null(double t) { return t > 0 ? json_real(t) : json_null(); }
 
+/* The end of a folder's path: its last name ("music" of "/home/a/music/"),
+ * as [*name, *name + *n). */
+static void last_name(const char *dir, const char **name, size_t *n)
+{
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/')
+        len--;
+    size_t start = len;
+    while (start > 0 && dir[start - 1] != '/')
+        start--;
+    *name = dir + start;
+    *n = len - start;
+}
+
+/* Whether text at p begins with the folder dir (trailing '/' ignored),
+ * followed by '/' or the end of a path; its length in *n. */
+static bool folder_at(const char *p, const char *dir, size_t *n)
+{
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/')
+        len--;
+    if (len < 2 || strncmp(p, dir, len) != 0)
+        return false;
+    char next = p[len];
+    *n = len;
+    return next == '/' || next == '\0' || next == ' ' || next == ':' || next == '\'' ||
+           next == ',' || next == ')';
+}
+
+/* text as a server without a token shows it: every --music folder in it
+ * (as given, and resolved) is written as its last name alone, so that
+ * paths read relative to the folders and no other path of the server's
+ * shows; with a token, as it is. NULL when out of memory. */
+static json_t *shown_text(const et_server *s, const char *text)
+{
+    const et__library *l = s->library;
+    if (s->token || !text)
+        return json_string(text ? text : "");
+    size_t cap = strlen(text) + 1, len = 0;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    for (const char *p = text; *p;) {
+        size_t n = 0, i = 0;
+        for (; i < l->ndirs; i++)
+            if (folder_at(p, l->dirs[i], &n) || (l->real[i] && folder_at(p, l->real[i], &n)))
+                break;
+        if (i == l->ndirs) {
+            out[len++] = *p++;
+            continue;
+        }
+        const char *name;
+        size_t nn;
+        last_name(l->dirs[i], &name, &nn);
+        memcpy(out + len, name, nn); /* nn <= n: it fits */
+        len += nn;
+        p += n;
+    }
+    out[len] = '\0';
+    json_t *js = json_string(out);
+    free(out);
+    return js;
+}
+
+/* The scan's failures, their paths shown as above. */
+static json_t *shown_failures(const et_server *s, const json_t *failures)
+{
+    json_t *list = json_array();
+    size_t i;
+    json_t *f;
+    json_array_foreach(failures, i, f)
+        json_array_append_new(
+            list, json_pack("{s:o,s:O}", "path",
+                            shown_text(s, json_string_value(json_object_get(f, "path"))),
+                            "reason", json_object_get(f, "reason")));
+    return list;
+}
+
 /* The scan's progress as the API shows it. */
-static json_t *scan_json(et__library *l)
+static json_t *scan_json(const et_server *s, et__library *l)
 {
     json_t *folders = json_array();
     for (size_t i = 0; i < l->ndirs; i++)
-        json_array_append_new(folders, json_string(l->dirs[i]));
+        json_array_append_new(folders, shown_text(s, l->dirs[i]));
     pthread_mutex_lock(&l->lock);
     const et__scan_view *v = &l->view;
     json_t *doc = json_pack(
@@ -226,8 +308,8 @@ static json_t *scan_json(et__library *l)
         (json_int_t)v->done, "added", (json_int_t)v->added, "updated", (json_int_t)v->updated,
         "unchanged", (json_int_t)v->unchanged, "missing", (json_int_t)v->missing, "failed",
         (json_int_t)v->failed, "started", time_or_null(v->started), "finished",
-        time_or_null(v->finished), "error", *v->error ? json_string(v->error) : json_null(),
-        "failures", l->failures ? json_deep_copy(l->failures) : json_array(), "scans",
+        time_or_null(v->finished), "error", *v->error ? shown_text(s, v->error) : json_null(),
+        "failures", l->failures ? shown_failures(s, l->failures) : json_array(), "scans",
         (json_int_t)v->runs);
     pthread_mutex_unlock(&l->lock);
     return doc;
@@ -236,7 +318,7 @@ static json_t *scan_json(et__library *l)
 et__reply et__scan_get(et_server *s, const et__call *c)
 {
     (void)c;
-    json_t *doc = scan_json(s->library);
+    json_t *doc = scan_json(s, s->library);
     return doc ? (et__reply){.status = 200, .json = doc}
                : et__error(503, ET_E_NOMEM, "out of memory");
 }
@@ -254,7 +336,7 @@ et__reply et__scan_post(et_server *s, const et__call *c)
     pthread_mutex_unlock(&l->lock);
     if (refused)
         return et__error(refused, refused == 409 ? ET_E_CONFLICT : ET_E_UNAVAILABLE, "%s", why);
-    json_t *doc = scan_json(l);
+    json_t *doc = scan_json(s, l);
     return doc ? (et__reply){.status = 202, .json = doc}
                : et__error(503, ET_E_NOMEM, "out of memory");
 }

@@ -36,6 +36,19 @@ void et__listeners_free(et_server *s)
     s->n_listeners = 0;
 }
 
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The rate limit's clock (and the table's). */
+static double server_clock(et_server *s)
+{
+    return s->clock ? s->clock(s->clock_ctx) : monotonic_seconds();
+}
+
 /* The live listener `name`, or NULL; with the table's lock held. */
 static et__listener *find_locked(et_server *s, const char *name)
 {
@@ -45,13 +58,64 @@ static et__listener *find_locked(et_server *s, const char *name)
     return NULL;
 }
 
-/* The same, taking the table's lock. */
+/* The same, taking the table's lock; held (et__listener_put) when found. */
 static et__listener *find(et_server *s, const char *name)
 {
     pthread_mutex_lock(&s->listeners_lock);
     et__listener *found = find_locked(s, name);
+    if (found)
+        found->refs++;
     pthread_mutex_unlock(&s->listeners_lock);
     return found;
+}
+
+void et__listener_put(et_server *s, et__listener *l)
+{
+    if (!l)
+        return;
+    pthread_mutex_lock(&s->listeners_lock);
+    bool last = --l->refs == 0 && l->gone;
+    pthread_mutex_unlock(&s->listeners_lock);
+    if (last)
+        listener_free(l);
+}
+
+size_t et__listeners_count(et_server *s)
+{
+    pthread_mutex_lock(&s->listeners_lock);
+    size_t n = s->n_listeners;
+    pthread_mutex_unlock(&s->listeners_lock);
+    return n;
+}
+
+/* Takes entry i out of the table (it is freed now, or by the last request
+ * holding it); with the table's lock held. */
+static void drop_locked(et_server *s, size_t i, et__listener **free_now)
+{
+    et__listener *l = s->listeners[i];
+    s->listeners[i] = s->listeners[--s->n_listeners];
+    l->gone = true;
+    if (l->refs == 0) {
+        l->next_free = *free_now;
+        *free_now = l;
+    }
+}
+
+/* Makes room for one more: every listener idle for listener_idle_s leaves,
+ * then, when the table is still full, the least recently seen. With the
+ * table's lock held; what is to be freed goes on *free_now. */
+static void make_room_locked(et_server *s, double now, et__listener **free_now)
+{
+    for (size_t i = s->n_listeners; i-- > 0;)
+        if (now - s->listeners[i]->used_at > s->listener_idle_s)
+            drop_locked(s, i, free_now);
+    if (s->n_listeners < s->max_listeners)
+        return;
+    size_t oldest = 0;
+    for (size_t i = 1; i < s->n_listeners; i++)
+        if (s->listeners[i]->used_at < s->listeners[oldest]->used_at)
+            oldest = i;
+    drop_locked(s, oldest, free_now);
 }
 
 /* A tracker with the profile's smoothing. */
@@ -93,14 +157,17 @@ void et__listener_profile_changed(et_server *s, const et_listener_profile *p)
     if (!l)
         return;
     et_mood_tracker *fresh = NULL;
-    if (new_tracker(p, &fresh, NULL) != ET_OK)
+    if (new_tracker(p, &fresh, NULL) != ET_OK) {
+        et__listener_put(s, l);
         return; /* out of memory: the old smoothing stays */
+    }
     pthread_mutex_lock(&l->lock);
     l->profile = *p;
     et_mood_tracker *old = l->tracker;
     l->tracker = fresh;
     pthread_mutex_unlock(&l->lock);
     et_mood_tracker_free(old);
+    et__listener_put(s, l);
 }
 
 /* Whether two profiles smooth alike, within the 15 significant digits the
@@ -135,14 +202,20 @@ et__listener *et__listener_get(et_server *s, et_store *st, const char *name, et_
     et__listener *l = find(s, name);
     if (l) {
         refresh_profile(s, st, l);
+        pthread_mutex_lock(&s->listeners_lock);
+        l->used_at = server_clock(s);
+        pthread_mutex_unlock(&s->listeners_lock);
         return l;
     }
     et__listener *fresh = make(st, name, fail);
     if (!fresh)
         return NULL;
+    et__listener *free_now = NULL;
+    double now = server_clock(s);
     pthread_mutex_lock(&s->listeners_lock);
     l = find_locked(s, name); /* made meanwhile? */
-    if (!l && s->n_listeners < ET__MAX_LISTENERS) {
+    if (!l) {
+        make_room_locked(s, now, &free_now); /* one pass: a new name is rare */
         et__listener **grown =
             realloc(s->listeners, (s->n_listeners + 1) * sizeof *s->listeners);
         if (grown) {
@@ -151,11 +224,19 @@ et__listener *et__listener_get(et_server *s, et_store *st, const char *name, et_
             fresh = NULL;
         }
     }
+    if (l) {
+        l->refs++;
+        l->used_at = now;
+    }
     pthread_mutex_unlock(&s->listeners_lock);
     listener_free(fresh);
+    while (free_now) {
+        et__listener *next = free_now->next_free;
+        listener_free(free_now);
+        free_now = next;
+    }
     if (!l)
-        *fail = et__error(503, ET_E_NOMEM, "no room for another listener (at most %d)",
-                          ET__MAX_LISTENERS);
+        *fail = et__error(503, ET_E_NOMEM, "out of memory");
     return l;
 }
 
@@ -246,13 +327,6 @@ static et_status maybe_record(et_server *s, et_store *st, et__listener *l,
     return rc;
 }
 
-static double monotonic_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Takes one frame from the listener's token bucket, which holds up to
  * max(1, frames_per_s) frames and refills at frames_per_s on the server's
  * clock; false with a 429 in *fail (and counted) when it is empty, so the
@@ -262,7 +336,7 @@ static bool take_frame(et_server *s, et__listener *l, et__reply *fail)
     double rate = s->frames_per_s;
     if (rate <= 0)
         return true;
-    double burst = fmax(1, rate), now = s->clock ? s->clock(s->clock_ctx) : monotonic_seconds();
+    double burst = fmax(1, rate), now = server_clock(s);
     pthread_mutex_lock(&l->bucket_lock);
     if (!l->bucket_primed) {
         l->tokens = burst;
@@ -290,6 +364,37 @@ static bool take_frame(et_server *s, et__listener *l, et__reply *fail)
     return false;
 }
 
+/* The frame's listener: one already live pays the rate limit before the
+ * picture is decoded (*l set, the picture not yet seen); a new name becomes
+ * a listener only once its picture has decoded (*l set after et__see, its
+ * bucket full), so bodies that do not decode never fill the table. False
+ * with the error in *fail (the picture freed). */
+static bool frame_listener(et_server *s, const et__call *c, et_store *st,
+                           const et_detect_opts *see, et__listener **l, et_image *img,
+                           et_face *faces, size_t *n, et__reply *fail)
+{
+    if ((*l = find(s, c->name))) {
+        if (!take_frame(s, *l, fail)) {
+            et__listener_put(s, *l);
+            return false;
+        }
+        refresh_profile(s, st, *l);
+        if (!et__see(s, c->req, see, img, faces, n, fail)) {
+            et__listener_put(s, *l);
+            return false;
+        }
+        return true;
+    }
+    if (!et__see(s, c->req, see, img, faces, n, fail))
+        return false;
+    if (!(*l = et__listener_get(s, st, c->name, fail)) || !take_frame(s, *l, fail)) {
+        et__listener_put(s, *l);
+        et_image_free(img);
+        return false;
+    }
+    return true;
+}
+
 et__reply et__frames(et_server *s, const et__call *c)
 {
     et__reply fail;
@@ -300,15 +405,18 @@ et__reply et__frames(et_server *s, const et__call *c)
     bool held;
     et_detect_opts see;
     if (!et__check_name(c->name, &fail) || !capture_time(c, &t, &fail) ||
-        !et__detect_opts(s, c, &see, &fail) ||
-        !(st = et__store(s, &fail)) || !(l = et__listener_get(s, st, c->name, &fail)) ||
-        !take_frame(s, l, &fail) || !et__override_get(st, c->name, &o, &held, &fail))
+        !et__detect_opts(s, c, &see, &fail) || !(st = et__store(s, &fail)))
         return fail;
     et_image img;
     et_face faces[ET__MAX_FACES];
     size_t n;
-    if (!et__see(s, c->req, &see, &img, faces, &n, &fail))
+    if (!frame_listener(s, c, st, &see, &l, &img, faces, &n, &fail))
         return fail;
+    if (!et__override_get(st, c->name, &o, &held, &fail)) {
+        et_image_free(&img);
+        et__listener_put(s, l);
+        return fail;
+    }
     et_listener_calibration cal; /* the listener's own face, read through it */
     et__calibrate_faces(st, c->name, faces, n, &cal);
     char err[ET_ERR_MAX];
@@ -322,6 +430,10 @@ et__reply et__frames(et_server *s, const et__call *c)
         rc = ET_E_UNAVAILABLE;
     l->last_frame_at = et__wall_time(); /* after its own history entry */
     pthread_mutex_unlock(&l->lock);
+    pthread_mutex_lock(&s->listeners_lock);
+    l->used_at = server_clock(s);
+    pthread_mutex_unlock(&s->listeners_lock);
+    et__listener_put(s, l);
     json_t *seen = rc == ET_OK ? et_report_faces(NULL, &img, &see, faces, n) : NULL;
     et__calibrated_json(json_object_get(seen, "faces"), faces, n, &cal);
     et_image_free(&img);
@@ -354,6 +466,7 @@ static bool camera_or_history(et_server *s, et_store *st, const char *name,
         et_mood_tracker_state(l->tracker, &m);
         double last_frame_at = l->last_frame_at;
         pthread_mutex_unlock(&l->lock);
+        et__listener_put(s, l);
         if (m.frames && strcmp(m.name, "unknown") != 0) {
             if (history_newer(st, name, last_frame_at, out, &rc, err))
                 return true;
@@ -423,6 +536,7 @@ et__reply et__mood(et_server *s, const et__call *c)
         et_mood_tracker_state(l->tracker, &cam);
         last_frame_at = l->last_frame_at;
         pthread_mutex_unlock(&l->lock);
+        et__listener_put(s, l);
     }
     if (held) { /* the stated mood, and what the camera sees meanwhile */
         json_t *doc = et__override_json(&o);

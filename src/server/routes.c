@@ -111,11 +111,20 @@ static bool append_load(et_server *s, char **buf, size_t *len, size_t *cap)
                      "# HELP emotune_http_connections_total Connections accepted.\n"
                      "# TYPE emotune_http_connections_total counter\n"
                      "emotune_http_connections_total %lu\n"
-                     "# HELP emotune_http_limited_total Requests answered 429, by the limit "
-                     "reached.\n"
+                     "# HELP emotune_http_headers_late_total Connections closed because a "
+                     "request's headers had not all come in time.\n"
+                     "# TYPE emotune_http_headers_late_total counter\n"
+                     "emotune_http_headers_late_total %lu\n"
+                     "# HELP emotune_listeners_live Listeners whose live mood this server "
+                     "keeps in memory.\n"
+                     "# TYPE emotune_listeners_live gauge\n"
+                     "emotune_listeners_live %zu\n"
+                     "# HELP emotune_http_limited_total Requests answered 429 (or connections "
+                     "refused), by the limit reached.\n"
                      "# TYPE emotune_http_limited_total counter\n",
                      atomic_load(&s->in_flight), atomic_load(&s->connections_open),
-                     atomic_load(&s->connections_total));
+                     atomic_load(&s->connections_total), atomic_load(&s->headers_late),
+                     et__listeners_count(s));
     for (int i = 0; ok && i < ET__LIMIT__COUNT; i++)
         ok = append(buf, len, cap, "emotune_http_limited_total{reason=\"%s\"} %lu\n",
                     et__limit_names[i], atomic_load(&s->limited[i]));

@@ -12,8 +12,8 @@
 
 #include "server/server_internal.h"
 
-const unsigned et__counted_status[ET__STATUS_SLOTS] = {200, 202, 206, 304, 400, 401, 404, 405,
-                                                       409, 413, 415, 416, 429, 500, 503};
+const unsigned et__counted_status[ET__STATUS_SLOTS] = {200, 202, 206, 304, 400, 401, 403, 404,
+                                                       405, 409, 413, 415, 416, 429, 500, 503};
 
 const double et__latency_bounds[ET__LATENCY_BUCKETS - 1] = {
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 5, 10};
@@ -29,7 +29,10 @@ et_server_opts et_server_default_opts(void)
 {
     return (et_server_opts){.listen = ET_SERVER_DEFAULT_LISTEN, .threads = 2,
                             .max_body = ET_SERVER_DEFAULT_MAX_BODY, .max_connections = 64,
-                            .max_per_client = 16, .timeout_s = 30, .grace_s = 10,
+                            .max_per_client = 16, .timeout_s = 30,
+                            .header_timeout_s = ET_SERVER_DEFAULT_HEADER_TIMEOUT_S,
+                            .max_listeners = ET_SERVER_DEFAULT_MAX_LISTENERS,
+                            .listener_idle_s = ET_SERVER_DEFAULT_LISTENER_IDLE_S, .grace_s = 10,
                             .history_every_s = 60,
                             .frames_per_s = ET_SERVER_DEFAULT_FRAMES_PER_S,
                             .expressions = et_vision_default_opts().model,
@@ -77,34 +80,34 @@ et_store *et__worker_store(et_server *s, et__worker *w, char *err)
 
 /* Every route, also checked against the OpenAPI document at start. */
 const et__route_def et__routes[] = {
-    {"/healthz", "GET", et__healthz},
-    {"/metrics", "GET", et__metrics},
-    {"/api/v1/openapi.json", "GET", et__openapi},
-    {"/api/v1/detect", "POST", et__detect},
-    {"/api/v1/listeners/{name}/frames", "POST", et__frames},
-    {"/api/v1/listeners/{name}/mood", "GET", et__mood},
-    {"/api/v1/listeners/{name}/mood", "PUT", et__mood_put},
-    {"/api/v1/listeners/{name}/mood", "DELETE", et__mood_delete},
-    {"/api/v1/listeners/{name}/next", "GET", et__next},
-    {"/api/v1/listeners/{name}/feedback", "POST", et__feedback},
-    {"/api/v1/listeners/{name}/profile", "GET", et__profile_get},
-    {"/api/v1/listeners/{name}/profile", "PUT", et__profile_put},
-    {"/api/v1/listeners/{name}/history", "GET", et__history},
-    {"/api/v1/listeners/{name}/calibration", "POST", et__calibration_post},
-    {"/api/v1/listeners/{name}/calibration", "GET", et__calibration_get},
-    {"/api/v1/listeners/{name}/calibration", "DELETE", et__calibration_delete},
-    {"/api/v1/library/scan", "GET", et__scan_get},
-    {"/api/v1/library/scan", "POST", et__scan_post},
-    {"/api/v1/library/import", "POST", et__import},
-    {"/api/v1/tracks", "GET", et__tracks},
-    {"/api/v1/tracks/{id}", "GET", et__track},
-    {"/api/v1/tracks/{id}/cover", "GET", et__track_cover},
-    {"/api/v1/tracks/{id}/audio", "GET", et__track_audio},
-    {"/api/v1/moods", "GET", et__moods},
-    {"/api/v1/listeners/{name}/feedback", "GET", et__feedback_list},
+    {"/healthz", "GET", et__healthz, ET__BODY_ANY},
+    {"/metrics", "GET", et__metrics, ET__BODY_ANY},
+    {"/api/v1/openapi.json", "GET", et__openapi, ET__BODY_ANY},
+    {"/api/v1/detect", "POST", et__detect, ET__BODY_IMAGE},
+    {"/api/v1/listeners/{name}/frames", "POST", et__frames, ET__BODY_IMAGE},
+    {"/api/v1/listeners/{name}/mood", "GET", et__mood, ET__BODY_ANY},
+    {"/api/v1/listeners/{name}/mood", "PUT", et__mood_put, ET__BODY_JSON},
+    {"/api/v1/listeners/{name}/mood", "DELETE", et__mood_delete, ET__BODY_ANY},
+    {"/api/v1/listeners/{name}/next", "GET", et__next, ET__BODY_ANY},
+    {"/api/v1/listeners/{name}/feedback", "POST", et__feedback, ET__BODY_JSON},
+    {"/api/v1/listeners/{name}/profile", "GET", et__profile_get, ET__BODY_ANY},
+    {"/api/v1/listeners/{name}/profile", "PUT", et__profile_put, ET__BODY_JSON},
+    {"/api/v1/listeners/{name}/history", "GET", et__history, ET__BODY_ANY},
+    {"/api/v1/listeners/{name}/calibration", "POST", et__calibration_post, ET__BODY_IMAGE},
+    {"/api/v1/listeners/{name}/calibration", "GET", et__calibration_get, ET__BODY_ANY},
+    {"/api/v1/listeners/{name}/calibration", "DELETE", et__calibration_delete, ET__BODY_ANY},
+    {"/api/v1/library/scan", "GET", et__scan_get, ET__BODY_ANY},
+    {"/api/v1/library/scan", "POST", et__scan_post, ET__BODY_ANY},
+    {"/api/v1/library/import", "POST", et__import, ET__BODY_ANY},
+    {"/api/v1/tracks", "GET", et__tracks, ET__BODY_ANY},
+    {"/api/v1/tracks/{id}", "GET", et__track, ET__BODY_ANY},
+    {"/api/v1/tracks/{id}/cover", "GET", et__track_cover, ET__BODY_ANY},
+    {"/api/v1/tracks/{id}/audio", "GET", et__track_audio, ET__BODY_ANY},
+    {"/api/v1/moods", "GET", et__moods, ET__BODY_ANY},
+    {"/api/v1/listeners/{name}/feedback", "GET", et__feedback_list, ET__BODY_ANY},
     /* the web page, last: "/{file}" would match any other one-segment path */
-    {"/", "GET", et__static_page},
-    {"/{file}", "GET", et__static_file},
+    {"/", "GET", et__static_page, ET__BODY_ANY},
+    {"/{file}", "GET", et__static_file, ET__BODY_ANY},
 };
 const size_t et__route_count = sizeof et__routes / sizeof *et__routes;
 _Static_assert(sizeof et__routes / sizeof *et__routes <= ET__MAX_ROUTES,
@@ -149,6 +152,61 @@ static bool authorised(et_server *s, struct MHD_Connection *c, const char *url,
     return q && same_secret(q, s->token);
 }
 
+/* Where a request may come from. Without a token the server listens on
+ * loopback only, and it answers only requests that name it so (Host:
+ * localhost, 127.x.y.z or [::1] with its port: a page on another name
+ * that a DNS rebinding pointed here is refused); with one, any Host (the
+ * LAN names it is reached by). Either way a request a browser sends from
+ * another page's origin (Origin set and not the Host itself) is refused: the
+ * page's own requests pass, and so do curl's, which carry no Origin. A
+ * request without a Host (HTTP/1.0) carries no Origin a browser set. False
+ * with the 403 in *fail. */
+static bool same_origin(et_server *s, struct MHD_Connection *c, et__reply *fail)
+{
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    char shown[80];
+    if (!s->token && host && !et__host_is_loopback(host, s->port)) {
+        *fail = et__error(403, ET_E_INVALID,
+                          "Host %s is not this server: without a token it answers "
+                          "localhost:%d, 127.0.0.1:%d and [::1]:%d only",
+                          et__shown(host, shown, sizeof shown), s->port, s->port, s->port);
+        return false;
+    }
+    if (origin && !et__origin_matches(origin, host)) {
+        *fail = et__error(403, ET_E_INVALID,
+                          "requests from the page at %s are refused: only this server's own "
+                          "page may call it from a browser",
+                          et__shown(origin, shown, sizeof shown));
+        return false;
+    }
+    return true;
+}
+
+/* A body of the type its route takes; false with the 415 in *fail. */
+static bool body_type(const et__route_def *route, struct MHD_Connection *c,
+                      const et__request *r, et__reply *fail)
+{
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    char shown[80];
+    if (!r->len || route->body == ET__BODY_ANY)
+        return true;
+    if (route->body == ET__BODY_JSON && !et__media_type_is(ct, "application/json")) {
+        *fail = et__error(415, ET_E_UNSUPPORTED,
+                          "the body is JSON: send it as Content-Type: application/json (not %s)",
+                          ct ? et__shown(ct, shown, sizeof shown) : "untyped");
+        return false;
+    }
+    if (route->body == ET__BODY_IMAGE && ct && !et__media_type_is(ct, "image/")) {
+        *fail = et__error(415, ET_E_UNSUPPORTED,
+                          "the body is a picture: send it as Content-Type: image/jpeg, "
+                          "image/png or image/webp (not %s)",
+                          et__shown(ct, shown, sizeof shown));
+        return false;
+    }
+    return true;
+}
+
 bool et__server_path_matches(const char *pattern, const char *url, char *param)
 {
     while (*pattern && *url) {
@@ -189,8 +247,12 @@ static enum MHD_Result run_later(et_server *s, struct MHD_Connection *c, et__req
 static enum MHD_Result dispatch(et_server *s, struct MHD_Connection *c, const char *url,
                                 const char *method, et__request *r)
 {
-    bool api = strncmp(url, "/api/", 5) == 0;
-    if (api && !authorised(s, c, url, method))
+    et__reply fail;
+    if (!same_origin(s, c, &fail))
+        return et__send_reply(s, c, ET__ROUTE_OTHER, fail, NULL);
+    bool tokened = strncmp(url, "/api/", 5) == 0 ||
+                   (!s->metrics_public && strcmp(url, "/metrics") == 0);
+    if (tokened && !authorised(s, c, url, method))
         return et__send_reply(s, c, ET__ROUTE_OTHER,
                               et__error(401, ET_E_INVALID, "this server wants its token: "
                                                           "Authorization: Bearer TOKEN"),
@@ -201,8 +263,11 @@ static enum MHD_Result dispatch(et_server *s, struct MHD_Connection *c, const ch
         if (!et__server_path_matches(route->path, url, r->param))
             continue;
         if (strcmp(method, route->method) == 0 ||
-            (strcmp(method, "HEAD") == 0 && strcmp(route->method, "GET") == 0))
+            (strcmp(method, "HEAD") == 0 && strcmp(route->method, "GET") == 0)) {
+            if (!body_type(route, c, r, &fail))
+                return et__send_reply(s, c, i, fail, NULL);
             return run_later(s, c, r, i);
+        }
         if (!strstr(allow, route->method)) /* "/healthz" and "/{file}" both GET */
             snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s",
                      *allow ? ", " : "", route->method);
@@ -285,7 +350,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!(r = calloc(1, sizeof *r)))
             return MHD_NO;
         *state = r;
-        if (!et__request_begins(s, c))
+        et__begin b = et__request_begins(s, c);
+        if (b == ET__BEGIN_LATE)
+            return MHD_NO; /* its headers came too late: closed */
+        if (b == ET__BEGIN_OVER)
             return refuse_connection(s, c);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl) {
@@ -336,7 +404,8 @@ size_t et__server_unescape(void *cls, struct MHD_Connection *c, char *s)
 static void on_completed(void *cls, struct MHD_Connection *c, void **state,
                          enum MHD_RequestTerminationCode code)
 {
-    (void)c, (void)code;
+    (void)code;
+    et__request_completed(c);
     et__request *r = *state;
     if (r) {
         if (atomic_load(&r->done)) /* answered, but the connection ended first */
@@ -426,6 +495,13 @@ static et_status check_opts(const et_server_opts *o, struct sockaddr_in *addr, c
         return et_fail(err, ET_E_INVALID, "connections %u, per client %u, timeout %u s: "
                                           "each must be 1 or more",
                        o->max_connections, o->max_per_client, o->timeout_s);
+    if (o->header_timeout_s < 1 || o->header_timeout_s > 3600)
+        return et_fail(err, ET_E_INVALID, "headers' deadline %u s: expected 1 to 3600",
+                       o->header_timeout_s);
+    if (o->max_listeners < 1 || !(o->listener_idle_s > 0 && o->listener_idle_s <= 30 * 86400.0))
+        return et_fail(err, ET_E_INVALID, "listeners kept %u, idle %g s: expected 1 or more, "
+                                          "and (0, 30 days]",
+                       o->max_listeners, o->listener_idle_s);
     if (!(o->grace_s >= 0 && o->grace_s <= 3600))
         return et_fail(err, ET_E_INVALID, "grace period %g s: expected [0, 3600]", o->grace_s);
     et_status st = parse_listen(o->listen ? o->listen : ET_SERVER_DEFAULT_LISTEN, addr, err);
@@ -456,6 +532,8 @@ static void server_free(et_server *s)
     et__listeners_free(s);
     pthread_mutex_destroy(&s->listeners_lock);
     pthread_mutex_destroy(&s->clients_lock);
+    pthread_mutex_destroy(&s->sweep_lock);
+    pthread_cond_destroy(&s->sweep_wake);
     pthread_mutex_destroy(&s->idle_lock);
     pthread_cond_destroy(&s->idle);
     free(s->clients);
@@ -471,12 +549,19 @@ static void init_limits(et_server *s, const et_server_opts *o)
     s->max_per_client = o->max_per_client;
     s->grace_s = o->grace_s;
     s->listen_fd = -1;
+    unsigned deadline = o->header_timeout_s < o->timeout_s ? o->header_timeout_s : o->timeout_s;
+    s->header_timeout_ns = (uint64_t)deadline * 1000000000u;
+    s->metrics_public = o->metrics_public;
+    s->max_listeners = o->max_listeners;
+    s->listener_idle_s = o->listener_idle_s;
     pthread_mutex_init(&s->clients_lock, NULL);
+    pthread_mutex_init(&s->sweep_lock, NULL);
     pthread_mutex_init(&s->idle_lock, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&s->idle, &attr);
+    pthread_cond_init(&s->sweep_wake, &attr);
     pthread_condattr_destroy(&attr);
     s->store_opts = et_store_default_opts();
     s->store_opts.stats = &s->store_stats;
@@ -527,7 +612,7 @@ et_status et_server_start(const et_server_opts *o, et_server **out, char *err)
     /* ITC: MHD_quiesce_daemon needs it. */
     s->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-            MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, s,
+            MHD_ALLOW_SUSPEND_RESUME, 0, et__accept_policy, s, on_request, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)o->threads, MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
@@ -542,6 +627,14 @@ et_status et_server_start(const et_server_opts *o, et_server **out, char *err)
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : ntohs(addr.sin_port);
+    if (et__sweep_start(s, err) != ET_OK) {
+        et__library_stop(s);
+        et__jobs_stop(s);
+        MHD_stop_daemon(s->daemon);
+        pthread_key_delete(s->worker_key);
+        server_free(s);
+        return ET_E_NOMEM;
+    }
     et__library_begin(s); /* the first scan, while the server answers */
     *out = s;
     return ET_OK;
@@ -595,6 +688,7 @@ unsigned et_server_stop(et_server *s)
      * MHD_stop_daemon wants none suspended; the threads' key destructors
      * free their workers (and close their store handles). */
     et__jobs_stop(s);
+    et__sweep_stop(s);
     MHD_stop_daemon(s->daemon); /* closes every connection */
     if (s->listen_fd >= 0)
         close(s->listen_fd);

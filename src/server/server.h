@@ -21,8 +21,16 @@
  * token.
  *
  * Safety: binds 127.0.0.1:8080 by default; any address outside 127.0.0.0/8
- * needs a token, then required on every /api/ request as "Authorization:
- * Bearer TOKEN" and compared in constant time. Bodies over max_body are
+ * needs a token, then required on every /api/ request (and /metrics unless
+ * metrics_public) as "Authorization: Bearer TOKEN" and compared in constant
+ * time. Without a token only requests whose Host names the loopback
+ * (localhost, 127.x.y.z, [::1], with the server's port or none) are
+ * answered (403 otherwise: a DNS-rebinding page is refused); with or
+ * without one, a request carrying an Origin that is not its own Host's
+ * (another page's, from a browser) is refused (403), and a JSON body must
+ * be application/json, a picture image/... or untyped (415). Without a
+ * token the scan's progress shows the music folders by their last name
+ * only. Bodies over max_body are
  * refused with 413 from their Content-Length before any byte is read (and
  * when a chunked body passes it). Every response carries the security
  * headers (Content-Security-Policy, X-Content-Type-Options: nosniff,
@@ -31,10 +39,16 @@
  * decoded in memory and never written anywhere.
  *
  * Limits: at most max_connections at once (more wait to be accepted); a
- * client address with max_per_client open gets 429 (code
- * "too_many_requests", Retry-After) on the requests of one more, which is
- * then closed; a connection idle or sending too slowly for timeout_s is
- * closed. /metrics (Prometheus text) gives the requests by route and
+ * client address with max_per_client open has one more refused as it is
+ * accepted (two accepted at the same instant by two of MHD's threads: the
+ * later one's requests get 429, code "too_many_requests"); a request's
+ * headers must all come within header_timeout_s of its connection's start
+ * or its previous reply, else the connection is closed (a sweep thread
+ * shuts such sockets down, as libmicrohttpd's own timeout restarts on
+ * every byte); a connection idle or sending too slowly for timeout_s is
+ * closed. A listener's live state exists once a frame of theirs decoded;
+ * at most max_listeners are kept, the idle (listener_idle_s) and then the
+ * least recently seen giving way to a new one. /metrics (Prometheus text) gives the requests by route and
  * status, their duration histograms by route (buckets from 5 ms to 10 s),
  * the requests in flight, the connections, the 429s by limit, and the
  * store calls and failures by operation; counted with atomics, no lock.
@@ -62,6 +76,7 @@
 #ifndef ET_SERVER_H
 #define ET_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/core.h"
@@ -70,6 +85,9 @@
 #define ET_SERVER_DEFAULT_LISTEN "127.0.0.1:8080"
 #define ET_SERVER_DEFAULT_MAX_BODY ((size_t)10 << 20)
 #define ET_SERVER_DEFAULT_FRAMES_PER_S 15.0
+#define ET_SERVER_DEFAULT_HEADER_TIMEOUT_S 5
+#define ET_SERVER_DEFAULT_MAX_LISTENERS 4096
+#define ET_SERVER_DEFAULT_LISTENER_IDLE_S 600.0
 #define ET_SERVER_MAX_FRAMES_PER_S 1000.0
 
 typedef struct et_server_opts {
@@ -85,6 +103,18 @@ typedef struct et_server_opts {
                                * 429 with Retry-After, then it is closed */
     unsigned timeout_s;       /* an idle connection, or one sending too slowly,
                                * is closed after (default 30 s, at least 1) */
+    unsigned header_timeout_s; /* a request's headers must all have come this
+                                * long after its connection opened or its
+                                * previous request ended, however slowly they
+                                * trickle, else the connection is closed
+                                * (default 5 s, 1 to 3600; at most timeout_s
+                                * counts) */
+    bool metrics_public;      /* /metrics without the token when one is set
+                               * (default false: it wants the token too) */
+    unsigned max_listeners;   /* listeners' live state kept in memory (default
+                               * 4096); past it the least recently seen goes */
+    double listener_idle_s;   /* a listener's live state is dropped once no
+                               * frame came for this long (default 600 s) */
     double grace_s;           /* at stop, requests in flight may finish for this
                                * long, then are cut (default 10 s) */
     double history_every_s;   /* a listener's steady camera mood goes into the

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "server/server.h"
 #include "image/image.h"
@@ -22,7 +23,7 @@
 #define ET__ROUTE_OTHER ET__MAX_ROUTES
 
 /* The statuses counted per route (others count as 500). */
-#define ET__STATUS_SLOTS 15
+#define ET__STATUS_SLOTS 16
 extern const unsigned et__counted_status[ET__STATUS_SLOTS];
 
 /* One listener's live mood: the tracker of their camera's frames, and when
@@ -41,9 +42,16 @@ typedef struct et__listener {
     pthread_mutex_t bucket_lock;
     double tokens, tokens_at; /* frames allowed now, as of tokens_at */
     bool bucket_primed;
+    /* Under the table's lock: the requests holding it, whether it has left
+     * the table (freed when the last lets go), and when a frame last came
+     * (on the rate limit's clock). */
+    unsigned refs;
+    bool gone;
+    double used_at;
+    struct et__listener *next_free; /* while it is being freed */
 } et__listener;
 
-/* The listeners seen, at most ET__MAX_LISTENERS (then 503). */
+/* The listeners whose feedback the next cache keeps (next_cache.c). */
 #define ET__MAX_LISTENERS 4096
 
 /* The upper bounds (seconds) of the request duration histogram's buckets,
@@ -60,13 +68,22 @@ typedef enum et__limit {
 extern const char *const et__limit_names[ET__LIMIT__COUNT];
 
 /* One open connection (MHD's socket context): its client's address, whether
- * it came past its client's limit, and when its current request began. */
+ * it came past its client's limit, and when its current request began.
+ * Every record is on the server's list (under clients_lock), so that the
+ * sweep (connections.c) can cut a connection whose request's headers are
+ * late: since_ns is when it opened or its last request ended, in_request
+ * whether a request's headers have come (then it is not cut). */
 typedef struct et__conn {
     unsigned char addr[16]; /* IPv4 or IPv6, addr_len bytes */
     unsigned char addr_len;
     bool counted;        /* in its client's count */
     bool over;           /* past max_per_client: its requests get 429 */
     uint64_t started_ns; /* CLOCK_MONOTONIC at its request's first call */
+    int fd;              /* its socket (-1: unknown, never cut) */
+    atomic_uint_least64_t since_ns;
+    atomic_bool in_request;
+    bool cut;            /* shut down by the sweep (once) */
+    struct et__conn *prev, *next;
 } et__conn;
 
 /* A client address and its connections open. */
@@ -104,6 +121,7 @@ struct et_server {
     pthread_key_t worker_key; /* each job thread's et__worker */
     et__jobs jobs;
     char *store_uri, *token;
+    bool metrics_public; /* /metrics without the token */
     size_t max_body;
     int port;
     atomic_ulong requests[ET__MAX_ROUTES + 1][ET__STATUS_SLOTS];
@@ -115,15 +133,29 @@ struct et_server {
     double history_every_s; /* a steady mood is recorded at most this often */
     et_expr_model expressions; /* when a request does not say */
     et_detection detection;    /* ... */
+    /* The listeners whose frames decoded lately: at most max_listeners (the
+     * least recently seen leaves for a new one), none idle for idle_s. */
     pthread_mutex_t listeners_lock;
     et__listener **listeners;
-    size_t n_listeners;
+    size_t n_listeners, max_listeners;
+    double listener_idle_s;
     /* Connections: each client's count, under a lock taken when one opens
      * or closes (never per request). */
     unsigned max_per_client;
     pthread_mutex_t clients_lock;
     et__client *clients;
     size_t n_clients, cap_clients;
+    et__conn *conns; /* every open connection's record (the sweep's list) */
+    /* The sweep: a thread that shuts down connections whose request's
+     * headers have not all come header_timeout_s after the connection
+     * opened or its last request ended, however slowly they trickle. */
+    uint64_t header_timeout_ns;
+    pthread_t sweeper;
+    bool sweeping;
+    bool sweep_stop;                /* under sweep_lock */
+    pthread_mutex_t sweep_lock;
+    pthread_cond_t sweep_wake;      /* on CLOCK_MONOTONIC */
+    atomic_ulong headers_late;      /* connections cut by it */
     /* Stopping: in flight reaching 0 is signalled once stopping is set. */
     double grace_s;
     atomic_bool stopping;
@@ -230,8 +262,22 @@ uint64_t et__now_ns(void);
 et__conn *et__conn_of(struct MHD_Connection *c);
 void et__on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                        enum MHD_ConnectionNotificationCode code);
-bool et__request_begins(et_server *s, struct MHD_Connection *c);
+typedef enum et__begin {
+    ET__BEGIN_OK,
+    ET__BEGIN_OVER, /* past its client's limit: 429 */
+    ET__BEGIN_LATE, /* its headers came after the deadline: closed */
+} et__begin;
+et__begin et__request_begins(et_server *s, struct MHD_Connection *c);
 void et__request_ends(et_server *s);
+/* A request is done with its connection (MHD's completed callback): the
+ * next one's headers are due from now. */
+void et__request_completed(struct MHD_Connection *c);
+/* MHD's accept policy: a client address with max_per_client connections
+ * open has one more refused as it is accepted (counted as a 429 would be). */
+enum MHD_Result et__accept_policy(void *cls, const struct sockaddr *addr, socklen_t len);
+/* The sweep's thread (above); et__sweep_stop joins it (NULL-safe state). */
+et_status et__sweep_start(et_server *s, char *err);
+void et__sweep_stop(et_server *s);
 
 /* Sends a reply, taking its contents, and counts it (reply.c); `allow`
  * names the methods of a 405. From MHD's request callback only. */
@@ -380,8 +426,12 @@ json_t *et__override_json(const et_listener_override *o);
 
 /* The listener `name`'s live state, made on first use (its tracker takes the
  * profile's tau_s and hold_s), else with the stored profile when it changed
- * (through another server too); NULL with an error reply in *fail. */
+ * (through another server too); NULL with an error reply in *fail. Held
+ * until et__listener_put. Only a frame that decoded makes one. */
 et__listener *et__listener_get(et_server *s, et_store *st, const char *name, et__reply *fail);
+void et__listener_put(et_server *s, et__listener *l);
+/* The live listeners in the table now (for /metrics). */
+size_t et__listeners_count(et_server *s);
 void et__listeners_free(et_server *s);
 
 /* The request parsing of server.c, for its fuzzer. Decodes %HH in place
@@ -452,12 +502,34 @@ bool et__query_time(const char *v, double *t, bool *given, char *err);
 /* ?before=: a Unix time > 0 (or inf); v NULL: INFINITY, no bound. */
 bool et__query_before(const char *v, double *before, char *err);
 
+/* The headers' checks (parse.c; pure, fuzzed by fuzz_server_path.c).
+ * et__host_port splits a Host header's value into its name's length (an
+ * IPv6 address with its brackets) and port (80 when none); false when it
+ * is malformed. et__host_is_loopback: whether Host names this machine's
+ * loopback (localhost, 127.x.y.z, [::1]) with the server's port, or none
+ * (a rebinding page's requests carry its own name; tools send no port).
+ * et__origin_matches: whether an Origin header is http:// or https:// and
+ * the Host itself (the page's own origin), ignoring case.
+ * et__media_type_is: whether a Content-Type is `type` ("application/json";
+ * parameters after ';' ignored, case-insensitive), or, for a type ending in
+ * '/' ("image/"), any one subtype of it. */
+bool et__host_port(const char *host, size_t *name_len, long *port);
+bool et__host_is_loopback(const char *host, int port);
+bool et__origin_matches(const char *origin, const char *host);
+bool et__media_type_is(const char *content_type, const char *type);
+
 /* The routes (server.c): a path (its parameter, if any, as above), its
  * method and handler. et__route_count is the table's length. */
+typedef enum et__body {
+    ET__BODY_ANY,   /* none, or any type (a catalogue's text) */
+    ET__BODY_JSON,  /* a body must be application/json (else 415) */
+    ET__BODY_IMAGE, /* a body must be image/... or untyped (else 415) */
+} et__body;
 typedef struct et__route_def {
     const char *path;
     const char *method;
     et__reply (*handler)(et_server *s, const et__call *c);
+    et__body body;
 } et__route_def;
 extern const et__route_def et__routes[];
 extern const size_t et__route_count;

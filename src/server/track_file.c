@@ -6,9 +6,15 @@
  * symbolic link followed) and must lie under a folder the library scanned
  * (et_library_roots): a symbolic link in a music folder leading out of it,
  * or a file replaced by such a link after the scan, is refused. What was
- * checked is then opened with O_NOFOLLOW (a link put in its place meanwhile
- * fails) and O_NONBLOCK (a FIFO put there cannot hang the worker), and
- * fstat must show the very regular file (device and inode) the check saw.
+ * checked is then opened beneath that folder's own descriptor, never by its
+ * whole path: openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, or, where
+ * the kernel lacks it (before Linux 5.6), one component at a time with
+ * O_NOFOLLOW; so a folder on the way swapped for a symbolic link after the
+ * check is refused, not followed (O_NOFOLLOW alone covers the last name
+ * only). O_NONBLOCK keeps a FIFO put there from hanging the worker, and
+ * fstat must show a regular file. A test hook, EMOTUNE_TEST_TRACK_OPEN_FIFO
+ * (as the scan's, library.h), stops between the check and the open;
+ * EMOTUNE_TEST_NO_OPENAT2 takes the fallback as if openat2 were missing.
  * A refused file answers 404 not_found, as a file that is gone does: for
  * the API neither is a file of the library, and the answer tells a client
  * nothing of what lies outside it (whether the link's target exists); the
@@ -21,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "audio/audio.h"
@@ -53,49 +61,133 @@ static bool refuse(const char *id, const char *why, et__reply *fail)
     return false;
 }
 
-/* Whether real lies under a folder the library scanned; false with the reply. */
-static bool in_library(et_server *s, const char *id, const char *real, et__reply *fail)
+/* The scanned folder real lies under (malloc'd), or NULL with the reply. */
+static char *root_of(et_server *s, const char *id, const char *real, et__reply *fail)
 {
     et_store *st = et__store(s, fail);
     if (!st)
-        return false;
+        return NULL;
     char **roots, err[ET_ERR_MAX];
     size_t n;
     if (et_library_roots(st, &roots, &n, err) != ET_OK) {
         *fail = et__error(503, ET_E_UNAVAILABLE, "%s", err);
-        return false;
+        return NULL;
     }
-    bool in = et_library_path_under(real, roots, n);
+    char *root = NULL;
+    for (size_t i = 0; i < n && !root; i++)
+        if (et_library_path_under(real, &roots[i], 1) && !(root = strdup(roots[i]))) {
+            et_store_free_names(roots, n);
+            *fail = et__error(503, ET_E_NOMEM, "out of memory");
+            return NULL;
+        }
     et_store_free_names(roots, n);
-    if (!in)
-        return refuse(id,
-                      n ? "lies outside the scanned folders (a symbolic link out of them?): "
-                          "it is not served"
-                        : "cannot be checked: no scan recorded its folders in this store "
-                          "(scan them again)",
-                      fail);
-    return true;
+    if (!root)
+        refuse(id,
+               n ? "lies outside the scanned folders (a symbolic link out of them?): "
+                   "it is not served"
+                 : "cannot be checked: no scan recorded its folders in this store "
+                   "(scan them again)",
+               fail);
+    return root;
 }
 
-/* Opens real, checked above, as the regular file lstat sees there now. */
-static bool open_checked(const char *id, const char *real, track_file *f, et__reply *fail)
+/* The test hook: with EMOTUNE_TEST_TRACK_OPEN_FIFO set, its file is read to
+ * its end (a FIFO: until the test closes its side). */
+static void test_hook(void)
 {
-    struct stat want;
-    if (lstat(real, &want) != 0 || !S_ISREG(want.st_mode))
-        return refuse(id, "is not a regular file", fail);
-    f->fd = open(real, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (f->fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOMEM)) {
-        *fail = et__error(503, ET_E_UNAVAILABLE, "no file descriptor left: %s", strerror(errno));
+    const char *fifo = getenv("EMOTUNE_TEST_TRACK_OPEN_FIFO");
+    int fd = fifo ? open(fifo, O_RDONLY | O_CLOEXEC) : -1;
+    char buf[64];
+    while (fd >= 0 && read(fd, buf, sizeof buf) > 0) {
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
+#define FILE_FLAGS (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+
+/* rel (no "." or "..", no leading '/') opened beneath the folder dirfd one
+ * name at a time, none of them followed when it is a symbolic link. */
+static int open_walking(int dirfd, const char *rel)
+{
+    int at = dup(dirfd);
+    while (at >= 0) {
+        const char *slash = strchr(rel, '/');
+        if (!slash) {
+            int fd = openat(at, rel, FILE_FLAGS);
+            int e = errno;
+            close(at);
+            errno = e;
+            return fd;
+        }
+        char name[NAME_MAX + 1];
+        size_t n = (size_t)(slash - rel);
+        if (n == 0 || n > NAME_MAX) {
+            close(at);
+            errno = ENOENT;
+            return -1;
+        }
+        memcpy(name, rel, n);
+        name[n] = '\0';
+        int next = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int e = errno;
+        close(at);
+        errno = e;
+        at = next;
+        rel = slash + 1;
+    }
+    return -1;
+}
+
+/* rel opened beneath the folder dirfd, as the top of this file says. */
+static int open_beneath(int dirfd, const char *rel)
+{
+    struct open_how how = {.flags = FILE_FLAGS,
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+                                      RESOLVE_NO_MAGICLINKS};
+    if (getenv("EMOTUNE_TEST_NO_OPENAT2")) /* a test of the fallback */
+        return open_walking(dirfd, rel);
+    long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
+    if (fd < 0 && (errno == ENOSYS || errno == E2BIG))
+        return open_walking(dirfd, rel);
+    return (int)fd;
+}
+
+/* Opens real, under root (both real paths, checked above), beneath root's
+ * descriptor as the regular file found there now. */
+static bool open_checked(const char *id, const char *root, const char *real, track_file *f,
+                         et__reply *fail)
+{
+    size_t rl = strlen(root);
+    while (rl > 0 && root[rl - 1] == '/')
+        rl--;
+    const char *rel = real + rl;
+    while (*rel == '/')
+        rel++;
+    int dirfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    f->fd = dirfd < 0 || !*rel ? -1 : open_beneath(dirfd, rel);
+    int e = errno;
+    if (dirfd >= 0)
+        close(dirfd);
+    if (f->fd < 0 && (e == EMFILE || e == ENFILE || e == ENOMEM)) {
+        *fail = et__error(503, ET_E_UNAVAILABLE, "no file descriptor left: %s", strerror(e));
         return false;
     }
     if (f->fd < 0)
-        return refuse(id, "cannot be opened", fail);
+        return refuse(id,
+                      e == ELOOP || e == EXDEV || e == ENOTDIR
+                          ? "is reached through a symbolic link now (a folder swapped for "
+                            "one?): it is not served"
+                          : "cannot be opened",
+                      fail);
     int flags;
-    if (fstat(f->fd, &f->st) != 0 || !S_ISREG(f->st.st_mode) || f->st.st_dev != want.st_dev ||
-        f->st.st_ino != want.st_ino || (flags = fcntl(f->fd, F_GETFL)) < 0 ||
-        fcntl(f->fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    if (fstat(f->fd, &f->st) != 0 || !S_ISREG(f->st.st_mode)) {
         close(f->fd);
-        return refuse(id, "changed while it was opened", fail);
+        return refuse(id, "is not a regular file", fail);
+    }
+    if ((flags = fcntl(f->fd, F_GETFL)) < 0 || fcntl(f->fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        close(f->fd);
+        return refuse(id, "cannot be opened", fail);
     }
     uint64_t mtime_ns = (uint64_t)f->st.st_mtim.tv_sec * 1000000000u +
                         (uint64_t)f->st.st_mtim.tv_nsec;
@@ -132,7 +224,13 @@ static bool open_track_file(et_server *s, const et__call *c, track_file *f, char
                       errno == ENOENT || errno == ENOTDIR ? "is gone (scan the library again)"
                                                           : "cannot be reached",
                       fail);
-    return in_library(s, c->name, real, fail) && open_checked(c->name, real, f, fail);
+    char *root = root_of(s, c->name, real, fail);
+    if (!root)
+        return false;
+    test_hook();
+    bool opened = open_checked(c->name, root, real, f, fail);
+    free(root);
+    return opened;
 }
 
 /* Whether an If-None-Match list names our tag (the weak comparison of RFC
