@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include "core/core.h"
+#include "store/store.h"
 #include "vision/vision.h"
 
 #include <errno.h>
@@ -330,6 +331,39 @@ void ts_backend_fresh(ts_backend *b)
         snprintf(b->uri, sizeof b->uri, "redis://127.0.0.1:%d/0", b->redis.port);
         ts_redis_command(b->redis.port, "FLUSHALL");
     }
+}
+
+int ts_store_open_fresh(void **state)
+{
+    ts_backend *b = *state;
+    ts_store_fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->b = b;
+    ts_backend_fresh(b);
+    char err[ET_ERR_MAX];
+    if (et_store_open(b->uri, NULL, &f->s, err) != ET_OK)
+        fail_msg("open %s: %s", b->uri, err);
+    *state = f;
+    return 0;
+}
+
+int ts_store_close(void **state)
+{
+    ts_store_fixture *f = *state;
+    et_store_close(f->s);
+    *state = f->b;
+    free(f);
+    return 0;
+}
+
+char *ts_store_export(et_store *s)
+{
+    char *buf = NULL, err[ET_ERR_MAX];
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(et_store_export(s, f, NULL, err), ET_OK);
+    fclose(f);
+    return buf;
 }
 
 int ts_vision_open(et_vision_models **models, et_vision_ctx **ctx)

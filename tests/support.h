@@ -118,3 +118,19 @@ void ts_backend_fresh(ts_backend *b);
 
 /* Sends one command to the test's redis-server; fails the test on error. */
 void ts_redis_command(int port, const char *cmd);
+
+/* The store of the current test, on the group's backend. */
+struct et_store;
+typedef struct ts_store_fixture {
+    ts_backend *b;
+    struct et_store *s;
+} ts_store_fixture;
+
+/* cmocka test setup (state: the group's ts_backend; becomes a new
+ * ts_store_fixture on an empty store, ts_backend_fresh) and teardown (closes
+ * the store and gives the state back its ts_backend). */
+int ts_store_open_fresh(void **state);
+int ts_store_close(void **state);
+
+/* The whole store as export text (caller frees): what "unchanged" means. */
+char *ts_store_export(struct et_store *s);

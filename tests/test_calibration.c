@@ -266,44 +266,6 @@ static void applying_a_bias_is_a_shifted_softmax(void **state)
 
 /* ---- the store ---- */
 
-typedef struct fixture {
-    ts_backend *b;
-    et_store *s;
-} fixture;
-
-static int open_fresh(void **state)
-{
-    ts_backend *b = *state;
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->b = b;
-    ts_backend_fresh(b);
-    char err[ET_ERR_MAX];
-    if (et_store_open(b->uri, NULL, &f->s, err) != ET_OK)
-        fail_msg("open %s: %s", b->uri, err);
-    *state = f;
-    return 0;
-}
-
-static int close_store(void **state)
-{
-    fixture *f = *state;
-    et_store_close(f->s);
-    *state = f->b;
-    free(f);
-    return 0;
-}
-
-static char *export_all(et_store *s)
-{
-    char *buf = NULL, err[ET_ERR_MAX];
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    assert_int_equal(et_store_export(s, f, NULL, err), ET_OK);
-    fclose(f);
-    return buf;
-}
-
 /* An example: features that vary with `seed`, face-api's reading leaning
  * towards `lean`. */
 static et_listener_calib_example example(et_expression e, et_expression lean, int seed)
@@ -326,7 +288,7 @@ static void add_ok(et_store *s, const char *name, const et_listener_calib_exampl
 
 static void examples_are_kept_as_given_and_counted(void **state)
 {
-    fixture *f = *state;
+    ts_store_fixture *f = *state;
     et_listener_calibration cal, got;
     et_listener_calib_example a = example(ET_EXPR_SAD, ET_EXPR_NEUTRAL, 1),
                               b = example(ET_EXPR_HAPPY, ET_EXPR_HAPPY, 2);
@@ -368,7 +330,7 @@ static void examples_are_kept_as_given_and_counted(void **state)
  * (emotune-1's on its head's reading of the stored x). */
 static void the_stored_fit_is_the_fit_of_the_stored_examples(void **state)
 {
-    fixture *f = *state;
+    ts_store_fixture *f = *state;
     et_listener_calibration cal;
     for (int i = 0; i < 4; i++) {
         et_listener_calib_example ex = example(i % 2 ? ET_EXPR_ANGRY : ET_EXPR_SAD,
@@ -405,17 +367,17 @@ static void the_stored_fit_is_the_fit_of_the_stored_examples(void **state)
 
 static void one_example_beyond_the_bound_is_refused_and_changes_nothing(void **state)
 {
-    fixture *f = *state;
+    ts_store_fixture *f = *state;
     et_listener_calibration cal;
     for (int i = 0; i < ET_LISTENER_CALIB_MAX_PER_EXPR; i++) {
         et_listener_calib_example ex = example(ET_EXPR_SAD, ET_EXPR_NEUTRAL, i);
         add_ok(f->s, "ann", &ex, &cal);
     }
-    char *before = export_all(f->s), err[ET_ERR_MAX];
+    char *before = ts_store_export(f->s), err[ET_ERR_MAX];
     et_listener_calib_example more = example(ET_EXPR_SAD, ET_EXPR_SAD, 99);
     assert_int_equal(et_listener_calib_add(f->s, "ann", &more, &cal, err), ET_E_INVALID);
     assert_non_null(strstr(err, "already has 20 examples of sad"));
-    char *after = export_all(f->s);
+    char *after = ts_store_export(f->s);
     assert_string_equal(before, after);
     free(after);
     /* another expression still has room */
@@ -427,11 +389,11 @@ static void one_example_beyond_the_bound_is_refused_and_changes_nothing(void **s
 
 static void bad_examples_are_refused_and_change_nothing(void **state)
 {
-    fixture *f = *state;
+    ts_store_fixture *f = *state;
     et_listener_calibration cal;
     et_listener_calib_example good = example(ET_EXPR_SAD, ET_EXPR_NEUTRAL, 1);
     add_ok(f->s, "ann", &good, &cal);
-    char *before = export_all(f->s), err[ET_ERR_MAX];
+    char *before = ts_store_export(f->s), err[ET_ERR_MAX];
     et_listener_calib_example bad[5];
     for (int i = 0; i < 5; i++)
         bad[i] = good;
@@ -444,7 +406,7 @@ static void bad_examples_are_refused_and_change_nothing(void **state)
         assert_int_equal(et_listener_calib_add(f->s, "ann", &bad[i], &cal, err), ET_E_INVALID);
     assert_int_equal(et_listener_calib_add(f->s, "no/such", &good, &cal, err), ET_E_INVALID);
     assert_int_equal(et_listener_calib_forget(f->s, "ann", 7, NULL, &cal, err), ET_E_INVALID);
-    char *after = export_all(f->s);
+    char *after = ts_store_export(f->s);
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -457,7 +419,7 @@ static void bad_examples_are_refused_and_change_nothing(void **state)
 
 static void forgetting_one_expression_or_all_refits(void **state)
 {
-    fixture *f = *state;
+    ts_store_fixture *f = *state;
     et_listener_calibration cal;
     for (int i = 0; i < 3; i++) {
         et_listener_calib_example s = example(ET_EXPR_SAD, ET_EXPR_NEUTRAL, i),
@@ -495,7 +457,7 @@ static void forgetting_one_expression_or_all_refits(void **state)
  * fit document that is not one reads as no calibration. */
 static void hand_edited_documents_are_skipped_not_fatal(void **state)
 {
-    fixture *f = *state;
+    ts_store_fixture *f = *state;
     char err[ET_ERR_MAX];
     et_listener_calib_example good = example(ET_EXPR_SAD, ET_EXPR_NEUTRAL, 1);
     json_t *item = json_object();
@@ -568,7 +530,7 @@ static void *write_examples(void *arg)
  * the twenty-first is refused. */
 static void concurrent_writers_lose_nothing(void **state)
 {
-    fixture *f = *state;
+    ts_store_fixture *f = *state;
     pthread_t t[WRITERS];
     writer w[WRITERS];
     for (int i = 0; i < WRITERS; i++) {
@@ -594,7 +556,7 @@ static void concurrent_writers_lose_nothing(void **state)
     assert_int_equal(et_listener_calib_add(f->s, "ann", &more, NULL, err), ET_E_INVALID);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, open_fresh, close_store)
+#define T(f) cmocka_unit_test_setup_teardown(f, ts_store_open_fresh, ts_store_close)
 #define STORE_TESTS \
     T(examples_are_kept_as_given_and_counted), \
     T(the_stored_fit_is_the_fit_of_the_stored_examples), \

@@ -12,46 +12,7 @@
 #include "mood/mood.h"
 #include "support.h"
 
-/* The store of the current test (one per test, on the group's backend). */
-typedef struct fixture {
-    ts_backend *b;
-    et_store *s;
-} fixture;
-
-static et_store *store_of(void **state) { return ((fixture *)*state)->s; }
-
-static int open_fresh(void **state)
-{
-    ts_backend *b = *state;
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->b = b;
-    ts_backend_fresh(b);
-    char err[ET_ERR_MAX];
-    if (et_store_open(b->uri, NULL, &f->s, err) != ET_OK)
-        fail_msg("open %s: %s", b->uri, err);
-    *state = f;
-    return 0;
-}
-
-static int close_store(void **state)
-{
-    fixture *f = *state;
-    et_store_close(f->s);
-    *state = f->b;
-    free(f);
-    return 0;
-}
-
-static char *export_all(et_store *s)
-{
-    char *buf = NULL, err[ET_ERR_MAX];
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    assert_int_equal(et_store_export(s, f, NULL, err), ET_OK);
-    fclose(f);
-    return buf;
-}
+static et_store *store_of(void **state) { return ((ts_store_fixture *)*state)->s; }
 
 static void put(et_store *s, const char *coll, const char *id, const char *json)
 {
@@ -133,7 +94,7 @@ static void profile_defaults_then_saved_settings_and_other_fields_kept(void **st
     assert_non_null(strstr(doc, "\"calibration\":[1,2]"));
     free(doc);
     /* a bad profile is refused and nothing changes */
-    char *before = export_all(s);
+    char *before = ts_store_export(s);
     et_listener_profile bad = q;
     bad.tau_s = 0;
     assert_int_equal(et_listener_profile_save(s, &bad, err), ET_E_INVALID);
@@ -144,7 +105,7 @@ static void profile_defaults_then_saved_settings_and_other_fields_kept(void **st
     bad = q;
     bad.policy = (et_rec_policy)7;
     assert_int_equal(et_listener_profile_save(s, &bad, err), ET_E_INVALID);
-    char *after = export_all(s);
+    char *after = ts_store_export(s);
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -226,7 +187,7 @@ static void bad_moods_are_refused_and_change_nothing(void **state)
     assert_int_equal(et_listener_profile_default("ann", &p, err), ET_OK);
     et_listener_mood ok = mood_at(T0, "sad");
     assert_int_equal(et_listener_mood_add(s, &p, &ok, NULL, err), ET_OK);
-    char *before = export_all(s);
+    char *before = ts_store_export(s);
     et_listener_mood bad[6];
     for (int i = 0; i < 6; i++)
         bad[i] = mood_at(T0 + 1, "happy");
@@ -241,7 +202,7 @@ static void bad_moods_are_refused_and_change_nothing(void **state)
         assert_int_equal(et_listener_mood_add(s, &p, &bad[i], NULL, err), ET_E_INVALID);
         assert_non_null(strstr(err, named[i]));
     }
-    char *after = export_all(s);
+    char *after = ts_store_export(s);
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -318,7 +279,7 @@ static void feedback_is_checked_and_its_position_becomes_a_fraction(void **state
     g.at_s = 500; /* not past an end nobody knows; at most the whole song */
     assert_int_equal(et_listener_feedback_add(s, "ann", &g, err), ET_OK);
     assert_true(g.fraction == 1);
-    char *before = export_all(s);
+    char *before = ts_store_export(s);
     struct {
         const char *track;
         double at, v;
@@ -343,7 +304,7 @@ static void feedback_is_checked_and_its_position_becomes_a_fraction(void **state
         if (!strstr(err, bad[i].says))
             fail_msg("case %zu: '%s' does not say '%s'", i, err, bad[i].says);
     }
-    char *after = export_all(s);
+    char *after = ts_store_export(s);
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -479,7 +440,7 @@ static void stored_feedback_steers_later_sessions(void **state)
  * every queued song while the library allows (12 songs, window 11). */
 static void queued_tracks_wait_their_window_across_servers(void **state)
 {
-    fixture *f = *state;
+    ts_store_fixture *f = *state;
     char err[ET_ERR_MAX];
     for (int i = 0; i < 12; i++) {
         char id[16], artist[24];
@@ -517,12 +478,12 @@ static void queued_tracks_wait_their_window_across_servers(void **state)
     }
     et_listener_session_free(se);
     /* bad input is refused and changes nothing */
-    char *before = export_all(f->s);
+    char *before = ts_store_export(f->s);
     const char *bad_id[] = {"../etc"};
     assert_int_equal(et_listener_queued_add(f->s, "ann", bad_id, 1, T0, err), ET_E_INVALID);
     assert_int_equal(et_listener_queued_add(f->s, "../x", first, 1, T0, err), ET_E_INVALID);
     assert_int_equal(et_listener_queued_add(f->s, "ann", first, 1, NAN, err), ET_E_INVALID);
-    char *after = export_all(f->s);
+    char *after = ts_store_export(f->s);
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -646,7 +607,7 @@ static void cost_of_one_append(et_store *s, int port, const et_listener_profile 
  * 3 more page reads at 1,210). */
 static void history_appends_cost_the_same_at_any_length(void **state)
 {
-    fixture *f = *state;
+    ts_store_fixture *f = *state;
     char err[ET_ERR_MAX];
     et_listener_profile p;
     assert_int_equal(et_listener_profile_default("ann", &p, err), ET_OK);
@@ -667,7 +628,7 @@ static void history_appends_cost_the_same_at_any_length(void **state)
     assert_int_equal(long_latest, short_latest);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, open_fresh, close_store)
+#define T(f) cmocka_unit_test_setup_teardown(f, ts_store_open_fresh, ts_store_close)
 
 /* The same tests on both backends; on Redis one more, which counts its
  * commands. */

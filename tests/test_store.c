@@ -37,18 +37,6 @@ static et_store *open_store(const backend *b)
     return s;
 }
 
-/* The whole store as export text (caller frees): what "unchanged" means. */
-static char *export_all(et_store *s)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    char err[ET_ERR_MAX];
-    assert_int_equal(et_store_export(s, f, NULL, err), ET_OK);
-    fclose(f);
-    return buf;
-}
-
 static void put_str(et_store *s, const char *c, const char *id, const char *json)
 {
     char err[ET_ERR_MAX];
@@ -187,7 +175,7 @@ static void a_batch_is_all_or_nothing(void **state)
     char err[ET_ERR_MAX];
     put_str(s, "tracks", "keep", "{\"v\":1}");
     put_str(s, "tracks", "gone", "{\"v\":2}");
-    char *before = export_all(s);
+    char *before = ts_store_export(s);
     et_store_op bad[] = {
         {ET_STORE_OP_PUT, "tracks", "n1", "{}", 2},
         {ET_STORE_OP_DEL, "tracks", "gone", NULL, 0},
@@ -195,7 +183,7 @@ static void a_batch_is_all_or_nothing(void **state)
     };
     assert_int_equal(et_store_batch(s, bad, 3, err), ET_E_INVALID);
     assert_non_null(strstr(err, "batch operation 2"));
-    char *after = export_all(s);
+    char *after = ts_store_export(s);
     assert_string_equal(before, after);
     free(after);
     et_store_op good[] = {
@@ -219,7 +207,7 @@ static void bad_names_sizes_and_json_are_refused_and_change_nothing(void **state
     et_store *s = open_store(*state);
     char err[ET_ERR_MAX];
     put_str(s, "tracks", "t1", "{\"v\":1}");
-    char *before = export_all(s);
+    char *before = ts_store_export(s);
     static const char *bad_colls[] = {"", "Tracks", "1tracks", "tr acks", "tr/acks", "_x",
                                       "tracks:x", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
     for (size_t i = 0; i < sizeof bad_colls / sizeof *bad_colls; i++)
@@ -246,7 +234,7 @@ static void bad_names_sizes_and_json_are_refused_and_change_nothing(void **state
     big[0] = '0';
     assert_int_equal(et_store_put(s, "tracks", "t1", big, n, err), ET_E_TOO_LARGE);
     free(big);
-    char *after = export_all(s);
+    char *after = ts_store_export(s);
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -884,7 +872,7 @@ static void copies_between_lmdb_and_redis_give_identical_exports(void **state)
     assert_int_equal(et_store_copy(r, c, &n2, err), ET_OK);
     assert_int_equal(n1, 501);
     assert_int_equal(n2, 501);
-    char *ea = export_all(a), *er = export_all(r), *ec = export_all(c);
+    char *ea = ts_store_export(a), *er = ts_store_export(r), *ec = ts_store_export(c);
     assert_string_equal(ea, er);
     assert_string_equal(ea, ec);
     free(ea), free(er), free(ec);
@@ -899,7 +887,7 @@ static void export_then_import_restores_the_store(void **state)
     et_store *a = open_store(b), *c;
     char err[ET_ERR_MAX], uri[700];
     fill_assorted(a);
-    char *ea = export_all(a);
+    char *ea = ts_store_export(a);
     snprintf(uri, sizeof uri, "lmdb:%s/restored", b->dir);
     if (et_store_open(uri, NULL, &c, err) != ET_OK)
         fail_msg("open %s: %s", uri, err);
@@ -908,7 +896,7 @@ static void export_then_import_restores_the_store(void **state)
     assert_int_equal(et_store_import(c, in, 64, &n, err), ET_OK);
     fclose(in);
     assert_int_equal(n, 501);
-    char *ec = export_all(c);
+    char *ec = ts_store_export(c);
     assert_string_equal(ea, ec);
     /* a broken line stops the import and names its line */
     const char *bad = "{\"collection\":\"tracks\",\"id\":\"ok\",\"doc\":{}}\n"
