@@ -1,6 +1,7 @@
 /* The HTTP client of the server tests (http_support.h). */
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <png.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/core.h"
+#include "server/server.h"
 #include "http_support.h"
 #include "support.h"
 
@@ -138,3 +141,67 @@ json_t *ts_call_json(int port, const char *method, const char *path, const char 
     return doc;
 }
 
+
+int ts_server_setup_with(void **state, const et_server_opts *o)
+{
+    ts_server_fixture *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    f->dir = ts_tempdir();
+    snprintf(f->store, sizeof f->store, "lmdb:%s/store", f->dir);
+    et_server_opts so = *o;
+    so.listen = "127.0.0.1:0";
+    so.store_uri = f->store;
+    so.models_dir = ts_models_dir();
+    char err[ET_ERR_MAX];
+    if (et_server_start(&so, &f->server, err) != ET_OK) {
+        fprintf(stderr, "setup: %s\n", err);
+        ts_rmtree(f->dir);
+        free(f->dir);
+        free(f);
+        return -1;
+    }
+    f->port = et_server_port(f->server);
+    *state = f;
+    return 0;
+}
+
+int ts_server_setup(void **state)
+{
+    et_server_opts o = et_server_default_opts();
+    return ts_server_setup_with(state, &o);
+}
+
+int ts_server_teardown(void **state)
+{
+    ts_server_fixture *f = *state;
+    if (!f) /* the group setup failed: nothing to undo */
+        return 0;
+    et_server_stop(f->server);
+    ts_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+char *ts_sky_png(size_t *len)
+{
+    enum { W = 160, H = 120 };
+    uint8_t *rgb = malloc(W * H * 3);
+    assert_non_null(rgb);
+    for (int i = 0; i < W * H; i++) {
+        rgb[i * 3] = 90;
+        rgb[i * 3 + 1] = (uint8_t)(120 + (i / W) / 2);
+        rgb[i * 3 + 2] = 230;
+    }
+    png_image pi = {.version = PNG_IMAGE_VERSION, .width = W, .height = H,
+                    .format = PNG_FORMAT_RGB};
+    png_alloc_size_t size = 0;
+    assert_true(png_image_write_to_memory(&pi, NULL, &size, 0, rgb, W * 3, NULL));
+    char *png = malloc(size);
+    assert_non_null(png);
+    assert_true(png_image_write_to_memory(&pi, png, &size, 0, rgb, W * 3, NULL));
+    free(rgb);
+    *len = size;
+    return png;
+}

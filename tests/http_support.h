@@ -48,4 +48,28 @@ void ts_check_reply(const ts_reply *r, int want_status);
 struct json_t *ts_call_json(int port, const char *method, const char *path, const char *body,
                             int *status);
 
+/* The server of a group of tests: a temporary directory holding an LMDB
+ * store, and a server on it on a free loopback port with the test models. */
+struct et_server;
+struct et_server_opts;
+typedef struct ts_server_fixture {
+    char *dir;        /* the temporary directory */
+    char store[600];  /* its store's URI, "lmdb:DIR/store" */
+    struct et_server *server;
+    int port;
+} ts_server_fixture;
+
+/* cmocka group setup (state: a new ts_server_fixture) with the server's
+ * default options; -1 after saying why on stderr, with nothing left. */
+int ts_server_setup(void **state);
+/* The same with the options o (listen, store_uri and models_dir are set
+ * here). */
+int ts_server_setup_with(void **state, const struct et_server_opts *o);
+/* Stops the server and removes the directory. */
+int ts_server_teardown(void **state);
+
+/* A PNG of a smooth blue sky: a picture without a face (caller frees; *len
+ * its size). */
+char *ts_sky_png(size_t *len);
+
 #endif

@@ -8,7 +8,6 @@
  * demo pictures. */
 #include <jansson.h>
 #include <math.h>
-#include <png.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,13 +19,6 @@
 #include "server/server.h"
 #include "http_support.h"
 #include "support.h"
-
-typedef struct fixture {
-    char *dir;
-    char store[600];
-    et_server *server;
-    int port;
-} fixture;
 
 static et_server *start_on(const char *store, const char *token)
 {
@@ -45,25 +37,9 @@ static et_server *start_on(const char *store, const char *token)
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    f->dir = ts_tempdir();
-    snprintf(f->store, sizeof f->store, "lmdb:%s/store", f->dir);
-    f->server = start_on(f->store, NULL);
-    f->port = et_server_port(f->server);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    et_server_stop(f->server);
-    ts_rmtree(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
+    et_server_opts o = et_server_default_opts();
+    o.frames_per_s = 0;
+    return ts_server_setup_with(state, &o);
 }
 
 /* ---- requests ---- */
@@ -148,29 +124,6 @@ static char *detect_body(int port, const char *jpeg, size_t len)
     return body;
 }
 
-/* A PNG of a smooth sky: a picture without a face. */
-static char *sky_png(size_t *len)
-{
-    enum { W = 160, H = 120 };
-    uint8_t *rgb = malloc(W * H * 3);
-    assert_non_null(rgb);
-    for (int i = 0; i < W * H; i++) {
-        rgb[i * 3] = 90;
-        rgb[i * 3 + 1] = (uint8_t)(120 + (i / W) / 2);
-        rgb[i * 3 + 2] = 230;
-    }
-    png_image pi = {.version = PNG_IMAGE_VERSION, .width = W, .height = H,
-                    .format = PNG_FORMAT_RGB};
-    png_alloc_size_t size = 0;
-    assert_true(png_image_write_to_memory(&pi, NULL, &size, 0, rgb, W * 3, NULL));
-    char *png = malloc(size);
-    assert_non_null(png);
-    assert_true(png_image_write_to_memory(&pi, png, &size, 0, rgb, W * 3, NULL));
-    free(rgb);
-    *len = size;
-    return png;
-}
-
 static char *export_store(const char *uri)
 {
     et_store *s;
@@ -193,7 +146,7 @@ static char *export_store(const char *uri)
  * brings the reading back exactly. */
 static void calibrating_moves_the_listeners_reading_towards_what_they_said(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     size_t len;
     char *jpeg = ts_read_demo(2, &len);
     bool cal;
@@ -264,9 +217,9 @@ static void expect_400(json_t *doc, int status, const char *says)
  * store is byte for byte as it was. Not a picture at all: 415. */
 static void bad_calibrations_get_400_and_change_nothing(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     size_t len, sky_len;
-    char *jpeg = ts_read_demo(2, &len), *sky = sky_png(&sky_len);
+    char *jpeg = ts_read_demo(2, &len), *sky = ts_sky_png(&sky_len);
     int status;
     json_decref(post_calibration(f->port, "ann", "happy", jpeg, len, &status));
     assert_int_equal(status, 200);
@@ -349,7 +302,7 @@ static void *post_some(void *arg)
 /* Four clients post at once: every example is kept. */
 static void concurrent_posts_lose_nothing(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     size_t len;
     char *jpeg = ts_read_demo(2, &len);
     pthread_t t[POSTERS];
@@ -374,7 +327,7 @@ static void concurrent_posts_lose_nothing(void **state)
 
 static void the_token_guards_the_calibration(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     const char *token = "0123456789abcdef-secret";
     et_server *s = start_on(f->store, token);
     int port = et_server_port(s), status;
@@ -400,10 +353,10 @@ static void the_token_guards_the_calibration(void **state)
  * profile` shows the counts and forgets them. */
 static void the_command_line_calibrates_and_forgets(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     char cmd[3000], sky_path[700], *out = NULL;
     size_t sky_len;
-    char *sky = sky_png(&sky_len);
+    char *sky = ts_sky_png(&sky_len);
     snprintf(sky_path, sizeof sky_path, "%s/sky.png", f->dir);
     ts_write_file(sky_path, sky, sky_len);
     free(sky);
@@ -485,7 +438,7 @@ static void two_servers_on_redis_share_the_calibration(void **state)
     free(jpeg);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, ts_server_teardown)
 
 int main(void)
 {

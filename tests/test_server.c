@@ -21,14 +21,7 @@
 #include "http_support.h"
 #include "support.h"
 
-typedef struct fixture {
-    char *dir;
-    char store[600];
-    et_server *server;
-    int port;
-} fixture;
-
-static et_server *start(fixture *f, const char *listen, const char *token, size_t max_body,
+static et_server *start(ts_server_fixture *f, const char *listen, const char *token, size_t max_body,
                         et_status *st, char *err)
 {
     et_server_opts o = et_server_default_opts();
@@ -41,33 +34,6 @@ static et_server *start(fixture *f, const char *listen, const char *token, size_
     et_server *s = NULL;
     *st = et_server_start(&o, &s, err);
     return s;
-}
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = ts_tempdir();
-    snprintf(f->store, sizeof f->store, "lmdb:%s/store", f->dir);
-    char err[ET_ERR_MAX];
-    et_status st;
-    f->server = start(f, "127.0.0.1:0", NULL, 0, &st, err);
-    if (st != ET_OK) {
-        fprintf(stderr, "setup: %s\n", err);
-        return -1;
-    }
-    f->port = et_server_port(f->server);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    et_server_stop(f->server);
-    ts_rmtree(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
 }
 
 /* Whether two JSON documents are the same but for numbers, which may differ
@@ -103,7 +69,7 @@ static bool json_close(json_t *a, json_t *b, double rel)
  * picture (whose parity with face-api test_parity proves). */
 static void detect_gives_what_the_command_gives(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     for (int i = 1; i <= 6; i++) {
         size_t len;
         char *jpeg = ts_read_demo(i, &len);
@@ -132,7 +98,7 @@ static void detect_gives_what_the_command_gives(void **state)
 /* What a client may get wrong gets its status and a JSON error. */
 static void bad_requests_get_their_status_and_a_json_error(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     ts_reply r = ts_http(f->port, "GET", "/api/v1/nothing", "", NULL, 0);
     ts_check_reply(&r, 404);
     ts_reply_free(&r);
@@ -178,7 +144,7 @@ static void bad_requests_get_their_status_and_a_json_error(void **state)
  * not one byte of the body is sent (the socket's write side is shut). */
 static void a_body_over_the_limit_is_refused_before_it_is_read(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     const char req[] = "POST /api/v1/detect HTTP/1.1\r\nHost: localhost\r\n"
                        "Content-Length: 2147483648\r\n\r\n";
     ts_reply r = ts_http_raw(f->port, req, sizeof req - 1);
@@ -212,7 +178,7 @@ static void a_body_over_the_limit_is_refused_before_it_is_read(void **state)
  * is answered (not 404) with its method. */
 static void health_metrics_and_every_documented_path_answer(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     ts_reply r = ts_http(f->port, "GET", "/healthz", "", NULL, 0);
     ts_check_reply(&r, 200);
     json_t *doc = json_loads(r.body, 0, NULL);
@@ -264,7 +230,7 @@ static void health_metrics_and_every_documented_path_answer(void **state)
  * open. A public address without a token, or a short token, is refused. */
 static void a_token_guards_the_api(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     const char *token = "0123456789abcdef-secret";
     et_status st;
     char err[ET_ERR_MAX];
@@ -359,7 +325,7 @@ static void *post_pictures(void *arg)
  * process on the same LMDB store answers too (one environment, shared). */
 static void clients_at_once_and_two_servers_in_one_process(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     client c[4] = {{0}};
     pthread_t t[4];
     for (int i = 0; i < 4; i++) {
@@ -404,7 +370,7 @@ static json_t *get_mood(int port, const char *name, int *status)
  * finds it there. Another listener has no mood. */
 static void camera_frames_become_the_listeners_mood(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     size_t len;
     char *jpeg = ts_read_demo(2, &len);
     double prev_conf = -1;
@@ -467,7 +433,7 @@ static void camera_frames_become_the_listeners_mood(void **state)
  * recorded. */
 static void bad_listener_requests_are_refused(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     size_t len;
     char *jpeg = ts_read_demo(2, &len);
     const char *bad[] = {"/api/v1/listeners/.hidden/frames", "/api/v1/listeners/a%20b/frames",
@@ -517,7 +483,7 @@ static void look_sad(int port, const char *name)
  * listener without a mood 404. */
 static void next_songs_follow_the_mood_and_do_not_repeat(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     char csv[600], cmd[1400], *out;
     snprintf(csv, sizeof csv, "%s/links.csv", f->dir);
     FILE *fp = fopen(csv, "w");
@@ -594,7 +560,7 @@ static int post_feedback(int port, const char *name, const char *body, json_t **
  * 404. */
 static void feedback_is_kept_and_bad_bodies_are_refused(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     look_sad(f->port, "fb");
     int status;
     json_t *q = get_next(f->port, "fb", "?count=1&peek=1", &status);
@@ -657,7 +623,7 @@ static void feedback_is_kept_and_bad_bodies_are_refused(void **state)
  * page at a time. */
 static void profile_and_history_over_http(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     int st;
     json_t *p = ts_call_json(f->port, "GET", "/api/v1/listeners/pro/profile", NULL, &st);
     assert_int_equal(st, 200);
@@ -749,5 +715,5 @@ int main(void)
         cmocka_unit_test(feedback_is_kept_and_bad_bodies_are_refused),
         cmocka_unit_test(profile_and_history_over_http),
     };
-    return cmocka_run_group_tests_name("server", tests, setup, teardown);
+    return cmocka_run_group_tests_name("server", tests, ts_server_setup, ts_server_teardown);
 }

@@ -6,7 +6,6 @@
  * servers on one Redis), the real models and the face-api demo pictures. */
 #include <jansson.h>
 #include <math.h>
-#include <png.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -24,13 +23,6 @@
 #include "server/server.h"
 #include "http_support.h"
 #include "support.h"
-
-typedef struct fixture {
-    char *dir;
-    char store[600];
-    et_server *server; /* no frame limit: the limit has its own test */
-    int port;
-} fixture;
 
 /* A server on `store` with the given frame limit and clock (NULL: the
  * monotonic one); NULL with *st and err set when it does not start. */
@@ -61,7 +53,7 @@ static et_server *start_or_fail(const char *store, double fps, double (*clock)(v
 }
 
 /* A catalogue of twelve links, four each labelled happy, sad and calm. */
-static int import_catalogue(const fixture *f)
+static int import_catalogue(const ts_server_fixture *f)
 {
     char csv[600], cmd[1400], *out;
     snprintf(csv, sizeof csv, "%s/links.csv", f->dir);
@@ -80,34 +72,20 @@ static int import_catalogue(const fixture *f)
     return rc;
 }
 
+/* The group's server: no frame limit (the limit has its own test), the
+ * monotonic clock, and the catalogue imported. */
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = ts_tempdir();
-    snprintf(f->store, sizeof f->store, "lmdb:%s/store", f->dir);
-    char err[ET_ERR_MAX];
-    et_status st;
-    f->server = start_on(f->store, 0, NULL, NULL, &st, err);
-    if (st != ET_OK) {
-        fprintf(stderr, "setup: %s\n", err);
+    et_server_opts o = et_server_default_opts();
+    o.frames_per_s = 0;
+    o.clock = NULL;
+    o.clock_ctx = NULL;
+    if (ts_server_setup_with(state, &o) != 0)
         return -1;
-    }
-    f->port = et_server_port(f->server);
-    *state = f;
-    if (import_catalogue(f) != 0) {
+    if (import_catalogue(*state) != 0) {
         fprintf(stderr, "setup: emotune import failed\n");
         return -1;
     }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    et_server_stop(f->server);
-    ts_rmtree(f->dir);
-    free(f->dir);
-    free(f);
     return 0;
 }
 
@@ -163,29 +141,6 @@ static void assert_stated(int port, const char *name, const char *want)
     json_decref(m);
 }
 
-/* A PNG of a smooth blue sky: a frame where the camera sees nobody. */
-static char *sky_png(size_t *len)
-{
-    enum { W = 160, H = 120 };
-    uint8_t *rgb = malloc(W * H * 3);
-    assert_non_null(rgb);
-    for (int i = 0; i < W * H; i++) {
-        rgb[i * 3] = 90;
-        rgb[i * 3 + 1] = (uint8_t)(120 + (i / W) / 2);
-        rgb[i * 3 + 2] = 230;
-    }
-    png_image pi = {.version = PNG_IMAGE_VERSION, .width = W, .height = H,
-                    .format = PNG_FORMAT_RGB};
-    png_alloc_size_t size = 0;
-    assert_true(png_image_write_to_memory(&pi, NULL, &size, 0, rgb, W * 3, NULL));
-    char *png = malloc(size);
-    assert_non_null(png);
-    assert_true(png_image_write_to_memory(&pi, png, &size, 0, rgb, W * 3, NULL));
-    free(rgb);
-    *len = size;
-    return png;
-}
-
 /* POST a frame for `name` at capture time t; the reply's JSON and status. */
 static json_t *post_frame(int port, const char *name, double t, const char *body, size_t len,
                           int *status)
@@ -227,7 +182,7 @@ static bool newest_in_history(const char *store, const char *name, et_listener_m
  * nothing. */
 static void a_mood_stated_by_name_holds_until_cleared(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     int status;
     json_t *m = put_mood(f->port, "ann", "{\"mood\":\"Happy\"}", &status);
     assert_int_equal(status, 200);
@@ -286,7 +241,7 @@ static void a_mood_stated_by_name_holds_until_cleared(void **state)
  * (-0.7, -0.4), surprised at (0.3, 0.8)); for_s sets its end. */
 static void a_mood_stated_by_point_is_named_after_the_nearest(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     int status;
     json_t *m = put_mood(f->port, "bea", "{\"valence\":-0.65,\"arousal\":-0.35}", &status);
     assert_int_equal(status, 200);
@@ -315,7 +270,7 @@ static void a_mood_stated_by_point_is_named_after_the_nearest(void **state)
  * come is. */
 static void a_stated_mood_ends_at_its_time(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     et_store *st;
     char err[ET_ERR_MAX];
     assert_int_equal(et_store_open(f->store, NULL, &st, err), ET_OK);
@@ -376,7 +331,7 @@ static void a_stated_mood_ends_at_its_time(void **state)
  * stored: no stated mood, no history. */
 static void bad_mood_bodies_are_refused_and_store_nothing(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     static char deep[6000], nested[6000];
     for (int i = 0; i < 3000; i++)
         deep[i] = '[';
@@ -443,7 +398,7 @@ static void bad_mood_bodies_are_refused_and_store_nothing(void **state)
  * from the first; a server started afresh finds it. */
 static void a_stated_mood_is_seen_by_another_server_and_after_a_restart(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     et_server *b = start_or_fail(f->store, 0, NULL, NULL);
     int pb = et_server_port(b), status;
     json_t *m = put_mood(f->port, "eve", "{\"mood\":\"tense\"}", &status);
@@ -487,7 +442,7 @@ static void look(int port, const char *name, int i, double t0, char *want, size_
  * again at once (not a minute later, as if B had never written). */
 static void a_listener_moving_between_servers_is_followed(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     et_server *b = start_or_fail(f->store, 0, NULL, NULL);
     int pb = et_server_port(b);
     char on_a[32], on_b[32];
@@ -545,7 +500,7 @@ static void two_servers_on_one_redis_share_the_stated_mood(void **state)
  * sees nobody gives "unknown", never a made-up mood. */
 static void frames_go_on_while_a_stated_mood_holds(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     int status;
     json_t *m = put_mood(f->port, "gus", "{\"mood\":\"happy\"}", &status);
     assert_int_equal(status, 200);
@@ -584,7 +539,7 @@ static void frames_go_on_while_a_stated_mood_holds(void **state)
     assert_true(json_is_true(json_object_get(m, "live")));
     json_decref(m);
     /* nobody in front of the camera: the confidence falls to unknown */
-    char *png = sky_png(&len);
+    char *png = ts_sky_png(&len);
     bool unknown = false;
     for (int i = 9; i < 60 && !unknown; i++) {
         json_t *doc = post_frame(f->port, "gus", i, png, len, &status);
@@ -660,7 +615,7 @@ static unsigned long frames_dropped(int port)
  * only). Without a limit nothing is refused. */
 static void frames_over_the_rate_limit_get_429_undecoded(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     static _Atomic double now = 1000.0;
     et_server *s = start_or_fail(f->store, ET_SERVER_DEFAULT_FRAMES_PER_S, hand_clock, &now);
     int port = et_server_port(s);
@@ -713,7 +668,7 @@ static void frames_over_the_rate_limit_get_429_undecoded(void **state)
  * the error must still be JSON: 400, never 500. */
 static void bad_query_bytes_still_give_a_json_400(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     const char *bad[] = {"next?policy=%FF%FE", "next?count=%C3%28", "history?limit=%FF",
                          "history?before=%80"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -771,7 +726,7 @@ static int serve(const char *args, char *said, size_t size)
  * then stops cleanly on SIGTERM); values out of range are usage errors. */
 static void serve_takes_max_fps_and_history_every(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     char args[1000], said[1000];
     snprintf(args, sizeof args,
              "--listen 127.0.0.1:0 --store lmdb:%s/serve --max-fps 4 --history-every 2.5",
@@ -809,5 +764,5 @@ int main(void)
         cmocka_unit_test(bad_query_bytes_still_give_a_json_400),
         cmocka_unit_test(serve_takes_max_fps_and_history_every),
     };
-    return cmocka_run_group_tests_name("server_listener", tests, setup, teardown);
+    return cmocka_run_group_tests_name("server_listener", tests, setup, ts_server_teardown);
 }

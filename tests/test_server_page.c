@@ -13,47 +13,11 @@
 #include "http_support.h"
 #include "support.h"
 
-typedef struct fixture {
-    char *dir;
-    char store[600];
-    et_server *server;
-    int port;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = ts_tempdir();
-    snprintf(f->store, sizeof f->store, "lmdb:%s/store", f->dir);
-    et_server_opts o = et_server_default_opts();
-    o.listen = "127.0.0.1:0";
-    o.store_uri = f->store;
-    o.models_dir = ts_models_dir();
-    char err[ET_ERR_MAX];
-    if (et_server_start(&o, &f->server, err) != ET_OK) {
-        fprintf(stderr, "setup: %s\n", err);
-        return -1;
-    }
-    f->port = et_server_port(f->server);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    et_server_stop(f->server);
-    ts_rmtree(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
-}
-
 /* The named moods are the README's table (emotune's placements after
  * Russell's circumplex), in its order. */
 static void the_named_moods_are_the_documented_table(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     static const struct {
         const char *name;
         double v, a;
@@ -79,7 +43,7 @@ static void the_named_moods_are_the_documented_table(void **state)
 
 /* The id of the library's track titled title (emotune tracks --json on
  * the server's store, from another process as LMDB allows). */
-static char *track_id(fixture *f, const char *title)
+static char *track_id(ts_server_fixture *f, const char *title)
 {
     char cmd[1000], *out;
     snprintf(cmd, sizeof cmd, "%s tracks --json --store %s", ts_bin(), f->store);
@@ -128,7 +92,7 @@ static json_t *feedback_list(int port, const char *listener, const char *query, 
  * own only, limit at a time with the total; bad limits and names 400. */
 static void a_listeners_feedback_is_listed_newest_first(void **state)
 {
-    fixture *f = *state;
+    ts_server_fixture *f = *state;
     const char csv[] = "url,title,artist,mood\n"
                        "https://example.org/a,Alpha,One,happy\n"
                        "https://example.org/b,Beta,Two,happy\n";
@@ -185,5 +149,5 @@ int main(void)
         cmocka_unit_test(the_named_moods_are_the_documented_table),
         cmocka_unit_test(a_listeners_feedback_is_listed_newest_first),
     };
-    return cmocka_run_group_tests_name("server_page", tests, setup, teardown);
+    return cmocka_run_group_tests_name("server_page", tests, ts_server_setup, ts_server_teardown);
 }
