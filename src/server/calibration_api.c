@@ -7,18 +7,6 @@
 
 #include "server/server_internal.h"
 
-/* The HTTP status of a picture that cannot be read (as .../frames). */
-static unsigned image_status(et_status st)
-{
-    switch (st) {
-    case ET_E_UNSUPPORTED: return 415;
-    case ET_E_TOO_LARGE: return 413;
-    case ET_E_CORRUPT: case ET_E_INVALID: return 400;
-    case ET_E_NOMEM: return 503;
-    default: return 500;
-    }
-}
-
 /* ?expression=: *given false when absent; false with a 400 when unknown. */
 static bool query_expression(const et__call *c, et_expression *e, bool *given,
                              et__reply *fail)
@@ -76,7 +64,7 @@ static bool example_of(et_server *s, const et__call *c, et_expression e,
     et_image img = {0};
     et_status st = et_image_decode((const uint8_t *)c->req->body, c->req->len, NULL, &img, err);
     if (st != ET_OK) {
-        *fail = et__error(image_status(st), st, "%s: nothing stored", err);
+        *fail = et__error(et__image_status(st), st, "%s: nothing stored", err);
         return false;
     }
     bool found = false;

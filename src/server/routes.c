@@ -199,8 +199,7 @@ et__reply et__openapi(et_server *s, const et__call *c)
                        .content_type = "application/json"};
 }
 
-/* The HTTP status of a picture that cannot be read. */
-static unsigned image_status(et_status st)
+unsigned et__image_status(et_status st)
 {
     switch (st) {
     case ET_E_UNSUPPORTED: return 415;
@@ -262,7 +261,7 @@ bool et__see(et_server *s, const et__request *r, const et_detect_opts *o, et_ima
     }
     et_status st = et_image_decode((const uint8_t *)r->body, r->len, NULL, img, err);
     if (st != ET_OK) {
-        *fail = et__error(image_status(st), st, "%s", err);
+        *fail = et__error(et__image_status(st), st, "%s", err);
         return false;
     }
     size_t found = 0;

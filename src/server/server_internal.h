@@ -307,6 +307,10 @@ bool et__detect_opts(const et_server *s, const et__call *c, et_detect_opts *o, e
 bool et__see(et_server *s, const et__request *r, const et_detect_opts *o, et_image *img,
              et_face *faces, size_t *n, et__reply *fail);
 
+/* The HTTP status of a picture that cannot be read (et_image_decode's
+ * error): 415, 413, 400, 503 or 500 (routes.c). */
+unsigned et__image_status(et_status st);
+
 /* The handlers (routes.c, listeners.c, tracks.c, track_file.c). */
 et__reply et__healthz(et_server *s, const et__call *c);
 et__reply et__metrics(et_server *s, const et__call *c);
