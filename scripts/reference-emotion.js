@@ -40,12 +40,10 @@
 
 const fs = require('fs');
 const path = require('path');
-const tf = require('@tensorflow/tfjs');
-require('@tensorflow/tfjs-backend-wasm');
+const { tf, FACEAPI_MODELS, LABELS, useWasm, readPPM, timeIt } = require('./tfjs-wasm-setup.js');
 const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
 
 const HUMAN_MODELS = path.resolve(__dirname, '..', 'node_modules', '@vladmandic', 'human', 'models');
-const FACEAPI_MODELS = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
 const CROP = 192;
 const SIDE = 64;
 const FEATURES_NODE = 'StatefulPartitionedCall/model_1/add_2/add';
@@ -53,23 +51,6 @@ const OUTPUT_NODE = 'Identity';
 // Human's classes (src/gear/emotion.ts, a greyscale model) and emotune's names.
 const HUMAN = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'];
 const EMOTUNE = { angry: 'angry', disgust: 'disgusted', fear: 'fearful', happy: 'happy', sad: 'sad', surprise: 'surprised', neutral: 'neutral' };
-const LABELS = ['neutral', 'happy', 'sad', 'angry', 'fearful', 'disgusted', 'surprised'];
-
-function readPPM(file) {
-  const buf = fs.readFileSync(file);
-  let pos = 0;
-  const token = () => {
-    while (/\s/.test(String.fromCharCode(buf[pos]))) pos++;
-    let s = '';
-    while (!/\s/.test(String.fromCharCode(buf[pos]))) s += String.fromCharCode(buf[pos++]);
-    return s;
-  };
-  if (token() !== 'P6') throw new Error(`${file}: not a binary PPM`);
-  const width = Number(token()); const height = Number(token()); const max = Number(token());
-  if (max !== 255) throw new Error(`${file}: maxval ${max} unsupported`);
-  pos++;
-  return { width, height, data: buf.subarray(pos, pos + width * height * 3) };
-}
 
 async function loadEmotion() {
   const json = JSON.parse(fs.readFileSync(path.join(HUMAN_MODELS, 'emotion.json'), 'utf8'));
@@ -122,18 +103,6 @@ async function regionsOf(mode, pixels, img) {
     const b = d.box.clipAtImageBorders(img.width, img.height);
     return { x: b.x, y: b.y, width: b.width, height: b.height };
   });
-}
-
-const median = (xs) => { const s = [...xs].sort((p, q) => p - q); return s[Math.floor(s.length / 2)]; };
-async function timeIt(fn, repeat) {
-  await fn();
-  const ms = [];
-  for (let i = 0; i < repeat; i++) {
-    const t0 = process.hrtime.bigint();
-    await fn(); // eslint-disable-line no-await-in-loop
-    ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  return median(ms);
 }
 
 async function bench(model, repeat) {
@@ -211,11 +180,7 @@ async function main() {
     process.stderr.write('usage: reference-emotion.js [--bench REPEAT] LIST\n');
     process.exit(2);
   }
-  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-  tf.env().set('WASM_HAS_SIMD_SUPPORT', true);
-  await tf.setBackend('wasm');
-  await tf.ready();
-  if (tf.getBackend() !== 'wasm') throw new Error(`backend is ${tf.getBackend()}, not wasm`);
+  await useWasm();
   const model = await loadEmotion();
   if (check) {
     await checkHuman(model, args[0]);

@@ -15,14 +15,12 @@
 'use strict';
 
 const fs = require('fs');
-const path = require('path');
-const tf = require('@tensorflow/tfjs');
-require('@tensorflow/tfjs-backend-wasm');
+const { tf, FACEAPI_MODELS, LABELS, useWasm, readPPM, timeIt } = require('./tfjs-wasm-setup.js');
 const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
 
 function parseArgs(argv) {
   const a = { faceCrop: false, inputSize: 416, minScore: 0.5, bench: 0,
-    models: path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model') };
+    models: FACEAPI_MODELS };
   const rest = [];
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
@@ -41,26 +39,7 @@ function parseArgs(argv) {
   return a;
 }
 
-// Binary PPM (P6, maxval 255) -> {width, height, data: Uint8Array RGB}.
-function readPPM(file) {
-  const buf = fs.readFileSync(file);
-  let pos = 0;
-  const token = () => {
-    while (/\s/.test(String.fromCharCode(buf[pos]))) pos++;
-    let s = '';
-    while (!/\s/.test(String.fromCharCode(buf[pos]))) s += String.fromCharCode(buf[pos++]);
-    return s;
-  };
-  if (token() !== 'P6') throw new Error(`${file}: not a binary PPM`);
-  const width = Number(token()); const height = Number(token()); const max = Number(token());
-  if (max !== 255) throw new Error(`${file}: maxval ${max} unsupported`);
-  pos++; // the single whitespace after maxval
-  return { width, height, data: buf.subarray(pos, pos + width * height * 3) };
-}
-
-const LABELS = ['neutral', 'happy', 'sad', 'angry', 'fearful', 'disgusted', 'surprised'];
 const expressionsObject = (e) => Object.fromEntries(LABELS.map((k) => [k, e[k]]));
-const median = (xs) => { const s = [...xs].sort((p, q) => p - q); return s[Math.floor(s.length / 2)]; };
 
 async function analyse(tensor, img, a) {
   if (a.faceCrop) {
@@ -74,17 +53,6 @@ async function analyse(tensor, img, a) {
     score: r.detection.score,
     expressions: expressionsObject(r.expressions),
   }));
-}
-
-async function timeIt(fn, repeat) {
-  await fn(); // warm-up: kernels compiled, buffers allocated
-  const ms = [];
-  for (let i = 0; i < repeat; i++) {
-    const t0 = process.hrtime.bigint();
-    await fn(); // eslint-disable-line no-await-in-loop
-    ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  return median(ms);
 }
 
 async function bench(tensor, img, a) {
@@ -101,12 +69,7 @@ async function bench(tensor, img, a) {
 
 async function main() {
   const a = parseArgs(process.argv.slice(2));
-  // One thread and SIMD, for a like-for-like comparison with one C context.
-  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-  tf.env().set('WASM_HAS_SIMD_SUPPORT', true);
-  await tf.setBackend('wasm');
-  await tf.ready();
-  if (tf.getBackend() !== 'wasm') throw new Error(`backend is ${tf.getBackend()}, not wasm`);
+  await useWasm();
   await faceapi.nets.tinyFaceDetector.loadFromDisk(a.models);
   await faceapi.nets.faceExpressionNet.loadFromDisk(a.models);
   const lines = fs.readFileSync(a.list, 'utf8').split('\n').filter((l) => l.trim());
