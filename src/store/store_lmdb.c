@@ -405,6 +405,37 @@ static et_status read_cursor(lmdb_store *l, MDB_txn **txn, MDB_cursor **cur, cha
     return ET_OK;
 }
 
+/* From the entry at k (rc its cursor_get's result), steps by `step` while
+ * the keys are in the collection whose prefix (clen bytes) is at kb, calling
+ * fn on each, until fn stops it or limit entries (0: no limit) were seen.
+ * Returns the last cursor_get's result (MDB_NOTFOUND at the end). */
+static int walk(MDB_cursor *cur, MDB_val *k, MDB_val *v, int rc, MDB_cursor_op step,
+                const char *kb, size_t clen, size_t limit, et_store_visit_fn fn, void *user)
+{
+    char id[ET_STORE_MAX_ID + 1];
+    for (size_t seen = 0; rc == 0; rc = mdb_cursor_get(cur, k, v, step)) {
+        if (k->mv_size < clen || memcmp(k->mv_data, kb, clen) != 0)
+            break; /* outside the collection */
+        size_t ilen = k->mv_size - clen;
+        memcpy(id, (char *)k->mv_data + clen, ilen);
+        id[ilen] = '\0';
+        if (fn && fn(user, id, v->mv_data, v->mv_size))
+            break;
+        if (limit && ++seen == limit)
+            break;
+    }
+    return rc;
+}
+
+/* Closes a walk's cursor and read transaction; its status from rc. */
+static et_status end_walk(lmdb_store *l, MDB_txn *txn, MDB_cursor *cur, int rc, char *err)
+{
+    et_status st = rc && rc != MDB_NOTFOUND ? lmdb_fail(l, rc, "iterate", err) : ET_OK;
+    mdb_cursor_close(cur);
+    end(l, txn, 0);
+    return st;
+}
+
 /* Walks the keys of one collection from `from`, calling fn on each. */
 static et_status lmdb_iterate(void *impl, const char *coll, const char *from, size_t limit,
                               et_store_visit_fn fn, void *user, char *err)
@@ -415,27 +446,11 @@ static et_status lmdb_iterate(void *impl, const char *coll, const char *from, si
     et_status st = read_cursor(l, &txn, &cur, err);
     if (st != ET_OK)
         return st;
-    int rc;
-    char kb[KEY_MAX], id[ET_STORE_MAX_ID + 1];
-    size_t clen = strlen(coll) + 1, seen = 0;
+    char kb[KEY_MAX];
+    size_t clen = strlen(coll) + 1;
     MDB_val k = make_key(kb, coll, from), v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size < clen || memcmp(k.mv_data, kb, clen) != 0)
-            break; /* past the collection */
-        size_t ilen = k.mv_size - clen;
-        memcpy(id, (char *)k.mv_data + clen, ilen);
-        id[ilen] = '\0';
-        if (fn && fn(user, id, v.mv_data, v.mv_size))
-            break;
-        if (limit && ++seen == limit)
-            break;
-    }
-    if (rc && rc != MDB_NOTFOUND)
-        st = lmdb_fail(l, rc, "iterate", err);
-    mdb_cursor_close(cur);
-    end(l, txn, 0);
-    return st;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    return end_walk(l, txn, cur, walk(cur, &k, &v, rc, MDB_NEXT, kb, clen, limit, fn, user), err);
 }
 
 /* Walks the keys of one collection before `before` (NULL: from its last),
@@ -449,8 +464,8 @@ static et_status lmdb_iterate_back(void *impl, const char *coll, const char *bef
     et_status st = read_cursor(l, &txn, &cur, err);
     if (st != ET_OK)
         return st;
-    char kb[KEY_MAX], id[ET_STORE_MAX_ID + 1];
-    size_t clen = strlen(coll) + 1, seen = 0;
+    char kb[KEY_MAX];
+    size_t clen = strlen(coll) + 1;
     MDB_val k = make_key(kb, coll, before), v;
     if (!before) /* just past the collection: its name, then a byte above '\0' */
         kb[clen - 1] = '\1';
@@ -462,22 +477,7 @@ static et_status lmdb_iterate_back(void *impl, const char *coll, const char *bef
                             : rc;
     /* the bound's prefix, for comparing: make_key wrote it at kb */
     kb[clen - 1] = '\0';
-    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
-        if (k.mv_size < clen || memcmp(k.mv_data, kb, clen) != 0)
-            break; /* before the collection */
-        size_t ilen = k.mv_size - clen;
-        memcpy(id, (char *)k.mv_data + clen, ilen);
-        id[ilen] = '\0';
-        if (fn && fn(user, id, v.mv_data, v.mv_size))
-            break;
-        if (limit && ++seen == limit)
-            break;
-    }
-    if (rc && rc != MDB_NOTFOUND)
-        st = lmdb_fail(l, rc, "iterate", err);
-    mdb_cursor_close(cur);
-    end(l, txn, 0);
-    return st;
+    return end_walk(l, txn, cur, walk(cur, &k, &v, rc, MDB_PREV, kb, clen, limit, fn, user), err);
 }
 
 static int count_one(void *user, const char *id, const char *json, size_t len)
