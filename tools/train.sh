@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make train`: fits emotune-1, the opt-in expression model, on the labelled
 # faces and writes models/emotune-expressions-1.json and its .sha256 (issue 13).
-# Deterministic: the same faces give the same file, byte for byte. Takes
+# Deterministic on one machine: the same faces give the same file, byte for
+# byte (another CPU's BLAS kernels change a few last digits). Takes
 # about a minute on two cores. Commit both files; the build embeds the
 # weights after checking the checksum.
 # expr_features loads emotune's models, the built-in head among them: after a
