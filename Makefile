@@ -4,7 +4,8 @@
 
 CC      ?= cc
 PKGS    := libturbojpeg libpng libwebp libexif jansson yajl lmdb hiredis \
-           libavformat libavcodec libswresample libavutil fftw3f libmicrohttpd
+           libavformat libavcodec libswresample libavutil fftw3f libmicrohttpd \
+           libavdevice libswscale libmpdclient
 DEPS_OK := build/.deps-ok
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -40,7 +41,9 @@ LIB_SRC := $(filter-out src/cli/%,$(wildcard src/*/*.c))
 CLI_SRC := $(wildcard src/cli/*.c)
 HDRS    := $(wildcard src/*/*.h)
 TESTS   := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
-TEST_SUPPORT := tests/support.c tests/http_support.c
+# Every tests/*support.c is linked into every test program.
+TEST_SUPPORT := $(wildcard tests/*support.c)
+TEST_SUPPORT_H := $(wildcard tests/*support.h)
 FUZZERS := $(patsubst fuzz/%.c,%,$(filter-out fuzz/replay.c,$(wildcard fuzz/fuzz_*.c)))
 MODELS  := tiny_face_detector_model-weights_manifest.json tiny_face_detector_model.bin \
            face_expression_model-weights_manifest.json face_expression_model.bin
@@ -154,10 +157,10 @@ $(EMO_SRC)/%: | $(DEPS_OK)
 .SECONDARY: $(addprefix $(EMO_SRC)/,$(EMO_MODELS))
 
 # --- tests ----------------------------------------------------------------
-build/tests/%: tests/%.c $(TEST_SUPPORT) tests/support.h tests/http_support.h build/libemotune.a
+build/tests/%: tests/%.c $(TEST_SUPPORT) $(TEST_SUPPORT_H) build/libemotune.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(OPT) $(PKG_CFLAGS) $(TEST_FLAGS) -Itests $< $(TEST_SUPPORT) build/libemotune.a $(PKG_LIBS) -lcmocka -o $@
-build/san/tests/%: tests/%.c $(TEST_SUPPORT) tests/support.h tests/http_support.h build/san/libemotune.a
+build/san/tests/%: tests/%.c $(TEST_SUPPORT) $(TEST_SUPPORT_H) build/san/libemotune.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(SAN) $(PKG_CFLAGS) $(TEST_FLAGS) -Itests $< $(TEST_SUPPORT) build/san/libemotune.a $(PKG_LIBS) -lcmocka -o $@
 

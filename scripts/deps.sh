@@ -15,7 +15,8 @@ DEBS=(
   libopenblas-dev libjansson-dev libcmocka-dev
   liblmdb-dev libhiredis-dev libyajl-dev redis-server redis-tools
   libavformat-dev libavcodec-dev libswresample-dev libavutil-dev
-  libfftw3-dev libmicrohttpd-dev ffmpeg gcc-aarch64-linux-gnu qemu-user
+  libfftw3-dev libmicrohttpd-dev ffmpeg
+  libavdevice-dev libswscale-dev libmpdclient-dev mpd mpc gcc-aarch64-linux-gnu qemu-user
   nodejs npm time hyperfine chromium
   python3-numpy python3-scipy python3-sklearn python3-pil
 )
