@@ -49,7 +49,8 @@ MODELS  := tiny_face_detector_model-weights_manifest.json tiny_face_detector_mod
            face_expression_model-weights_manifest.json face_expression_model.bin
 MODEL_SRC := node_modules/@vladmandic/face-api/model
 
-.PHONY: all deps run demo test test-build bench fuzz clean models cross-arm64 train
+.PHONY: all deps run demo test test-build bench fuzz clean models cross-arm64 train \
+        man install uninstall deb
 all: build/emotune models
 
 $(DEPS_OK): scripts/deps.sh package.json package-lock.json
@@ -249,3 +250,56 @@ train: $(DEPS_OK) build/bench/expr_features
 
 clean:
 	rm -rf build
+
+# --- install and Debian package -------------------------------------------
+# `make install` (PREFIX=/usr/local, DESTDIR for a staging folder): the
+# binary in bin/, the models and the web page in share/emotune/ (the binary
+# finds them as ../share/emotune from itself, so a DESTDIR or another PREFIX
+# works as installed; --models/--web, EMOTUNE_MODELS/EMOTUNE_WEB override),
+# the manual page, bash completion and the systemd units (emotune.service for
+# a user, emotune-system.service for a box of its own). `make uninstall`
+# removes exactly those. `make man`: build/emotune.1 from the help texts
+# (scripts/make-man.sh). `make deb`: the Debian package, in build/deb/
+# (scripts/make-deb.sh; debian/).
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+DATADIR     ?= $(PREFIX)/share/emotune
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSTEMD_USER_DIR   ?= $(PREFIX)/lib/systemd/user
+SYSTEMD_SYSTEM_DIR ?= $(PREFIX)/lib/systemd/system
+# the page's files: those static.c serves (directly in web/, by extension)
+WEB_FILES   := $(sort $(foreach e,html js mjs css svg png webp json txt,$(wildcard web/*.$(e))))
+INST_MODELS := $(addprefix build/models/,$(MODELS) $(EMO_MODELS))
+INST_FILES  := $(BINDIR)/emotune $(addprefix $(DATADIR)/models/,$(MODELS) $(EMO_MODELS)) \
+               $(patsubst web/%,$(DATADIR)/web/%,$(WEB_FILES)) $(MANDIR)/man1/emotune.1.gz \
+               $(BASHCOMPDIR)/emotune $(SYSTEMD_USER_DIR)/emotune.service \
+               $(SYSTEMD_SYSTEM_DIR)/emotune-system.service
+
+man: build/emotune.1
+build/emotune.1: build/emotune man/emotune.1.in scripts/make-man.sh
+	scripts/make-man.sh build/emotune man/emotune.1.in > $@.tmp && mv $@.tmp $@
+
+install: build/emotune build/emotune.1 $(INST_MODELS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/models $(DESTDIR)$(DATADIR)/web \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(SYSTEMD_USER_DIR) \
+	  $(DESTDIR)$(SYSTEMD_SYSTEM_DIR)
+	install -m 755 build/emotune $(DESTDIR)$(BINDIR)/emotune
+	install -m 644 $(INST_MODELS) $(DESTDIR)$(DATADIR)/models/
+	install -m 644 $(WEB_FILES) $(DESTDIR)$(DATADIR)/web/
+	gzip -9n < build/emotune.1 > $(DESTDIR)$(MANDIR)/man1/emotune.1.gz
+	chmod 644 $(DESTDIR)$(MANDIR)/man1/emotune.1.gz
+	install -m 644 completion/emotune.bash $(DESTDIR)$(BASHCOMPDIR)/emotune
+	sed 's|/usr/bin/emotune|$(BINDIR)/emotune|g' dist/systemd/emotune.service \
+	  > $(DESTDIR)$(SYSTEMD_USER_DIR)/emotune.service
+	sed 's|/usr/bin/emotune|$(BINDIR)/emotune|g' dist/systemd/emotune-system.service \
+	  > $(DESTDIR)$(SYSTEMD_SYSTEM_DIR)/emotune-system.service
+	chmod 644 $(DESTDIR)$(SYSTEMD_USER_DIR)/emotune.service \
+	  $(DESTDIR)$(SYSTEMD_SYSTEM_DIR)/emotune-system.service
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INST_FILES))
+	-rmdir $(DESTDIR)$(DATADIR)/models $(DESTDIR)$(DATADIR)/web $(DESTDIR)$(DATADIR) 2> /dev/null
+
+deb:
+	scripts/make-deb.sh

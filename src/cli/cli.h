@@ -37,7 +37,9 @@ const volatile sig_atomic_t *et_cli_interrupted(void);
 const char *et_cli_store_uri(const char *option, char *buf, unsigned long len);
 
 /* The models folder: `option` if given, else $EMOTUNE_MODELS, else `models`
- * next to the executable. Writes into buf (size len). */
+ * next to the executable, else ../share/emotune/models from it (installed);
+ * when neither holds them, `models` next to the executable. Writes into buf
+ * (size len); --verbose logs the folder found. (common.c) */
 const char *et_cli_models_dir(const char *option, char *buf, unsigned long len);
 
 /* The folder of the running executable into buf (size len); false when it
@@ -46,8 +48,9 @@ bool et_cli_exe_dir(char *buf, unsigned long len);
 
 /* The web page's folder: `option` if given, else $EMOTUNE_WEB, else the
  * first web/ holding index.html next to the executable or one or two
- * folders up (the repository's, for build/emotune and build/san/emotune);
- * NULL when there is none. Writes into buf (size len) when needed. */
+ * folders up (the repository's, for build/emotune and build/san/emotune),
+ * else ../share/emotune/web from it (installed); NULL when there is none.
+ * Writes into buf (size len) when needed. (common.c) */
 const char *et_cli_web_dir(const char *option, char *buf, unsigned long len);
 
 /* ---- shared by the commands (common.c) ---- */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/core.h"
 #include "store/store.h"
 
 const char *et_cli_store_uri(const char *option, char *buf, unsigned long len)
@@ -31,6 +32,49 @@ bool et_cli_exe_dir(char *buf, unsigned long len)
     return slash != NULL;
 }
 
+/* The installed data folder, relative to the executable: make install and
+ * the Debian package put bin/emotune beside share/emotune, so the lookup
+ * follows the binary wherever PREFIX or DESTDIR put it. */
+#define ET_CLI_SHARE "../share/emotune"
+
+/* DIR/SUB (its real path) into buf when DIR/SUB/PROBE is readable. */
+static bool found_in(const char *dir, const char *sub, const char *probe, char *buf,
+                     unsigned long len)
+{
+    char path[4400];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s/%s", dir, sub, probe) >= sizeof path ||
+        access(path, R_OK) != 0)
+        return false;
+    /* the folder's real path, so logs and errors name /usr/share/emotune/...
+     * rather than /usr/bin/../share/emotune/... */
+    snprintf(path, sizeof path, "%s/%s", dir, sub);
+    char *real = realpath(path, NULL);
+    bool ok = real && (size_t)snprintf(buf, len, "%s", real) < len;
+    free(real);
+    return ok;
+}
+
+const char *et_cli_models_dir(const char *option, char *buf, unsigned long len)
+{
+    if (option && *option)
+        return option;
+    const char *env = getenv("EMOTUNE_MODELS");
+    if (env && *env)
+        return env;
+    char exe[4096];
+    if (!et_cli_exe_dir(exe, sizeof exe))
+        return "models";
+    static const char probe[] = "tiny_face_detector_model-weights_manifest.json";
+    if (found_in(exe, "models", probe, buf, len) ||
+        found_in(exe, ET_CLI_SHARE "/models", probe, buf, len)) {
+        et_log(ET_LOG_DEBUG, "models folder: %s", buf);
+        return buf;
+    }
+    /* none: name the first place, so the error says where they were wanted */
+    snprintf(buf, len, "%s/models", exe);
+    return buf;
+}
+
 const char *et_cli_web_dir(const char *option, char *buf, unsigned long len)
 {
     if (option && *option)
@@ -38,20 +82,17 @@ const char *et_cli_web_dir(const char *option, char *buf, unsigned long len)
     const char *env = getenv("EMOTUNE_WEB");
     if (env && *env)
         return env;
-    char dir[4096];
-    if (!et_cli_exe_dir(dir, sizeof dir))
+    char exe[4096];
+    if (!et_cli_exe_dir(exe, sizeof exe))
         return NULL;
-    /* next to the executable, then one and two folders up */
-    for (int up = 0; up < 3; up++) {
-        char index[4200];
-        snprintf(index, sizeof index, "%s/web/index.html", dir);
-        if (access(index, R_OK) == 0 && (size_t)snprintf(buf, len, "%s/web", dir) < len)
+    /* next to the executable, one and two folders up (the repository's, for
+     * build/emotune and build/san/emotune), then the installed one */
+    static const char *const places[] = {"web", "../web", "../../web", ET_CLI_SHARE "/web"};
+    for (size_t k = 0; k < sizeof places / sizeof *places; k++)
+        if (found_in(exe, places[k], "index.html", buf, len)) {
+            et_log(ET_LOG_DEBUG, "web page folder: %s", buf);
             return buf;
-        char *slash = strrchr(dir, '/');
-        if (!slash || slash == dir)
-            return NULL;
-        *slash = '\0';
-    }
+        }
     return NULL;
 }
 

@@ -1,5 +1,9 @@
-/* emotune: the command line entry point. */
+/* emotune: the command line entry point. The table of commands below is the
+ * one list of what emotune dispatches: `emotune --help` prints it, and the
+ * manual page (scripts/make-man.sh) is made from that --help and each
+ * command's own --help, so the three cannot drift apart. */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,47 +14,86 @@
 #include "core/core.h"
 #include "nn/nn.h"
 
-static const char usage[] =
+typedef struct {
+    const char *name;
+    const char *summary; /* one line, for emotune --help and the manual */
+    int (*run)(int argc, char **argv);
+    bool stops; /* runs long: SIGINT/SIGTERM set et_cli_interrupted() */
+} cli_command;
+
+static const cli_command commands[] = {
+    {"serve", "the web page and the HTTP API: camera, mood, music, calibration", et_cli_serve,
+     true},
+    {"detect", "find faces in images and read their expressions", et_cli_detect, false},
+    {"scan", "analyse the music in folders into the library", et_cli_scan, true},
+    {"tracks", "list the library", et_cli_tracks, true},
+    {"tag", "set your own mood for a track", et_cli_tag, true},
+    {"import", "import catalogues of links (CSV, JSON, M3U)", et_cli_import, true},
+    {"recommend", "choose songs for your mood (given, or read from your face)", et_cli_recommend,
+     true},
+    {"feedback", "like, skip or complete: teaches later recommendations", et_cli_feedback, true},
+    {"history", "your mood over time and your feedback", et_cli_history, true},
+    {"profile", "show or change a listener's policy and settings", et_cli_profile, true},
+    {"calibrate", "teach emotune your own face: pictures labelled with an expression",
+     et_cli_calibrate, true},
+    {"store", "export, import, copy and check the document store", et_cli_store, false},
+    {"version", "the version, and the CPU kernels this machine runs", et_cli_version, false},
+};
+enum { N_COMMANDS = sizeof commands / sizeof *commands };
+
+/* The sections after the commands are read by scripts/make-man.sh: a header
+ * line ending in ':', items indented by two spaces (the name, two spaces or
+ * more, its text), deeper lines continuing an item, a blank line to end. */
+static const char usage_head[] =
     "usage: emotune [--verbose] COMMAND [ARGS...]\n"
     "\n"
     "emotune reads the expression on your face, turns it into a mood, and chooses\n"
     "songs from your music library that match it, lift it or calm it, learning\n"
-    "from what you like and skip. (The HTTP server answers its first routes;\n"
-    "the web page is not built yet.)\n"
+    "from what you like and skip. `emotune serve --music DIR` serves its web page\n"
+    "at http://127.0.0.1:8080/: the camera, the mood it reads, the music playing\n"
+    "for it, and a calibration that learns your face. The other commands do the\n"
+    "same from the command line.\n"
     "\n"
-    "commands:\n"
-    "  detect    find faces in images and read their expressions\n"
-    "  scan      analyse the music in folders into the library\n"
-    "  tracks    list the library\n"
-    "  tag       set your own mood for a track\n"
-    "  import    import catalogues of links (CSV, JSON, M3U)\n"
-    "  recommend choose songs for your mood (given, or read from your face)\n"
-    "  feedback  like, skip or complete: teaches later recommendations\n"
-    "  history   your mood over time and your feedback\n"
-    "  profile   show or change a listener's policy and settings\n"
-    "  calibrate teach emotune your own face: pictures labelled with an expression\n"
-    "  store     export, import, copy and check the document store\n"
-    "  serve     the HTTP API (first part: detect, camera frames to mood)\n"
-    "  version   the version, and the CPU kernels this machine runs\n"
-    "  (emotune COMMAND --help for each)\n"
+    "commands:\n";
+
+static const char usage_tail[] =
+    "\n"
+    "emotune COMMAND --help tells each command's options; man emotune tells all.\n"
     "\n"
     "options:\n"
-    "  -v, --verbose   log more to stderr\n"
-    "  -h, --help      show this help\n"
-    "  --version       show the version\n"
+    "  -v, --verbose     log more to stderr\n"
+    "  -h, --help        show this help\n"
+    "  --version         show the version\n"
     "\n"
     "environment:\n"
-    "  EMOTUNE_STORE   the store: lmdb:DIR (default lmdb:$XDG_DATA_HOME/emotune,\n"
-    "                  else lmdb:~/.local/share/emotune) or\n"
-    "                  redis://[:PASSWORD@]HOST:PORT[/DB]\n"
+    "  EMOTUNE_STORE     the store: lmdb:DIR (default lmdb:$XDG_DATA_HOME/emotune,\n"
+    "                    else lmdb:~/.local/share/emotune) or\n"
+    "                    redis://[:PASSWORD@]HOST:PORT[/DB]\n"
     "  EMOTUNE_LISTENER  whose profile, feedback and history (default: default)\n"
-    "  EMOTUNE_MODELS  folder with the face-api model files (default: models/\n"
-    "                  next to the emotune executable)\n"
-    "  EMOTUNE_CPU     convolution kernels: auto (default: the fastest this CPU\n"
-    "                  runs), generic, avx2 or avx512\n"
+    "  EMOTUNE_MODELS    folder with the model files (default: models/ next to\n"
+    "                    the emotune executable, else ../share/emotune/models\n"
+    "                    from it, where make install and the package put them)\n"
+    "  EMOTUNE_WEB       the web page's folder for emotune serve (default: web/\n"
+    "                    next to the executable or one or two folders up, else\n"
+    "                    ../share/emotune/web from it)\n"
+    "  EMOTUNE_TOKEN     the token emotune serve requires (see serve --help)\n"
+    "  EMOTUNE_CPU       convolution kernels: auto (default: the fastest this CPU\n"
+    "                    runs), generic, avx2 or avx512\n"
     "\n"
-    "exit status: 0 success, 1 some input failed, 2 bad command line,\n"
-    "             3 models or configuration missing or invalid\n";
+    "exit status:\n"
+    "  0                 success\n"
+    "  1                 some input failed\n"
+    "  2                 bad command line\n"
+    "  3                 models or configuration missing or invalid\n"
+    "  130               interrupted (scan; see each command's --help)\n";
+
+static void print_usage(FILE *out)
+{
+    fputs(usage_head, out);
+    for (size_t k = 0; k < N_COMMANDS; k++)
+        fprintf(out, "  %-10s %s\n", commands[k].name, commands[k].summary);
+    fputs(usage_tail, out);
+}
 
 /* The one piece of process state a signal may touch. */
 static volatile sig_atomic_t interrupted;
@@ -63,20 +106,6 @@ static void on_signal(int sig)
 
 const volatile sig_atomic_t *et_cli_interrupted(void) { return &interrupted; }
 
-const char *et_cli_models_dir(const char *option, char *buf, unsigned long len)
-{
-    if (option && *option)
-        return option;
-    const char *env = getenv("EMOTUNE_MODELS");
-    if (env && *env)
-        return env;
-    char exe[4096];
-    if (!et_cli_exe_dir(exe, sizeof exe))
-        return "models";
-    snprintf(buf, len, "%s/models", exe);
-    return buf;
-}
-
 /* OPENBLAS_CORETYPE overrides OpenBLAS's own CPU check: worth a line in
  * --verbose, as it can make the program die on an older CPU. */
 static void log_forced_blas_kernels(void)
@@ -87,12 +116,20 @@ static void log_forced_blas_kernels(void)
                ET_NN_BLAS_CORETYPE_ENV, forced, et_nn_blas_corename());
 }
 
+static const cli_command *find_command(const char *name)
+{
+    for (size_t k = 0; k < N_COMMANDS; k++)
+        if (!strcmp(name, commands[k].name))
+            return &commands[k];
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            fputs(usage, stdout);
+            print_usage(stdout);
             return ET_EXIT_OK;
         } else if (!strcmp(argv[i], "--version")) {
             puts("emotune " ET_VERSION);
@@ -100,42 +137,30 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
             et_log_set_level(ET_LOG_DEBUG);
         } else {
-            fprintf(stderr, "emotune: unknown option %s\n\n%s", argv[i], usage);
+            fprintf(stderr, "emotune: unknown option %s\n\n", argv[i]);
+            print_usage(stderr);
             return ET_EXIT_USAGE;
         }
     }
     if (i == argc) {
-        fputs(usage, stderr);
+        print_usage(stderr);
+        return ET_EXIT_USAGE;
+    }
+    const cli_command *cmd = find_command(argv[i]);
+    if (!cmd) {
+        fprintf(stderr, "emotune: unknown command '%s'\n\n", argv[i]);
+        print_usage(stderr);
         return ET_EXIT_USAGE;
     }
     /* One inference per thread; parallelism, where wanted, is across images. */
     et_nn_set_blas_threads(1);
     log_forced_blas_kernels();
     et_audio_quiet_ffmpeg_logs();
-    const char *cmd = argv[i];
-    if (!strcmp(cmd, "detect"))
-        return et_cli_detect(argc - i, argv + i);
-    if (!strcmp(cmd, "store"))
-        return et_cli_store(argc - i, argv + i);
-    if (!strcmp(cmd, "version"))
-        return et_cli_version(argc - i, argv + i);
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    static const struct {
-        const char *name;
-        int (*run)(int, char **);
-    } library_cmds[] = {
-        {"scan", et_cli_scan}, {"tracks", et_cli_tracks}, {"tag", et_cli_tag},
-        {"import", et_cli_import}, {"recommend", et_cli_recommend},
-        {"feedback", et_cli_feedback}, {"history", et_cli_history},
-        {"profile", et_cli_profile}, {"calibrate", et_cli_calibrate},
-        {"serve", et_cli_serve},
-    };
-    for (size_t k = 0; k < sizeof library_cmds / sizeof *library_cmds; k++)
-        if (!strcmp(cmd, library_cmds[k].name))
-            return library_cmds[k].run(argc - i, argv + i);
-    fprintf(stderr, "emotune: unknown command '%s'\n\n%s", cmd, usage);
-    return ET_EXIT_USAGE;
+    if (cmd->stops) {
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+    }
+    return cmd->run(argc - i, argv + i);
 }
