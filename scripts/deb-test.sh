@@ -18,7 +18,8 @@ tmp=$(mktemp -d)
 serve_pid=
 trap '[[ -n $serve_pid ]] && kill "$serve_pid" 2> /dev/null; rm -rf "$tmp"' EXIT
 unset EMOTUNE_MODELS EMOTUNE_WEB EMOTUNE_STORE EMOTUNE_TOKEN
-export XDG_DATA_HOME=$tmp/data
+export XDG_DATA_HOME=$tmp/data XDG_CONFIG_HOME=$tmp/config
+unset EMOTUNE_CONFIG
 bin=/usr/bin/emotune
 picture=$repo/node_modules/@vladmandic/face-api/demo/sample1.jpg
 

@@ -13,6 +13,9 @@ set -euo pipefail
 (($# == 2)) || { echo "usage: $0 BIN HAND_SOURCE" >&2; exit 2; }
 bin=$1 src=$2
 export LC_ALL=C
+# the commands read a settings file: not this user's, whatever it holds
+unset EMOTUNE_CONFIG
+export XDG_CONFIG_HOME=/nonexistent/emotune-make-man
 
 help=$("$bin" --help)
 version=$("$bin" --version | awk '{ print $2 }')

@@ -103,9 +103,11 @@ fi
 # Installing (issue 22): the manual page is made from the help texts and
 # holds every command and option; make install into a staging folder gives a
 # binary that works from anywhere with the installed files, units that
-# systemd-analyze accepts, and make uninstall removes it all.
+# systemd-analyze accepts, and make uninstall removes it all; the settings
+# file's precedence as the commands apply it.
 run_program tests/manpage-test.sh env EMOTUNE_TEST_BIN=build/emotune tests/manpage-test.sh
 run_program tests/install-test.sh tests/install-test.sh
+run_program tests/config-test.sh env EMOTUNE_TEST_BIN=build/emotune tests/config-test.sh
 
 # The web page in Debian's chromium (playwright-core), against the real
 # server: each scenario step is one test (tests/browser/support.mjs prints

@@ -19,7 +19,8 @@ root=$dest$prefix
 bin=$root/bin/emotune
 picture=$repo/node_modules/@vladmandic/face-api/demo/sample1.jpg
 mkdir -p "$tmp/elsewhere" "$tmp/music"
-export XDG_DATA_HOME=$tmp/data
+export XDG_DATA_HOME=$tmp/data XDG_CONFIG_HOME=$tmp/config
+unset EMOTUNE_CONFIG
 
 checks=(install_puts_every_file_in_its_place
         the_installed_binary_detects_with_the_installed_models

@@ -26,6 +26,30 @@ int et_cli_profile(int argc, char **argv);
 int et_cli_calibrate(int argc, char **argv);
 int et_cli_version(int argc, char **argv);
 int et_cli_serve(int argc, char **argv);
+int et_cli_config(int argc, char **argv);
+
+/* ---- the settings file (config_cmd.c) ---- */
+
+/* The settings file: $EMOTUNE_CONFIG (*named true), else
+ * $XDG_CONFIG_HOME/emotune/config, else ~/.config/emotune/config; NULL when
+ * none can be named. Writes into buf (size len) when needed. */
+const char *et_cli_config_path(char *buf, unsigned long len, bool *named);
+
+/* Loads the settings file into *c (empty when the default file does not
+ * exist; free with et_config_free); *path is its name (in buf) or NULL,
+ * *found whether it was read. Prints the error and returns ET_EXIT_SETUP for
+ * a named file missing, an unreadable one or a bad line; else ET_EXIT_OK. */
+struct et_config;
+int et_cli_config_load(struct et_config *c, char *buf, unsigned long len, const char **path,
+                       bool *found);
+
+/* Applies the settings to the command `cmd`: each setting with an
+ * environment variable is put there when the environment has none; cmd's
+ * settings without one become its options, put first, when argv has none of
+ * that option. argc and argv may be replaced by a new vector (*owned, to free
+ * after the command; NULL when unchanged). ET_EXIT_OK or ET_EXIT_SETUP. */
+int et_cli_config_apply(const struct et_config *c, const char *cmd, int *argc, char ***argv,
+                        char ***owned);
 
 /* Set by SIGINT/SIGTERM (installed by main): long commands poll it and stop
  * soon, keeping what is done. */

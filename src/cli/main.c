@@ -11,6 +11,7 @@
 
 #include "audio/audio.h"
 #include "cli/cli.h"
+#include "config/config.h"
 #include "core/core.h"
 #include "nn/nn.h"
 
@@ -37,6 +38,7 @@ static const cli_command commands[] = {
     {"calibrate", "teach emotune your own face: pictures labelled with an expression",
      et_cli_calibrate, true},
     {"store", "export, import, copy and check the document store", et_cli_store, false},
+    {"config", "the settings in force and where each comes from", et_cli_config, false},
     {"version", "the version, and the CPU kernels this machine runs", et_cli_version, false},
 };
 enum { N_COMMANDS = sizeof commands / sizeof *commands };
@@ -62,10 +64,14 @@ static const char usage_tail[] =
     "\n"
     "options:\n"
     "  -v, --verbose     log more to stderr\n"
+    "  --config FILE     the settings file (default $EMOTUNE_CONFIG, else\n"
+    "                    $XDG_CONFIG_HOME/emotune/config, else\n"
+    "                    ~/.config/emotune/config; see emotune config --help)\n"
     "  -h, --help        show this help\n"
     "  --version         show the version\n"
     "\n"
     "environment:\n"
+    "  EMOTUNE_CONFIG    the settings file (see --config)\n"
     "  EMOTUNE_STORE     the store: lmdb:DIR (default lmdb:$XDG_DATA_HOME/emotune,\n"
     "                    else lmdb:~/.local/share/emotune) or\n"
     "                    redis://[:PASSWORD@]HOST:PORT[/DB]\n"
@@ -124,6 +130,28 @@ static const cli_command *find_command(const char *name)
     return NULL;
 }
 
+/* Runs the command with the settings file applied (config_cmd.c); a bad
+ * file stops it before it starts. */
+static int run_with_settings(const cli_command *cmd, int argc, char **argv)
+{
+    et_config c;
+    char path_buf[4096];
+    const char *path;
+    bool found;
+    int rc = et_cli_config_load(&c, path_buf, sizeof path_buf, &path, &found);
+    if (rc != ET_EXIT_OK)
+        return rc;
+    if (found)
+        et_log(ET_LOG_DEBUG, "settings file: %s", path);
+    char **owned = NULL;
+    rc = et_cli_config_apply(&c, cmd->name, &argc, &argv, &owned);
+    if (rc == ET_EXIT_OK)
+        rc = cmd->run(argc, argv);
+    free(owned);
+    et_config_free(&c);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     int i = 1;
@@ -136,6 +164,15 @@ int main(int argc, char **argv)
             return ET_EXIT_OK;
         } else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
             et_log_set_level(ET_LOG_DEBUG);
+        } else if (!strcmp(argv[i], "--config") || !strncmp(argv[i], "--config=", 9)) {
+            const char *file = argv[i][8] == '=' ? argv[i] + 9 : (i + 1 < argc ? argv[++i] : "");
+            if (!*file) {
+                fprintf(stderr, "emotune: --config wants a file\n");
+                return ET_EXIT_USAGE;
+            }
+            /* the commands and emotune config read it from there */
+            if (setenv("EMOTUNE_CONFIG", file, 1) != 0)
+                return ET_EXIT_SETUP;
         } else {
             fprintf(stderr, "emotune: unknown option %s\n\n", argv[i]);
             print_usage(stderr);
@@ -162,5 +199,7 @@ int main(int argc, char **argv)
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
     }
-    return cmd->run(argc - i, argv + i);
+    if (cmd->run == et_cli_config) /* it reads the file itself, to tell the sources */
+        return cmd->run(argc - i, argv + i);
+    return run_with_settings(cmd, argc - i, argv + i);
 }
