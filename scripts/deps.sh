@@ -18,7 +18,7 @@ DEBS=(
   libfftw3-dev libmicrohttpd-dev ffmpeg
   libavdevice-dev libswscale-dev libmpdclient-dev mpd mpc gcc-aarch64-linux-gnu qemu-user
   nodejs npm time hyperfine chromium
-  man-db debhelper lintian
+  man-db debhelper lintian curl
   python3-numpy python3-scipy python3-sklearn python3-pil
 )
 
